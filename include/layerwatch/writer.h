@@ -1,0 +1,104 @@
+// The writing side: what a pulling host does to publish RO layers and images into
+// the shared trees, and to remove them (DESIGN.md section 3). Not thread-safe: one
+// StoreWriter per thread. Readers never use this.
+#pragma once
+
+#include <layerwatch/export.h>
+#include <layerwatch/model.h>
+#include <layerwatch/result.h>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace lw {
+
+struct LayerSpec {
+	std::string id;     // 64 lowercase hex
+	std::string parent; // empty: a base layer
+	std::vector<std::string> names;
+	std::string link;     // the overlay short link; empty: a random one
+	std::string tarSplit; // bytes of <id>.tar-split.gz; empty: an empty gzip stream
+	std::string diffDigest;           // empty: "sha256:<id>"
+	std::string compressedDiffDigest; // empty: left out
+	std::optional<std::int64_t> diffSize;
+	std::string created; // empty: now
+	// Fills diff/ (an fd open on it) before the layer is renamed into place.
+	std::function<Result<void>(int diffDirFd)> fillDiff;
+};
+
+struct ImageSpec {
+	std::string id; // empty: the hex of the config's sha256, as registries do
+	std::string topLayer;
+	std::vector<std::string> names;
+	std::string config; // the image config JSON, stored as big data "sha256:<id>"
+	std::vector<std::string> layerDigests; // the manifest's layers, base first
+	ManifestKind kind = ManifestKind::DockerSchema2;
+	std::string created; // empty: now
+	// Extra big-data items (key -> content), stored beside the config.
+	std::vector<std::pair<std::string, std::string>> bigData;
+};
+
+struct WriterOptions {
+	bool durable = true; // fsync files before renaming them into place
+	// Make the local links of each layer after building it (a pulling host uses its
+	// own layers at once). Off for a pure publisher.
+	bool makeLinks = true;
+};
+
+class LW_EXPORT StoreWriter {
+public:
+	// Opens the store at root, creating root and its folders if missing.
+	static Result<StoreWriter> open(const std::string &root, WriterOptions options = {});
+	StoreWriter(StoreWriter &&other) noexcept;
+	StoreWriter &operator=(StoreWriter &&other) noexcept;
+	StoreWriter(const StoreWriter &) = delete;
+	StoreWriter &operator=(const StoreWriter &) = delete;
+	~StoreWriter();
+
+	// Builds overlay/RO/<id> (diff/, link, lower or empty/) and then
+	// overlay-layers/RO/<id> (<id>.tar-split.gz, then layer.json), each in a
+	// temporary folder inside RO/ renamed into place; then the local links. EEXIST if
+	// the layer exists; on failure nothing half-made is left.
+	Result<void> addLayer(const LayerSpec &spec);
+
+	// The seed's steps for a layer whose RO folders already exist: make or remove
+	// its local links.
+	Result<void> linkLayer(std::string_view id);
+	Result<void> unlinkLayer(std::string_view id);
+
+	// Writes overlay-images/<id>/: images.json, the config and extra big data, and
+	// the manifest last (each file through a temporary name). Returns the image id.
+	Result<std::string> publishImage(const ImageSpec &spec);
+
+	// Removes an image: its folder is renamed away first (so the image disappears in
+	// one step), then deleted.
+	Result<void> removeImage(std::string_view id);
+
+	// Removes a layer: its links first, then overlay-layers/RO/<id>, then
+	// overlay/RO/<id>. The caller makes sure no image or child layer needs it.
+	Result<void> removeLayer(std::string_view id);
+	// The two halves of removeLayer, for the seed's interface.
+	Result<void> removeLayerMetadata(std::string_view id);
+	Result<void> removeOverlay(std::string_view id);
+
+	const std::string &root() const { return root_; }
+
+private:
+	StoreWriter(std::string root, int rootFd, WriterOptions options);
+	Result<std::string> buildOverlay(const LayerSpec &spec);
+	Result<void> buildLayerMetadata(const LayerSpec &spec);
+	Result<void> removeRO(std::string_view tree, std::string_view id);
+
+	std::string root_;
+	int rootFd_ = -1;
+	WriterOptions options_;
+};
+
+// A fresh "2006-01-02T15:04:05.000000000Z" timestamp, as iSulad writes.
+LW_EXPORT std::string nowRfc3339();
+
+} // namespace lw

@@ -1,0 +1,32 @@
+// Writing helpers for local links and the writer side: atomic files and symlinks,
+// mkdir -p below a root, and removal of a tree without following links.
+#pragma once
+
+#include "unique_fd.h"
+
+#include <layerwatch/result.h>
+
+#include <string_view>
+
+namespace lw::fs {
+
+// Writes content to dirfd/name through a temporary name and rename(2), so that a
+// reader sees the old file or the whole new one. fsync first when durable.
+Result<void> writeFileAtomic(int dirfd, std::string_view name, std::string_view content,
+			     bool durable);
+
+// Creates dirfd/name -> target through a temporary name and rename(2). With
+// replace false the rename refuses to clobber (EEXIST).
+Result<void> symlinkAtomic(int dirfd, std::string_view name, std::string_view target, bool replace);
+
+// mkdir -p of relpath below dirfd; an existing directory is fine, a symlink is not.
+Result<UniqueFd> makeDirs(int dirfd, std::string_view relpath);
+
+// Removes dirfd/name and all below it, never following a symlink. Depth is bounded
+// (one open fd per level).
+Result<void> removeTree(int dirfd, std::string_view name);
+
+// The target of the symlink dirfd/name; an error if it is not a symlink.
+Result<std::string> readLink(int dirfd, std::string_view name);
+
+} // namespace lw::fs

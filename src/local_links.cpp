@@ -1,0 +1,240 @@
+// The local links of RO layers: create if missing, remove only links into RO/.
+#include "local_links.h"
+
+#include "fs_write.h"
+#include "safe_fs.h"
+#include "sys.h"
+
+#include <layerwatch/model.h>
+#include <layerwatch/paths.h>
+
+#include <fmt/format.h>
+
+#include <fcntl.h>
+
+#include <set>
+#include <vector>
+
+namespace lw::links {
+
+namespace {
+
+bool sameInode(const struct stat &a, const struct stat &b)
+{
+	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+// Makes dirfd/name -> target unless an equivalent link is there. expected is the
+// folder the link must resolve to.
+Result<void> ensureLink(int dirfd, std::string_view where, const std::string &name,
+			const std::string &target, const struct stat &expected)
+{
+	for (int attempt = 0; attempt < 3; ++attempt) {
+		struct stat st;
+		int r = fs::statEntry(dirfd, name, &st);
+		if (r == -ENOENT) {
+			auto made = fs::symlinkAtomic(dirfd, name, target, false);
+			if (made || made.error().code != EEXIST)
+				return made;
+			continue; // made by someone else meanwhile: look again
+		}
+		if (r < 0)
+			return makeError(-r, fmt::format("{}/{}: {}", where, name, fs::describeErrno(-r)));
+		if (!S_ISLNK(st.st_mode))
+			return makeError(EEXIST, fmt::format("{}/{}: exists and is not a link", where, name));
+		auto current = fs::readLink(dirfd, name);
+		if (current && *current == target)
+			return {};
+		struct stat resolved;
+		if (sys::fstatAt(dirfd, name.c_str(), &resolved, 0) == 0 && sameInode(resolved, expected))
+			return {}; // an absolute link iSulad wrote: correct, keep it
+		// A stale or wrong link: replace it in one step, never leaving the name empty.
+		return fs::symlinkAtomic(dirfd, name, target, true);
+	}
+	return makeError(EAGAIN, fmt::format("{}/{}: keeps changing", where, name));
+}
+
+Result<struct stat> statBeneath(int rootFd, const std::string &relpath)
+{
+	auto fd = fs::openBeneath(rootFd, relpath, O_PATH | O_DIRECTORY);
+	if (!fd)
+		return fd.error();
+	struct stat st;
+	if (int r = sys::fstat(fd->get(), &st); r < 0)
+		return makeError(-r, fmt::format("{}: {}", relpath, fs::describeErrno(-r)));
+	return st;
+}
+
+// The id a short link's target names: "../<id>/diff", or ".../overlay/<id>/diff".
+std::string shortLinkId(std::string_view target)
+{
+	constexpr std::string_view kTail = "/diff";
+	if (!target.ends_with(kTail))
+		return {};
+	target.remove_suffix(kTail.size());
+	auto slash = target.rfind('/');
+	if (slash == std::string_view::npos)
+		return {};
+	std::string_view id = target.substr(slash + 1);
+	std::string_view before = target.substr(0, slash);
+	if (!isValidId(id) || !(before == ".." || before.ends_with("/overlay")))
+		return {};
+	return std::string(id);
+}
+
+Result<void> unlinkIf(int dirfd, std::string_view where, const std::string &name, bool (*wanted)(std::string_view, std::string_view), std::string_view id)
+{
+	auto target = fs::readLink(dirfd, name);
+	if (!target)
+		return {}; // missing, or not a link: not ours
+	if (!wanted(*target, id))
+		return {};
+	if (int r = sys::unlinkAt(dirfd, name.c_str(), 0); r < 0 && r != -ENOENT)
+		return makeError(-r, fmt::format("{}/{}: {}", where, name, fs::describeErrno(-r)));
+	return {};
+}
+
+bool shortLinkNames(std::string_view target, std::string_view id)
+{
+	return shortLinkId(target) == id;
+}
+
+// The three local folders. With create, missing ones are made (they are local, and a
+// fresh reader host may lack overlay/l); without it, a missing one stays invalid.
+struct LocalDirs {
+	UniqueFd overlay, layers, shortLinks;
+};
+
+Result<LocalDirs> openLocalDirs(int rootFd, bool create)
+{
+	LocalDirs d;
+	for (auto [fd, path] : {std::pair{&d.overlay, paths::kOverlay}, {&d.layers, paths::kLayers},
+				{&d.shortLinks, paths::kLinks}}) {
+		auto opened = create ? fs::makeDirs(rootFd, path) : fs::openDir(rootFd, path);
+		if (opened)
+			*fd = std::move(*opened);
+		else if (create || opened.error().code != ENOENT)
+			return opened.error();
+	}
+	return d;
+}
+
+} // namespace
+
+bool pointsIntoRO(std::string_view target, std::string_view id)
+{
+	std::string tail = "RO/" + std::string(id);
+	return target == tail || target.ends_with("/" + tail);
+}
+
+Result<void> create(int rootFd, std::string_view id, std::string_view link)
+{
+	if (!isValidId(id) || !isValidLinkName(link))
+		return makeError(EINVAL, fmt::format("bad id or link name for {}", id));
+	auto dirs = openLocalDirs(rootFd, true);
+	if (!dirs)
+		return dirs.error();
+	std::string ident(id);
+	auto overlayDir = statBeneath(rootFd, fmt::format("{}/{}", paths::kOverlayRO, id));
+	if (!overlayDir)
+		return overlayDir.error();
+	auto layerDir = statBeneath(rootFd, fmt::format("{}/{}", paths::kLayersRO, id));
+	if (!layerDir)
+		return layerDir.error();
+	auto diffDir = statBeneath(rootFd, fmt::format("{}/{}/{}", paths::kOverlayRO, id, paths::kDiffDir));
+	if (!diffDir)
+		return diffDir.error();
+
+	if (auto r = ensureLink(dirs->overlay.get(), paths::kOverlay, ident, paths::roTarget(id), *overlayDir); !r)
+		return r;
+	if (auto r = ensureLink(dirs->layers.get(), paths::kLayers, ident, paths::roTarget(id), *layerDir); !r)
+		return r;
+	// After overlay/<id>, because the short link resolves through it.
+	return ensureLink(dirs->shortLinks.get(), paths::kLinks, std::string(link),
+			  paths::shortLinkTarget(id), *diffDir);
+}
+
+Result<void> remove(int rootFd, std::string_view id, std::string_view link)
+{
+	if (!isValidId(id))
+		return makeError(EINVAL, fmt::format("bad id {}", id));
+	auto dirs = openLocalDirs(rootFd, false);
+	if (!dirs)
+		return dirs.error();
+	std::string ident(id);
+	if (dirs->shortLinks.valid()) {
+		std::vector<std::string> names;
+		if (isValidLinkName(link)) {
+			names.emplace_back(link);
+		} else if (auto entries = fs::listDir(dirs->shortLinks.get())) {
+			// The link name is unknown (its overlay is gone): find it by its target.
+			for (auto &e : *entries)
+				if (isValidLinkName(e.name))
+					names.push_back(std::move(e.name));
+		}
+		for (const auto &name : names)
+			if (auto r = unlinkIf(dirs->shortLinks.get(), paths::kLinks, name, shortLinkNames, id); !r)
+				return r;
+	}
+	if (dirs->overlay.valid())
+		if (auto r = unlinkIf(dirs->overlay.get(), paths::kOverlay, ident, pointsIntoRO, id); !r)
+			return r;
+	if (dirs->layers.valid())
+		return unlinkIf(dirs->layers.get(), paths::kLayers, ident, pointsIntoRO, id);
+	return {};
+}
+
+Result<std::size_t> removeDangling(int rootFd)
+{
+	auto dirs = openLocalDirs(rootFd, false);
+	if (!dirs)
+		return dirs.error();
+	// A link into RO/ whose target is gone. stat follows it; only ENOENT counts, so a
+	// slow or failing mount never makes us delete a link.
+	auto danglingIntoRO = [](int dirfd, const std::string &name) {
+		if (!isValidId(name))
+			return false;
+		auto target = fs::readLink(dirfd, name);
+		if (!target || !pointsIntoRO(*target, name))
+			return false;
+		struct stat st;
+		return sys::fstatAt(dirfd, name.c_str(), &st, 0) == -ENOENT;
+	};
+	std::set<std::string> overlayGone, layersGone;
+	for (auto [dirfd, gone] : {std::pair{dirs->overlay.get(), &overlayGone}, {dirs->layers.get(), &layersGone}}) {
+		if (dirfd < 0)
+			continue;
+		auto entries = fs::listDir(dirfd);
+		if (!entries)
+			return entries.error();
+		for (const auto &e : *entries)
+			if (e.type == DT_LNK || e.type == DT_UNKNOWN)
+				if (danglingIntoRO(dirfd, e.name))
+					gone->insert(e.name);
+	}
+
+	std::size_t removed = 0;
+	auto unlinkOne = [&](int dirfd, const std::string &name) {
+		if (sys::unlinkAt(dirfd, name.c_str(), 0) == 0)
+			++removed;
+	};
+	// Short links first: only those that lead through an overlay/<id> we remove.
+	auto shortLinks = dirs->shortLinks.valid() ? fs::listDir(dirs->shortLinks.get())
+						   : Result<std::vector<fs::DirEntry>>(std::vector<fs::DirEntry>{});
+	if (!shortLinks)
+		return shortLinks.error();
+	for (const auto &e : *shortLinks) {
+		if (!isValidLinkName(e.name))
+			continue;
+		auto target = fs::readLink(dirs->shortLinks.get(), e.name);
+		if (target && overlayGone.count(shortLinkId(*target)))
+			unlinkOne(dirs->shortLinks.get(), e.name);
+	}
+	for (const auto &name : overlayGone)
+		unlinkOne(dirs->overlay.get(), name);
+	for (const auto &name : layersGone)
+		unlinkOne(dirs->layers.get(), name);
+	return removed;
+}
+
+} // namespace lw::links

@@ -1,0 +1,31 @@
+// The local links that make an RO layer look like a local one (DESIGN.md section 3):
+//   overlay/<id> -> RO/<id>, overlay-layers/<id> -> RO/<id>, overlay/l/<link> -> ../<id>/diff
+// Created only if missing, atomically and relative; a correct link (relative, or an
+// absolute one iSulad wrote that resolves to the same folder) is never replaced.
+// Removed only when they point into RO/. Container RW layers are never touched.
+#pragma once
+
+#include <layerwatch/result.h>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace lw::links {
+
+// Makes the three links of a layer whose RO folders exist. EEXIST when a name is
+// taken by something that is not a link (a container's RW layer under the same id).
+Result<void> create(int rootFd, std::string_view id, std::string_view link);
+
+// Removes the layer's links that point into RO/; the short link first, so that a
+// crash never leaves an l/ entry whose overlay/<id> is already gone.
+Result<void> remove(int rootFd, std::string_view id, std::string_view link);
+
+// True when target (a link's content) names RO/<id>, relative or absolute.
+bool pointsIntoRO(std::string_view target, std::string_view id);
+
+// Start-up reconciliation: removes dangling local links into RO/ and nothing else.
+// Returns how many links it removed.
+Result<std::size_t> removeDangling(int rootFd);
+
+} // namespace lw::links

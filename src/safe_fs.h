@@ -1,0 +1,46 @@
+// Reading below a root without ever leaving it: no symlink is followed, no ".." is
+// taken, no file is opened before it is known to be a regular file, and every read
+// has a size cap. Every read of the shared trees goes through here.
+#pragma once
+
+#include "unique_fd.h"
+
+#include <layerwatch/result.h>
+
+#include <sys/stat.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace lw::fs {
+
+// Opens relpath ("a/b/c", or "." for dirfd itself) below dirfd. openat2 with
+// RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS where the kernel has it, else a walk of
+// openat(O_NOFOLLOW) one component at a time. A symlink anywhere gives ELOOP or ENOTDIR.
+Result<UniqueFd> openBeneath(int dirfd, std::string_view relpath, int flags);
+
+// A directory below dirfd, opened for listing and for *at() calls on its entries.
+Result<UniqueFd> openDir(int dirfd, std::string_view relpath);
+
+// Reads the regular file `name` (one component) in dirfd, at most cap bytes. The
+// error message starts with the name: "manifest: missing", "lower: not a regular
+// file", "images.json: larger than 1048576 bytes". st, when given, receives its stat.
+Result<std::string> readRegularFile(int dirfd, std::string_view name, std::size_t cap,
+				    struct stat *st = nullptr);
+
+struct DirEntry {
+	std::string name;
+	unsigned char type; // DT_DIR, DT_LNK, ... or DT_UNKNOWN (some network filesystems)
+};
+
+// Every entry of an open directory but "." and "..".
+Result<std::vector<DirEntry>> listDir(int dirfd);
+
+// lstat of one entry of dirfd; -errno on failure.
+int statEntry(int dirfd, std::string_view name, struct stat *st);
+
+// "missing", "permission denied", ... : the problem an errno means, for a reason.
+std::string describeErrno(int err);
+
+} // namespace lw::fs

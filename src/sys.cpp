@@ -1,0 +1,139 @@
+// The syscall layer: real syscalls behind a replaceable table, EINTR retried.
+#include "sys.h"
+
+#include <lw_config.h>
+
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+
+#if LW_HAVE_OPENAT2_HEADER
+#include <linux/openat2.h>
+#endif
+
+namespace lw::sys {
+
+namespace {
+
+int realOpenat(int dirfd, const char *path, int flags, mode_t mode)
+{
+	return ::openat(dirfd, path, flags, mode);
+}
+
+int realOpenat2Beneath(int dirfd, const char *path, int flags, mode_t mode)
+{
+#if LW_HAVE_OPENAT2_HEADER && defined(SYS_openat2)
+	struct open_how how = {};
+	how.flags = static_cast<unsigned long long>(flags);
+	how.mode = (flags & O_CREAT) ? mode : 0;
+	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+	return static_cast<int>(::syscall(SYS_openat2, dirfd, path, &how, sizeof(how)));
+#else
+	(void)dirfd, (void)path, (void)flags, (void)mode;
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
+int realRenameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
+		  unsigned flags)
+{
+	return ::renameat2(olddirfd, oldpath, newdirfd, newpath, flags);
+}
+
+template <class F>
+auto retry(F &&call) -> decltype(call())
+{
+	for (;;) {
+		auto r = call();
+		if (r >= 0)
+			return r;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
+} // namespace
+
+Ops &ops()
+{
+	static Ops table = {
+		realOpenat, realOpenat2Beneath, ::read, ::write, ::fstat, ::fstatat,
+		::readlinkat, ::symlinkat, realRenameat2, ::unlinkat, ::mkdirat, ::fsync,
+	};
+	return table;
+}
+
+int openAt(int dirfd, const char *path, int flags, mode_t mode)
+{
+	return retry([&] { return ops().openat(dirfd, path, flags | O_CLOEXEC, mode); });
+}
+
+int openBeneath(int dirfd, const char *path, int flags, mode_t mode)
+{
+	return retry([&] { return ops().openat2Beneath(dirfd, path, flags | O_CLOEXEC, mode); });
+}
+
+ssize_t read(int fd, void *buf, size_t count)
+{
+	return retry([&] { return ops().read(fd, buf, count); });
+}
+
+ssize_t writeAll(int fd, const void *buf, size_t count)
+{
+	const char *p = static_cast<const char *>(buf);
+	size_t done = 0;
+	while (done < count) {
+		ssize_t n = retry([&] { return ops().write(fd, p + done, count - done); });
+		if (n < 0)
+			return n;
+		if (n == 0)
+			return -EIO;
+		done += static_cast<size_t>(n);
+	}
+	return static_cast<ssize_t>(done);
+}
+
+int fstat(int fd, struct stat *st)
+{
+	return retry([&] { return ops().fstat(fd, st); });
+}
+
+int fstatAt(int dirfd, const char *path, struct stat *st, int flags)
+{
+	return retry([&] { return ops().fstatat(dirfd, path, st, flags); });
+}
+
+ssize_t readlinkAt(int dirfd, const char *path, char *buf, size_t size)
+{
+	return retry([&] { return ops().readlinkat(dirfd, path, buf, size); });
+}
+
+int symlinkAt(const char *target, int dirfd, const char *path)
+{
+	return retry([&] { return ops().symlinkat(target, dirfd, path); });
+}
+
+int renameAt(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned flags)
+{
+	return retry([&] { return ops().renameat2(olddirfd, oldpath, newdirfd, newpath, flags); });
+}
+
+int unlinkAt(int dirfd, const char *path, int flags)
+{
+	return retry([&] { return ops().unlinkat(dirfd, path, flags); });
+}
+
+int mkdirAt(int dirfd, const char *path, mode_t mode)
+{
+	return retry([&] { return ops().mkdirat(dirfd, path, mode); });
+}
+
+int fsync(int fd)
+{
+	return retry([&] { return ops().fsync(fd); });
+}
+
+} // namespace lw::sys

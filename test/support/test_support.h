@@ -1,0 +1,69 @@
+// Helpers shared by the tests: temporary folders, file I/O, fixture paths, skipping.
+#pragma once
+
+#include <layerwatch/result.h>
+
+#include <doctest/doctest.h>
+
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace lw::test {
+
+// A fresh folder under $TMPDIR (or /tmp), removed with everything in it at the end.
+class TempDir {
+public:
+	TempDir();
+	~TempDir();
+	TempDir(const TempDir &) = delete;
+	TempDir &operator=(const TempDir &) = delete;
+	const std::string &path() const { return path_; }
+	std::string operator/(const std::string &rel) const { return path_ + "/" + rel; }
+
+private:
+	std::string path_;
+};
+
+// Where the copy of the real iSulad files lives (test/data/isulad).
+std::string fixturesDir();
+
+std::string readFile(const std::string &path);
+void writeFile(const std::string &path, const std::string &content);
+void makeDirs(const std::string &path);
+void makeSymlink(const std::string &target, const std::string &path);
+bool exists(const std::string &path); // lstat: a dangling link exists
+std::string readLinkAt(const std::string &path);
+void removeAll(const std::string &path);
+// Every path below root (relative, sorted) with its type and content, for
+// "nothing changed" checks: "f:<content>", "d", "l:<target>".
+std::map<std::string, std::string> snapshotTree(const std::string &root);
+
+// Runs a shell command; returns its exit status.
+int run(const std::string &command);
+
+// A random valid id; distinct on every call.
+std::string makeId();
+
+// Unwraps a Result in a test, failing with its message.
+template <class T>
+T unwrap(Result<T> r)
+{
+	if (!r.ok())
+		FAIL("unexpected error: " << r.error().message);
+	return std::move(r).value();
+}
+inline void unwrap(Result<void> r)
+{
+	if (!r.ok())
+		FAIL("unexpected error: " << r.error().message);
+}
+
+// Exit code meson reads as "skipped".
+inline constexpr int kSkipExitCode = 77;
+[[noreturn]] void skipTest(const std::string &why);
+
+} // namespace lw::test
