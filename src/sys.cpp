@@ -61,7 +61,7 @@ Ops &ops()
 {
 	static Ops table = {
 		realOpenat, realOpenat2Beneath, ::read, ::write, ::fstat, ::fstatat,
-		::readlinkat, ::symlinkat, realRenameat2, ::unlinkat, ::mkdirat, ::fsync,
+		::readlinkat, ::symlinkat, realRenameat2, ::unlinkat, ::mkdirat, ::fsync, ::statx,
 	};
 	return table;
 }
@@ -134,6 +134,11 @@ int mkdirAt(int dirfd, const char *path, mode_t mode)
 int fsync(int fd)
 {
 	return retry([&] { return ops().fsync(fd); });
+}
+
+int statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *out)
+{
+	return retry([&] { return ops().statx(dirfd, path, flags, mask, out); });
 }
 
 } // namespace lw::sys

@@ -27,6 +27,7 @@ struct Ops {
 	int (*unlinkat)(int dirfd, const char *path, int flags);
 	int (*mkdirat)(int dirfd, const char *path, mode_t mode);
 	int (*fsync)(int fd);
+	int (*statx)(int dirfd, const char *path, int flags, unsigned mask, struct statx *out);
 };
 
 // The live table. Replace entries only in tests, and restore them (ScopedOp).
@@ -46,6 +47,7 @@ int renameAt(int olddirfd, const char *oldpath, int newdirfd, const char *newpat
 int unlinkAt(int dirfd, const char *path, int flags);
 int mkdirAt(int dirfd, const char *path, mode_t mode);
 int fsync(int fd);
+int statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *out);
 
 // Test helper: replaces one entry of ops() for its lifetime.
 template <class Fn>

@@ -7,7 +7,7 @@ namespace lw {
 
 std::string quoteForMessage(std::string_view text)
 {
-	constexpr std::size_t kMax = 40;
+	constexpr std::size_t kMax = 80; // an id and then some
 	std::string out = "\"";
 	for (char c : text.substr(0, kMax)) {
 		auto u = static_cast<unsigned char>(c);

@@ -6,7 +6,7 @@
 
 namespace lw {
 
-// Untrusted text made safe and short for a one-line message: quoted, at most 40
+// Untrusted text made safe and short for a one-line message: quoted, at most 80
 // characters, control and non-ASCII bytes as \xNN.
 std::string quoteForMessage(std::string_view text);
 

@@ -1,0 +1,42 @@
+// Identity of an item from stats alone.
+#include "identity.h"
+
+#include "sys.h"
+
+#include <fcntl.h>
+
+namespace lw {
+
+FileId statId(int dirFd, const std::string &path)
+{
+	struct statx sx;
+	FileId f;
+	if (sys::statx(dirFd, path.c_str(), AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS | STATX_BTIME, &sx) < 0)
+		return f;
+	auto ns = [](const struct statx_timestamp &t) { return std::int64_t(t.tv_sec) * 1000000000 + t.tv_nsec; };
+	f.dev = (std::uint64_t(sx.stx_dev_major) << 32) | sx.stx_dev_minor;
+	f.ino = sx.stx_ino;
+	f.mtimeNs = ns(sx.stx_mtime);
+	f.ctimeNs = ns(sx.stx_ctime);
+	f.size = static_cast<std::int64_t>(sx.stx_size);
+	f.mode = sx.stx_mode;
+	f.btimeNs = (sx.stx_mask & STATX_BTIME) ? ns(sx.stx_btime) : 0;
+	return f;
+}
+
+Identity probeIdentity(int treeFd, const std::string &id, const std::vector<std::string> &names)
+{
+	Identity identity;
+	identity.folder = statId(treeFd, id);
+	// Only below a real folder: a symlinked one is never read, so its files do not count.
+	bool realFolder = S_ISDIR(identity.folder.mode);
+	identity.files.reserve(names.size());
+	std::string path;
+	for (const auto &name : names) {
+		path.assign(id).append("/").append(name);
+		identity.files.push_back(realFolder ? statId(treeFd, path) : FileId{});
+	}
+	return identity;
+}
+
+} // namespace lw

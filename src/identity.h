@@ -1,0 +1,49 @@
+// Identity: what makes an item "the same" between two looks (DESIGN.md section 2).
+// A folder removed and recreated under the same id has a new inode; a file rewritten
+// in place has a new mtime or ctime. Taken before an item is read, so that a change
+// during the read shows at the next look.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace lw {
+
+struct FileId {
+	std::uint64_t dev = 0;
+	std::uint64_t ino = 0; // 0: absent
+	std::int64_t mtimeNs = 0;
+	std::int64_t ctimeNs = 0;
+	std::int64_t size = 0;
+	std::uint32_t mode = 0;
+	// Birth time where the filesystem keeps one (0 elsewhere): an inode number can be
+	// reused at once by a folder recreated under the same id; a birth time cannot.
+	std::int64_t btimeNs = 0;
+
+	bool operator==(const FileId &) const = default;
+};
+
+struct Identity {
+	FileId folder;
+	std::vector<FileId> files; // in the order of the names probed
+
+	bool operator==(const Identity &) const = default;
+};
+
+// The same inode, born at the same time: a change in place rather than a new item.
+inline bool sameInode(const FileId &a, const FileId &b)
+{
+	return a.dev == b.dev && a.ino == b.ino && a.btimeNs == b.btimeNs;
+}
+
+// lstat (statx) of dirFd/path; a zero FileId when absent.
+FileId statId(int dirFd, const std::string &path);
+
+// lstat of treeFd/<id> and of treeFd/<id>/<name> for each name: directory listings
+// and stats only, nothing read. Absent entries give a zero FileId.
+Identity probeIdentity(int treeFd, const std::string &id, const std::vector<std::string> &names);
+
+} // namespace lw

@@ -1,0 +1,170 @@
+// Reading one item's own folder: an overlay, a layer's metadata, or an image.
+#include "item_files.h"
+
+#include "safe_fs.h"
+#include "text.h"
+
+#include <layerwatch/paths.h>
+
+#include <fmt/format.h>
+
+#include <fcntl.h>
+
+namespace lw {
+
+namespace {
+
+// Opens treeFd/<id>, which must be a real folder: a symlink is never followed.
+Result<UniqueFd> openItemFolder(int treeFd, const std::string &id)
+{
+	auto dir = fs::openBeneath(treeFd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+	if (dir)
+		return dir;
+	// ENOTDIR or ELOOP: say which, a symlink being the case worth naming.
+	struct stat st;
+	if (fs::statEntry(treeFd, id, &st) == 0 && !S_ISDIR(st.st_mode))
+		return makeError(ENOTDIR, S_ISLNK(st.st_mode) ? "folder: is a symlink" : "folder: not a directory");
+	return makeError(dir.error().code, "folder: " + fs::describeErrno(dir.error().code));
+}
+
+// "" when dirFd/name is of the wanted type, else the problem.
+std::string checkEntry(int dirFd, std::string_view name, mode_t wantedType)
+{
+	struct stat st;
+	if (int r = fs::statEntry(dirFd, name, &st); r < 0)
+		return fmt::format("{}: {}", name, fs::describeErrno(-r));
+	if ((st.st_mode & S_IFMT) != wantedType)
+		return fmt::format("{}: not a {}", name, wantedType == S_IFDIR ? "directory" : "regular file");
+	return {};
+}
+
+template <class T>
+std::string problemOf(const Result<T> &r)
+{
+	return r.ok() ? std::string() : r.error().message;
+}
+
+} // namespace
+
+const std::vector<std::string> &overlayProbeNames()
+{
+	static const std::vector<std::string> names = {
+		std::string(paths::kLinkFile), std::string(paths::kLowerFile),
+		std::string(paths::kDiffDir), std::string(paths::kEmptyDir)};
+	return names;
+}
+
+std::vector<std::string> layerProbeNames(const std::string &id)
+{
+	return {std::string(paths::kLayerJson), paths::tarSplitName(id)};
+}
+
+OverlayFiles readOverlayFiles(int treeFd, const std::string &id)
+{
+	OverlayFiles out;
+	out.identity = probeIdentity(treeFd, id, overlayProbeNames());
+	auto dir = openItemFolder(treeFd, id);
+	if (!dir)
+		return out.problem = dir.error().message, out;
+	if (out.problem = checkEntry(dir->get(), paths::kDiffDir, S_IFDIR); !out.problem.empty())
+		return out;
+	auto linkText = fs::readRegularFile(dir->get(), paths::kLinkFile, kMaxSmallFileBytes);
+	if (!linkText)
+		return out.problem = linkText.error().message, out;
+	auto link = parseLinkFile(*linkText);
+	if (!link)
+		return out.problem = link.error().message, out;
+	out.link = *link;
+
+	auto lowerText = fs::readRegularFile(dir->get(), paths::kLowerFile, kMaxSmallFileBytes);
+	if (lowerText) {
+		auto lower = parseLowerFile(*lowerText);
+		if (!lower)
+			return out.problem = lower.error().message, out;
+		out.lower = std::move(*lower);
+	} else if (lowerText.error().code == ENOENT) {
+		// No lower: a base layer, which iSulad marks with an empty/ folder.
+		if (checkEntry(dir->get(), paths::kEmptyDir, S_IFDIR).empty())
+			return out;
+		out.problem = "lower: missing (and no empty/ for a base layer)";
+	} else {
+		out.problem = lowerText.error().message;
+	}
+	return out;
+}
+
+LayerFiles readLayerFiles(int treeFd, const std::string &id)
+{
+	LayerFiles out;
+	out.identity = probeIdentity(treeFd, id, layerProbeNames(id));
+	auto dir = openItemFolder(treeFd, id);
+	if (!dir)
+		return out.problem = dir.error().message, out;
+	auto text = fs::readRegularFile(dir->get(), paths::kLayerJson, kMaxJsonBytes);
+	if (!text)
+		return out.problem = text.error().message, out;
+	auto record = parseLayerJson(*text);
+	if (!record)
+		return out.problem = record.error().message, out;
+	out.record = std::move(*record);
+	const auto &r = out.record;
+	if (r.id != id)
+		out.problem = fmt::format("layer.json: id {} does not match its folder", quoteForMessage(r.id));
+	else if (r.writable)
+		out.problem = "layer.json: writable (a container layer, never shared)";
+	else if (r.incomplete)
+		out.problem = "layer.json: incomplete";
+	else if (!r.parent.empty() && !isValidId(r.parent))
+		out.problem = fmt::format("layer.json: parent {} is not an id", quoteForMessage(r.parent));
+	else if (r.parent == id)
+		out.problem = "layer.json: the layer is its own parent";
+	else
+		out.problem = checkEntry(dir->get(), paths::tarSplitName(id), S_IFREG);
+	return out;
+}
+
+ImageFiles readImageFiles(int treeFd, const std::string &id)
+{
+	ImageFiles out;
+	out.probeNames = {std::string(paths::kImagesJson), std::string(paths::kManifest)};
+	out.identity = probeIdentity(treeFd, id, out.probeNames);
+	auto dir = openItemFolder(treeFd, id);
+	if (!dir)
+		return out.problem = dir.error().message, out;
+	// The manifest first: writers put it last, so it says whether the image is done.
+	auto manifestText = fs::readRegularFile(dir->get(), paths::kManifest, kMaxJsonBytes);
+	if (!manifestText)
+		return out.problem = manifestText.error().message, out;
+	if (auto manifest = parseManifest(*manifestText); !manifest)
+		return out.problem = manifest.error().message, out;
+	auto text = fs::readRegularFile(dir->get(), paths::kImagesJson, kMaxJsonBytes);
+	if (!text)
+		return out.problem = text.error().message, out;
+	auto record = parseImageJson(*text);
+	if (!record)
+		return out.problem = record.error().message, out;
+	out.record = std::move(*record);
+	const auto &r = out.record;
+	if (r.id != id)
+		return out.problem = fmt::format("images.json: id {} does not match its folder",
+						 quoteForMessage(r.id)), out;
+	if (r.layer.empty())
+		return out.problem = "images.json: no top layer", out;
+	if (!isValidId(r.layer))
+		return out.problem = fmt::format("images.json: layer {} is not an id", quoteForMessage(r.layer)), out;
+	// Every big-data item must have its file; each stat joins the identity.
+	for (const auto &key : r.bigDataNames) {
+		std::string file = bigDataFileName(key);
+		if (file == paths::kManifest)
+			continue;
+		FileId found = statId(dir->get(), file);
+		out.probeNames.push_back(file);
+		out.identity.files.push_back(found);
+		if (out.problem.empty() && !S_ISREG(found.mode))
+			out.problem = fmt::format("images.json: big data {} {}", quoteForMessage(key),
+						  found.ino == 0 ? "missing" : "not a regular file");
+	}
+	return out;
+}
+
+} // namespace lw

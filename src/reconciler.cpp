@@ -1,0 +1,308 @@
+// Reconcile: verdicts to ordered store updates and local links.
+#include "reconciler.h"
+
+#include "local_links.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace lw {
+
+namespace {
+
+LayerPtr layerInfoOf(const Validator &v, const std::string &id)
+{
+	const auto *overlay = v.overlay(id);
+	const auto *files = v.layer(id);
+	auto info = std::make_shared<LayerInfo>();
+	info->id = id;
+	info->link = overlay->link;
+	const auto &r = files->record;
+	info->parent = r.parent;
+	info->names = r.names;
+	info->diffDigest = r.diffDigest;
+	info->compressedDiffDigest = r.compressedDiffDigest;
+	info->diffSize = r.diffSize;
+	info->created = r.created;
+	return info;
+}
+
+ImagePtr imageInfoOf(const ImageFiles &files)
+{
+	auto info = std::make_shared<ImageInfo>();
+	const auto &r = files.record;
+	info->id = r.id;
+	info->names = r.names;
+	info->topLayer = r.layer;
+	info->digest = r.digest;
+	info->created = r.created;
+	info->bigDataNames = r.bigDataNames;
+	return info;
+}
+
+bool isReady(const Verdict *v)
+{
+	return v && v->ready;
+}
+
+void unindex(std::unordered_map<std::string, std::unordered_set<std::string>> &index,
+	     const std::string &key, const std::string &value)
+{
+	auto it = index.find(key);
+	if (it == index.end())
+		return;
+	it->second.erase(value);
+	if (it->second.empty())
+		index.erase(it);
+}
+
+} // namespace
+
+const char *eventName(EventType type)
+{
+	switch (type) {
+	case EventType::LayerAdded:
+		return "layer_added";
+	case EventType::LayerRemoved:
+		return "layer_removed";
+	case EventType::ImageAdded:
+		return "image_added";
+	case EventType::ImageUpdated:
+		return "image_updated";
+	case EventType::ImageRemoved:
+		return "image_removed";
+	case EventType::Pending:
+		return "pending";
+	case EventType::Resync:
+		return "resync";
+	case EventType::Error:
+		return "error";
+	}
+	return "error";
+}
+
+Reconciler::Reconciler(int rootFd, Store &store, ReconcileOptions options)
+	: rootFd_(rootFd), store_(store), options_(options), validator_(rootFd)
+{
+}
+
+std::vector<Event> Reconciler::initialLoad()
+{
+	std::vector<Event> events;
+	if (options_.commitLinks) {
+		if (auto removed = links::removeDangling(rootFd_); !removed)
+			events.push_back({.type = EventType::Error, .message = "start-up link cleanup: " + removed.error().message});
+	}
+	auto more = rescan();
+	events.insert(events.end(), more.begin(), more.end());
+	return events;
+}
+
+std::vector<Event> Reconciler::rescan()
+{
+	std::vector<std::string> errors;
+	Touched touched = validator_.rescan(&errors);
+	std::vector<Event> events;
+	for (auto &e : errors)
+		events.push_back({.type = EventType::Error, .message = std::move(e)});
+	auto more = apply(std::move(touched));
+	events.insert(events.end(), more.begin(), more.end());
+	return events;
+}
+
+std::vector<Event> Reconciler::refresh(Tree tree, const std::string &id)
+{
+	return apply(validator_.refresh(tree, id));
+}
+
+std::vector<Event> Reconciler::refresh(const std::vector<std::pair<Tree, std::string>> &items)
+{
+	Touched touched;
+	for (const auto &[tree, id] : items)
+		touched.merge(validator_.refresh(tree, id));
+	return apply(std::move(touched));
+}
+
+std::vector<Event> Reconciler::apply(Touched touched)
+{
+	touched.merge(retry_);
+	retry_ = {};
+	std::vector<Event> events;
+	Snapshot before = store_.snapshot();
+
+	// 1. What must leave the store: items no longer ready, changed, or recreated
+	// under the same id; and everything committed that stands on a leaving layer.
+	std::set<std::string> leavingLayers, leavingImages;
+	for (const auto &id : touched.layers) {
+		auto current = before.layer(id);
+		if (!current)
+			continue;
+		bool keep = isReady(validator_.layerVerdict(id)) &&
+			    sameInode(layerFolders_[id].first, validator_.overlay(id)->identity.folder) &&
+			    sameInode(layerFolders_[id].second, validator_.layer(id)->identity.folder) &&
+			    *current == *layerInfoOf(validator_, id);
+		if (!keep)
+			leavingLayers.insert(id);
+	}
+	std::vector<std::string> queue(leavingLayers.begin(), leavingLayers.end());
+	for (std::size_t i = 0; i < queue.size(); ++i)
+		if (auto it = childrenOf_.find(queue[i]); it != childrenOf_.end())
+			for (const auto &child : it->second)
+				if (leavingLayers.insert(child).second)
+					queue.push_back(child);
+	for (const auto &id : touched.images) {
+		if (!before.image(id))
+			continue;
+		const auto *files = validator_.image(id);
+		if (!isReady(validator_.imageVerdict(id)) || !sameInode(imageFolders_[id], files->identity.folder))
+			leavingImages.insert(id);
+	}
+	for (const auto &layer : leavingLayers)
+		if (auto it = imagesOf_.find(layer); it != imagesOf_.end())
+			leavingImages.insert(it->second.begin(), it->second.end());
+
+	std::vector<LayerPtr> removedLayers;
+	if (!leavingLayers.empty() || !leavingImages.empty()) {
+		Store::Transaction tx(store_);
+		for (const auto &id : leavingImages) {
+			auto image = before.image(id);
+			tx.removeImage(id);
+			unindex(imagesOf_, image->topLayer, id);
+			imageFolders_.erase(id);
+			events.push_back({.type = EventType::ImageRemoved, .id = id, .image = image});
+		}
+		// Children before parents: deepest first, by their depth in the store.
+		std::vector<std::pair<std::size_t, LayerPtr>> ordered;
+		for (const auto &id : leavingLayers) {
+			std::size_t depth = 0;
+			for (auto l = before.layer(id); l && !l->parent.empty() && depth <= kMaxChainDepth; ++depth)
+				l = before.layer(l->parent);
+			ordered.emplace_back(depth, before.layer(id));
+		}
+		std::sort(ordered.begin(), ordered.end(), [](const auto &a, const auto &b) {
+			return a.first != b.first ? a.first > b.first : a.second->id < b.second->id;
+		});
+		for (const auto &[depth, layer] : ordered) {
+			tx.removeLayer(layer->id);
+			unindex(childrenOf_, layer->parent, layer->id);
+			layerFolders_.erase(layer->id);
+			removedLayers.push_back(layer);
+			events.push_back({.type = EventType::LayerRemoved, .id = layer->id, .layer = layer});
+		}
+	}
+	// The store has let go: now the links may go.
+	if (options_.commitLinks)
+		for (const auto &layer : removedLayers)
+			if (auto r = links::remove(rootFd_, layer->id, layer->link); !r)
+				events.push_back({.type = EventType::Error, .message = "removing links: " + r.error().message});
+
+	// 2. What may enter: ready layers parent-first, each after its links exist;
+	// then ready images whose top layer is in.
+	std::vector<std::pair<std::size_t, std::string>> arriving;
+	for (const auto *set : {&touched.layers, &leavingLayers})
+		for (const auto &id : *set)
+			if (const auto *v = validator_.layerVerdict(id); isReady(v))
+				arriving.emplace_back(v->depth, id);
+	std::sort(arriving.begin(), arriving.end());
+	arriving.erase(std::unique(arriving.begin(), arriving.end()), arriving.end());
+
+	std::set<std::string> imageCandidates(touched.images);
+	imageCandidates.insert(leavingImages.begin(), leavingImages.end());
+	{
+		Store::Transaction tx(store_);
+		for (const auto &[depth, id] : arriving) {
+			if (tx.state().layers.find(id))
+				continue;
+			commitProblems_.erase({ItemKind::Layer, id});
+			auto info = layerInfoOf(validator_, id);
+			std::string problem;
+			if (!info->parent.empty() && !tx.state().layers.find(info->parent))
+				problem = fmt::format("layer.json: parent {} not committed", info->parent);
+			else if (options_.commitLinks)
+				if (auto r = links::create(rootFd_, id, info->link); !r)
+					problem = "links: " + r.error().message;
+			if (!problem.empty()) {
+				commitProblems_[{ItemKind::Layer, id}] = problem;
+				retry_.layers.insert(id);
+				touched.layers.insert(id);
+				continue;
+			}
+			tx.putLayer(info);
+			if (!info->parent.empty())
+				childrenOf_[info->parent].insert(id);
+			layerFolders_[id] = {validator_.overlay(id)->identity.folder, validator_.layer(id)->identity.folder};
+			events.push_back({.type = EventType::LayerAdded, .id = id, .layer = info});
+		}
+		for (const auto &id : imageCandidates) {
+			commitProblems_.erase({ItemKind::Image, id});
+			if (!isReady(validator_.imageVerdict(id)))
+				continue;
+			const auto *files = validator_.image(id);
+			auto info = imageInfoOf(*files);
+			if (!tx.state().layers.find(info->topLayer)) {
+				commitProblems_[{ItemKind::Image, id}] =
+					fmt::format("images.json: layer {} not committed", info->topLayer);
+				retry_.images.insert(id);
+				continue;
+			}
+			imageFolders_[id] = files->identity.folder;
+			const auto *existing = tx.state().images.find(id);
+			if (existing && **existing == *info)
+				continue;
+			bool update = existing != nullptr;
+			if (update)
+				unindex(imagesOf_, (*existing)->topLayer, id);
+			tx.putImage(info);
+			imagesOf_[info->topLayer].insert(id);
+			events.push_back({.type = update ? EventType::ImageUpdated : EventType::ImageAdded, .id = id, .image = info});
+		}
+	}
+	touched.images.insert(imageCandidates.begin(), imageCandidates.end());
+	reportPending(touched, events);
+	return events;
+}
+
+std::vector<PendingItem> Reconciler::pending() const
+{
+	std::vector<PendingItem> out;
+	out.reserve(reported_.size());
+	for (const auto &[key, reason] : reported_)
+		out.push_back({kindName(key.first), key.second, reason});
+	return out;
+}
+
+void Reconciler::notePending(ItemKind kind, const std::string &id, const std::string &reason,
+			     std::vector<Event> &events)
+{
+	auto key = std::make_pair(kind, id);
+	if (reason.empty()) {
+		reported_.erase(key);
+		return;
+	}
+	auto [it, inserted] = reported_.try_emplace(key, reason);
+	if (!inserted && it->second == reason)
+		return; // told already
+	it->second = reason;
+	events.push_back({.type = EventType::Pending, .id = id, .kind = kindName(kind), .reason = reason});
+}
+
+void Reconciler::reportPending(const Touched &touched, std::vector<Event> &events)
+{
+	auto reasonOf = [&](ItemKind kind, const std::string &id, const Verdict *v) -> std::string {
+		if (!v)
+			return {}; // gone: nothing pending
+		if (!v->ready)
+			return v->reason;
+		auto it = commitProblems_.find({kind, id});
+		return it == commitProblems_.end() ? std::string() : it->second;
+	};
+	for (const auto &id : touched.overlays)
+		notePending(ItemKind::Overlay, id, reasonOf(ItemKind::Overlay, id, validator_.overlayVerdict(id)), events);
+	for (const auto &id : touched.layers)
+		notePending(ItemKind::Layer, id, reasonOf(ItemKind::Layer, id, validator_.layerVerdict(id)), events);
+	for (const auto &id : touched.images)
+		notePending(ItemKind::Image, id, reasonOf(ItemKind::Image, id, validator_.imageVerdict(id)), events);
+}
+
+} // namespace lw

@@ -1,0 +1,74 @@
+// Reconcile: turns the validator's verdicts into an ordered set of store updates and
+// local links (DESIGN.md sections 2 and 3). Removals first (images, then layers
+// children-first; links go after the store lets go), then additions (layers
+// parent-first, links made before the store shows them; then images). An image
+// whose files change in place is updated; a folder recreated under the same id is
+// removed and added. Loop-bound: one thread.
+#pragma once
+
+#include "identity.h"
+#include "validator.h"
+
+#include <layerwatch/events.h>
+#include <layerwatch/store.h>
+
+#include <map>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+namespace lw {
+
+struct ReconcileOptions {
+	// Make and remove local links. Off for a pure reader (`layerwatch scan`) and
+	// for hosts whose engine makes its own links.
+	bool commitLinks = true;
+};
+
+class Reconciler {
+public:
+	// rootFd stays owned by the caller.
+	Reconciler(int rootFd, Store &store, ReconcileOptions options = {});
+
+	// Start-up: removes dangling local links into RO/ (when committing links), then
+	// a full rescan.
+	std::vector<Event> initialLoad();
+	// A full rescan: changed identities only.
+	std::vector<Event> rescan();
+	// One id of one tree, as after an event.
+	std::vector<Event> refresh(Tree tree, const std::string &id);
+	// Several at once (a drained batch of events), reconciled together.
+	std::vector<Event> refresh(const std::vector<std::pair<Tree, std::string>> &items);
+
+	const Validator &validator() const { return validator_; }
+	std::size_t pendingCount() const { return reported_.size(); }
+	// Every pending item, by kind then id.
+	std::vector<PendingItem> pending() const;
+	// Ready items whose commit failed and waits for another try.
+	bool hasRetries() const { return !retry_.empty(); }
+
+private:
+	std::vector<Event> apply(Touched touched);
+	void reportPending(const Touched &touched, std::vector<Event> &events);
+	void notePending(ItemKind kind, const std::string &id, const std::string &reason, std::vector<Event> &events);
+
+	int rootFd_;
+	Store &store_;
+	ReconcileOptions options_;
+	Validator validator_;
+	// Folder identities of what is committed: a new inode means remove and add.
+	std::unordered_map<std::string, std::pair<FileId, FileId>> layerFolders_;
+	std::unordered_map<std::string, FileId> imageFolders_;
+	// Who depends on whom among committed items.
+	std::unordered_map<std::string, std::unordered_set<std::string>> childrenOf_, imagesOf_;
+	// Ready items that could not be committed yet (a link failed): tried again.
+	Touched retry_;
+	// The reason last reported for each pending item, so each is told once.
+	std::map<std::pair<ItemKind, std::string>, std::string> reported_;
+	// Reasons that come from committing rather than from the files.
+	std::map<std::pair<ItemKind, std::string>, std::string> commitProblems_;
+};
+
+} // namespace lw

@@ -1,0 +1,362 @@
+// The staged validator: overlay -> layer -> image readiness, kept incrementally.
+#include "validator.h"
+
+#include "safe_fs.h"
+
+#include <layerwatch/model.h>
+#include <layerwatch/paths.h>
+
+#include <fmt/format.h>
+
+#include <optional>
+
+namespace lw {
+
+namespace {
+
+template <class Map>
+const typename Map::mapped_type *findIn(const Map &map, const std::string &key)
+{
+	auto it = map.find(key);
+	return it == map.end() ? nullptr : &it->second;
+}
+
+void unindex(std::unordered_map<std::string, std::unordered_set<std::string>> &index,
+	     const std::string &from, const std::string &to)
+{
+	if (from.empty())
+		return;
+	auto it = index.find(from);
+	if (it == index.end())
+		return;
+	it->second.erase(to);
+	if (it->second.empty())
+		index.erase(it);
+}
+
+} // namespace
+
+const char *treeName(Tree tree)
+{
+	switch (tree) {
+	case Tree::Overlay:
+		return "overlay/RO";
+	case Tree::Layers:
+		return "overlay-layers/RO";
+	case Tree::Images:
+		return "overlay-images";
+	}
+	return "?";
+}
+
+const char *kindName(ItemKind kind)
+{
+	switch (kind) {
+	case ItemKind::Overlay:
+		return "overlay";
+	case ItemKind::Layer:
+		return "layer";
+	case ItemKind::Image:
+		return "image";
+	}
+	return "?";
+}
+
+void Touched::merge(const Touched &other)
+{
+	overlays.insert(other.overlays.begin(), other.overlays.end());
+	layers.insert(other.layers.begin(), other.layers.end());
+	images.insert(other.images.begin(), other.images.end());
+}
+
+Validator::Validator(int rootFd) : rootFd_(rootFd) {}
+
+int Validator::treeFd(Tree tree)
+{
+	auto &fd = trees_[static_cast<int>(tree)];
+	if (!fd.valid())
+		if (auto opened = fs::openDir(rootFd_, treeName(tree)))
+			fd = std::move(*opened);
+	return fd.get();
+}
+
+const Verdict *Validator::overlayVerdict(const std::string &id) const { return findIn(overlayVerdicts_, id); }
+const Verdict *Validator::layerVerdict(const std::string &id) const { return findIn(layerVerdicts_, id); }
+const Verdict *Validator::imageVerdict(const std::string &id) const { return findIn(imageVerdicts_, id); }
+const OverlayFiles *Validator::overlay(const std::string &id) const { return findIn(overlays_, id); }
+const LayerFiles *Validator::layer(const std::string &id) const { return findIn(layers_, id); }
+const ImageFiles *Validator::image(const std::string &id) const { return findIn(images_, id); }
+
+std::vector<std::string> Validator::ids(ItemKind kind) const
+{
+	std::set<std::string> out;
+	auto keys = [&](const auto &map) {
+		for (const auto &entry : map)
+			out.insert(entry.first);
+	};
+	if (kind == ItemKind::Overlay)
+		keys(overlays_);
+	else if (kind == ItemKind::Image)
+		keys(images_);
+	else
+		keys(overlays_), keys(layers_);
+	return {out.begin(), out.end()};
+}
+
+void Validator::forget(Tree tree, const std::string &id, Touched &touched)
+{
+	switch (tree) {
+	case Tree::Overlay:
+		overlays_.erase(id);
+		touched.overlays.insert(id);
+		touched.layers.insert(id);
+		break;
+	case Tree::Layers:
+		if (auto it = layers_.find(id); it != layers_.end()) {
+			unindex(childrenOf_, it->second.record.parent, id);
+			layers_.erase(it);
+		}
+		touched.layers.insert(id);
+		break;
+	case Tree::Images:
+		if (auto it = images_.find(id); it != images_.end()) {
+			unindex(imagesOf_, it->second.record.layer, id);
+			images_.erase(it);
+		}
+		touched.images.insert(id);
+		break;
+	}
+}
+
+void Validator::reread(Tree tree, const std::string &id, Touched &touched)
+{
+	int fd = treeFd(tree);
+	// Gone since it was listed, or never there: the same as removed.
+	auto gone = [](const Identity &identity) { return identity.folder.ino == 0; };
+	forget(tree, id, touched);
+	if (fd < 0)
+		return;
+	switch (tree) {
+	case Tree::Overlay: {
+		auto files = readOverlayFiles(fd, id);
+		if (!gone(files.identity))
+			overlays_.emplace(id, std::move(files));
+		break;
+	}
+	case Tree::Layers: {
+		auto files = readLayerFiles(fd, id);
+		if (gone(files.identity))
+			break;
+		if (!files.record.parent.empty())
+			childrenOf_[files.record.parent].insert(id);
+		layers_.emplace(id, std::move(files));
+		break;
+	}
+	case Tree::Images: {
+		auto files = readImageFiles(fd, id);
+		if (gone(files.identity))
+			break;
+		if (!files.record.layer.empty())
+			imagesOf_[files.record.layer].insert(id);
+		images_.emplace(id, std::move(files));
+		break;
+	}
+	}
+}
+
+Touched Validator::rescan(std::vector<std::string> *errors)
+{
+	Touched touched;
+	for (Tree tree : {Tree::Overlay, Tree::Layers, Tree::Images}) {
+		auto &fd = trees_[static_cast<int>(tree)];
+		fd.reset();
+		std::vector<fs::DirEntry> entries;
+		if (auto opened = fs::openDir(rootFd_, treeName(tree))) {
+			fd = std::move(*opened);
+			auto listed = fs::listDir(fd.get());
+			if (!listed) {
+				if (errors)
+					errors->push_back(fmt::format("{}: {}", treeName(tree), listed.error().message));
+				continue; // keep what we knew: an unreadable tree is not an empty one
+			}
+			entries = std::move(*listed);
+		} else if (opened.error().code != ENOENT) {
+			if (errors)
+				errors->push_back(opened.error().message);
+			continue;
+		}
+
+		std::unordered_set<std::string> present;
+		for (auto &e : entries)
+			if (isValidId(e.name))
+				present.insert(std::move(e.name));
+		std::vector<std::string> vanished;
+		auto collectVanished = [&](const auto &map) {
+			for (const auto &entry : map)
+				if (!present.count(entry.first))
+					vanished.push_back(entry.first);
+		};
+		if (tree == Tree::Overlay)
+			collectVanished(overlays_);
+		else if (tree == Tree::Layers)
+			collectVanished(layers_);
+		else
+			collectVanished(images_);
+		for (const auto &id : vanished)
+			forget(tree, id, touched);
+
+		for (const auto &id : present) {
+			// Unchanged identity: nothing to read.
+			const Identity *known = nullptr;
+			const std::vector<std::string> *names = nullptr;
+			std::vector<std::string> layerNames;
+			if (tree == Tree::Overlay) {
+				if (auto *f = findIn(overlays_, id))
+					known = &f->identity, names = &overlayProbeNames();
+			} else if (tree == Tree::Layers) {
+				if (auto *f = findIn(layers_, id))
+					known = &f->identity, layerNames = layerProbeNames(id), names = &layerNames;
+			} else if (auto *f = findIn(images_, id)) {
+				known = &f->identity, names = &f->probeNames;
+			}
+			if (known && probeIdentity(fd.get(), id, *names) == *known)
+				continue;
+			reread(tree, id, touched);
+		}
+	}
+	settle(touched);
+	return touched;
+}
+
+Touched Validator::refresh(Tree tree, const std::string &id)
+{
+	Touched touched;
+	if (!isValidId(id))
+		return touched;
+	reread(tree, id, touched);
+	settle(touched);
+	return touched;
+}
+
+void Validator::settle(Touched &touched)
+{
+	// Everything that depends on a touched layer: its children, theirs, and the
+	// images on top of any of them.
+	std::vector<std::string> queue(touched.layers.begin(), touched.layers.end());
+	for (std::size_t i = 0; i < queue.size(); ++i) {
+		if (auto *children = findIn(childrenOf_, queue[i]))
+			for (const auto &child : *children)
+				if (touched.layers.insert(child).second)
+					queue.push_back(child);
+	}
+	for (const auto &layer : touched.layers)
+		if (auto *images = findIn(imagesOf_, layer))
+			touched.images.insert(images->begin(), images->end());
+
+	for (const auto &id : touched.overlays) {
+		if (auto *files = findIn(overlays_, id))
+			overlayVerdicts_[id] = {files->problem.empty(), files->problem, 0};
+		else
+			overlayVerdicts_.erase(id);
+	}
+	for (const auto &id : touched.layers)
+		layerVerdicts_.erase(id);
+	for (const auto &id : touched.layers)
+		if (overlays_.count(id) || layers_.count(id))
+			evaluateLayer(id);
+	for (const auto &id : touched.images) {
+		imageVerdicts_.erase(id);
+		if (images_.count(id))
+			imageVerdicts_[id] = judgeImage(id);
+	}
+}
+
+const Verdict &Validator::evaluateLayer(const std::string &id)
+{
+	if (auto *known = findIn(layerVerdicts_, id))
+		return *known;
+	// Walk up to the first ancestor already judged (or a base, or a gap), then judge
+	// on the way back down: parents before children, with no recursion.
+	std::vector<std::string> path;
+	std::unordered_map<std::string, std::size_t> position;
+	std::optional<std::size_t> cycleStart;
+	std::string current = id;
+	for (;;) {
+		if (layerVerdicts_.count(current))
+			break;
+		if (auto p = position.find(current); p != position.end()) {
+			cycleStart = p->second;
+			break;
+		}
+		position[current] = path.size();
+		path.push_back(current);
+		auto *files = findIn(layers_, current);
+		if (!files || !files->problem.empty() || files->record.parent.empty())
+			break;
+		const auto &parent = files->record.parent;
+		if (!layers_.count(parent) && !overlays_.count(parent))
+			break;
+		current = parent;
+	}
+	std::size_t end = path.size();
+	if (cycleStart) {
+		for (std::size_t i = *cycleStart; i < path.size(); ++i)
+			layerVerdicts_[path[i]] = {false, "layer.json: parent chain has a cycle", 0};
+		end = *cycleStart;
+	}
+	for (std::size_t i = end; i-- > 0;)
+		layerVerdicts_[path[i]] = judgeLayer(path[i]);
+	return layerVerdicts_.at(id);
+}
+
+// One layer, its parent already judged.
+Verdict Validator::judgeLayer(const std::string &id) const
+{
+	auto notReady = [](std::string reason) { return Verdict{false, std::move(reason), 0}; };
+	const auto *overlay = findIn(overlays_, id);
+	const auto *files = findIn(layers_, id);
+	if (!overlay)
+		return notReady(fmt::format("overlay: missing (no {}/{})", paths::kOverlayRO, id));
+	if (!overlay->problem.empty())
+		return notReady("overlay: " + overlay->problem);
+	if (!files)
+		return notReady(fmt::format("layer.json: missing (no {}/{})", paths::kLayersRO, id));
+	if (!files->problem.empty())
+		return notReady(files->problem);
+	const auto &parent = files->record.parent;
+	if (parent.empty()) {
+		if (!overlay->lower.empty())
+			return notReady(fmt::format("lower: lists {} layers but layer.json has no parent",
+						    overlay->lower.size()));
+		return Verdict{true, {}, 0};
+	}
+	const auto *parentVerdict = findIn(layerVerdicts_, parent);
+	if (!parentVerdict || !parentVerdict->ready)
+		return notReady(fmt::format("layer.json: parent {} not ready", parent));
+	if (parentVerdict->depth + 1 > kMaxChainDepth)
+		return notReady(fmt::format("layer.json: parent chain deeper than {}", kMaxChainDepth));
+	// lower must list exactly the parent chain's links, nearest first.
+	const auto *parentOverlay = findIn(overlays_, parent);
+	bool matches = parentOverlay && overlay->lower.size() == parentOverlay->lower.size() + 1 &&
+		       overlay->lower.front() == parentOverlay->link &&
+		       std::equal(parentOverlay->lower.begin(), parentOverlay->lower.end(), overlay->lower.begin() + 1);
+	if (!matches)
+		return notReady(overlay->lower.empty() ? std::string("lower: missing for a layer with a parent")
+						       : std::string("lower: does not list the parent chain's links"));
+	return Verdict{true, {}, parentVerdict->depth + 1};
+}
+
+Verdict Validator::judgeImage(const std::string &id)
+{
+	const auto &files = images_.at(id);
+	if (!files.problem.empty())
+		return {false, files.problem, 0};
+	const auto &top = files.record.layer;
+	if (!overlays_.count(top) && !layers_.count(top))
+		return {false, fmt::format("images.json: layer {} not ready (missing)", top), 0};
+	if (!evaluateLayer(top).ready)
+		return {false, fmt::format("images.json: layer {} not ready", top), 0};
+	return {true, {}, 0};
+}
+
+} // namespace lw

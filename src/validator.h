@@ -1,0 +1,85 @@
+// The staged validator (DESIGN.md section 2): from the files alone, which overlays,
+// layers and images are ready, and for each one that is not, one reason. It keeps
+// what it read, so that a rescan re-reads only ids whose identity changed and an
+// event re-reads one id; verdicts are recomputed for the changed ids and what
+// depends on them. Loop-bound: one thread uses it.
+#pragma once
+
+#include "item_files.h"
+#include "unique_fd.h"
+
+#include <layerwatch/result.h>
+
+#include <functional>
+#include <memory>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+namespace lw {
+
+enum class Tree { Overlay, Layers, Images };
+enum class ItemKind { Overlay, Layer, Image };
+
+const char *treeName(Tree tree);     // "overlay/RO", ...
+const char *kindName(ItemKind kind); // "overlay", "layer", "image"
+
+struct Verdict {
+	bool ready = false;
+	std::string reason;     // when not ready
+	std::size_t depth = 0;  // layers: ancestors in the chain
+};
+
+// The ids whose verdicts may have changed in one step.
+struct Touched {
+	std::set<std::string> overlays, layers, images;
+	bool empty() const { return overlays.empty() && layers.empty() && images.empty(); }
+	void merge(const Touched &other);
+};
+
+class Validator {
+public:
+	// rootFd stays owned by the caller and must outlive the validator.
+	explicit Validator(int rootFd);
+
+	// Lists the three trees (reopened each time, so a remount is picked up), re-reads
+	// the ids whose identity changed and forgets the ones that are gone. A tree that
+	// cannot be listed keeps what was known and its error is returned in errors.
+	Touched rescan(std::vector<std::string> *errors = nullptr);
+
+	// Re-reads one id of one tree, as after an event on it.
+	Touched refresh(Tree tree, const std::string &id);
+
+	const Verdict *overlayVerdict(const std::string &id) const;
+	const Verdict *layerVerdict(const std::string &id) const;
+	const Verdict *imageVerdict(const std::string &id) const;
+
+	const OverlayFiles *overlay(const std::string &id) const;
+	const LayerFiles *layer(const std::string &id) const;
+	const ImageFiles *image(const std::string &id) const;
+
+	// Every known id of a kind (a layer is known from either of its two folders).
+	std::vector<std::string> ids(ItemKind kind) const;
+
+private:
+	int treeFd(Tree tree);
+	void reread(Tree tree, const std::string &id, Touched &touched);
+	void forget(Tree tree, const std::string &id, Touched &touched);
+	void settle(Touched &touched);
+	const Verdict &evaluateLayer(const std::string &id);
+	Verdict judgeLayer(const std::string &id) const;
+	Verdict judgeImage(const std::string &id);
+
+	int rootFd_;
+	UniqueFd trees_[3];
+	std::unordered_map<std::string, OverlayFiles> overlays_;
+	std::unordered_map<std::string, LayerFiles> layers_;
+	std::unordered_map<std::string, ImageFiles> images_;
+	std::unordered_map<std::string, Verdict> overlayVerdicts_, layerVerdicts_, imageVerdicts_;
+	// Who depends on whom, from the files as last read.
+	std::unordered_map<std::string, std::unordered_set<std::string>> childrenOf_, imagesOf_;
+};
+
+} // namespace lw
