@@ -26,8 +26,13 @@ namespace {
 constexpr unsigned char kEmptyGzip[] = {0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03,
 					0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00};
 
-constexpr std::string_view kDefaultConfig =
-	R"({"architecture":"amd64","os":"linux","config":{},"rootfs":{"type":"layers","diff_ids":[]}})";
+// A minimal image config for a spec without one; it names the top layer, so that two
+// images on different layers never get the same id.
+std::string defaultConfig(const ImageSpec &spec)
+{
+	return fmt::format(R"({{"architecture":"amd64","os":"linux","config":{{}},"rootfs":{{"type":"layers","diff_ids":["sha256:{}"]}}}})",
+			   spec.topLayer);
+}
 
 Error errnoError(int err, std::string_view what)
 {
@@ -287,7 +292,7 @@ Result<void> StoreWriter::unlinkLayer(std::string_view id)
 
 Result<std::string> StoreWriter::publishImage(const ImageSpec &spec)
 {
-	std::string config = spec.config.empty() ? std::string(kDefaultConfig) : spec.config;
+	std::string config = spec.config.empty() ? defaultConfig(spec) : spec.config;
 	std::string configDigest = sha256Digest(config);
 	std::string id = spec.id.empty() ? configDigest.substr(7) : spec.id;
 	if (auto r = checkId("image", id); !r)

@@ -1,0 +1,130 @@
+// `layerwatch scan --root R [--json]`: one full validation, read-only, then exit.
+#include "commands.h"
+#include "json_out.h"
+
+#include <layerwatch/scan.h>
+
+#include <fmt/format.h>
+
+#include <cstdio>
+
+namespace lwcli {
+
+namespace {
+
+constexpr const char *kHelp =
+	"usage: layerwatch scan --root R [--json]\n"
+	"\n"
+	"Validates every overlay, layer and image below the storage root R once and\n"
+	"prints what is ready and what is pending (with its reason). Reads only: it\n"
+	"makes no link and changes nothing.\n"
+	"\n"
+	"  --root R   the storage root (iSulad: /var/lib/isulad/storage)\n"
+	"  --json     one JSON object: images, layers, pending\n";
+
+std::string toJson(const lw::ScanReport &report)
+{
+	JsonOut out;
+	auto &w = out.w();
+	w.StartObject();
+	out.key("images");
+	w.StartArray();
+	for (const auto &[image, chain] : report.images) {
+		w.StartObject();
+		out.field("id", image->id);
+		out.strings("names", image->names);
+		out.field("top_layer", image->topLayer);
+		std::vector<std::string> ids;
+		for (const auto &layer : chain)
+			ids.push_back(layer->id);
+		out.strings("layers", ids);
+		w.EndObject();
+	}
+	w.EndArray();
+	out.key("layers");
+	w.StartArray();
+	for (const auto &layer : report.layers) {
+		w.StartObject();
+		out.field("id", layer->id);
+		if (!layer->parent.empty())
+			out.field("parent", layer->parent);
+		w.EndObject();
+	}
+	w.EndArray();
+	out.key("pending");
+	w.StartArray();
+	for (const auto &p : report.pending) {
+		w.StartObject();
+		out.field("kind", p.kind);
+		out.field("id", p.id);
+		out.field("reason", p.reason);
+		w.EndObject();
+	}
+	w.EndArray();
+	w.EndObject();
+	return out.str();
+}
+
+std::string joined(const std::vector<std::string> &names)
+{
+	std::string out;
+	for (const auto &n : names)
+		out += (out.empty() ? "" : ",") + n;
+	return out.empty() ? "-" : out;
+}
+
+void printTable(const lw::ScanReport &report)
+{
+	std::string out = fmt::format("IMAGES ({})\n{:<14}{:<14}{:<7}{}\n", report.images.size(), "ID", "TOP LAYER", "DEPTH", "NAMES");
+	for (const auto &[image, chain] : report.images)
+		out += fmt::format("{:<14}{:<14}{:<7}{}\n", image->id.substr(0, 12), image->topLayer.substr(0, 12), chain.size(), joined(image->names));
+	out += fmt::format("\nLAYERS ({})\n{:<14}{}\n", report.layers.size(), "ID", "PARENT");
+	for (const auto &layer : report.layers)
+		out += fmt::format("{:<14}{}\n", layer->id.substr(0, 12), layer->parent.empty() ? "-" : layer->parent.substr(0, 12));
+	out += fmt::format("\nPENDING ({})\n{:<9}{:<14}{}\n", report.pending.size(), "KIND", "ID", "REASON");
+	for (const auto &p : report.pending)
+		out += fmt::format("{:<9}{:<14}{}\n", p.kind, p.id.substr(0, 12), p.reason);
+	std::fputs(out.c_str(), stdout);
+}
+
+} // namespace
+
+int runScan(const Args &args)
+{
+	std::string root;
+	bool json = false;
+	for (std::size_t i = 0; i < args.size(); ++i) {
+		const auto &a = args[i];
+		if (a == "--help" || a == "-h") {
+			std::fputs(kHelp, stdout);
+			return 0;
+		} else if (a == "--json") {
+			json = true;
+		} else if (a == "--root") {
+			if (i + 1 >= args.size())
+				return usageError("scan", "--root needs a path");
+			root = args[++i];
+		} else if (a.rfind("--root=", 0) == 0) {
+			root = a.substr(7);
+		} else {
+			return usageError("scan", fmt::format("unknown argument '{}'", a));
+		}
+	}
+	if (root.empty())
+		return usageError("scan", "--root is required");
+
+	auto report = lw::scanStore(root);
+	if (!report) {
+		std::fprintf(stderr, "layerwatch scan: %s\n", report.error().message.c_str());
+		return 1;
+	}
+	for (const auto &e : report->errors)
+		std::fprintf(stderr, "layerwatch scan: %s\n", e.c_str());
+	if (json)
+		std::printf("%s\n", toJson(*report).c_str());
+	else
+		printTable(*report);
+	return 0;
+}
+
+} // namespace lwcli

@@ -1,0 +1,60 @@
+// The layerwatch program: operators' and tests' way into the library.
+#include "commands.h"
+
+#include <lw_config.h>
+
+#include <cstdio>
+#include <cstring>
+
+namespace lwcli {
+
+int usageError(const std::string &command, const std::string &message)
+{
+	std::fprintf(stderr, "layerwatch %s: %s (see layerwatch %s --help)\n", command.c_str(), message.c_str(),
+		     command.c_str());
+	return 2;
+}
+
+} // namespace lwcli
+
+namespace {
+
+constexpr const char *kHelp =
+	"usage: layerwatch COMMAND [OPTIONS]\n"
+	"\n"
+	"Keeps a container engine's image and layer stores in step with a shared,\n"
+	"read-only layer store (iSulad's remote RO layout).\n"
+	"\n"
+	"commands:\n"
+	"  scan --root R [--json]   validate the store once, read-only, and exit\n"
+	"  demo                     a temporary store, a writer publishing into it, and\n"
+	"                           layerwatch reading it\n"
+	"\n"
+	"  layerwatch COMMAND --help   for a command's options\n"
+	"  layerwatch --version\n";
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		std::fprintf(stderr, "layerwatch: a command is required (see layerwatch --help)\n");
+		return 2;
+	}
+	std::string command = argv[1];
+	lwcli::Args args(argv + 2, argv + argc);
+	if (command == "--help" || command == "-h" || command == "help") {
+		std::fputs(kHelp, stdout);
+		return 0;
+	}
+	if (command == "--version") {
+		std::printf("layerwatch %s\n", LW_VERSION);
+		return 0;
+	}
+	if (command == "scan")
+		return lwcli::runScan(args);
+	if (command == "demo")
+		return lwcli::runDemo(args);
+	std::fprintf(stderr, "layerwatch: unknown command '%s' (see layerwatch --help)\n", command.c_str());
+	return 2;
+}
