@@ -1,6 +1,7 @@
 // Reconcile: verdicts to ordered store updates and local links.
 #include "reconciler.h"
 
+#include "dependency_index.h"
 #include "local_links.h"
 
 #include <fmt/format.h>
@@ -46,16 +47,6 @@ bool isReady(const Verdict *v)
 	return v && v->ready;
 }
 
-void unindex(std::unordered_map<std::string, std::unordered_set<std::string>> &index,
-	     const std::string &key, const std::string &value)
-{
-	auto it = index.find(key);
-	if (it == index.end())
-		return;
-	it->second.erase(value);
-	if (it->second.empty())
-		index.erase(it);
-}
 
 } // namespace
 

@@ -6,6 +6,7 @@
 // removed and added. Loop-bound: one thread.
 #pragma once
 
+#include "dependency_index.h"
 #include "identity.h"
 #include "validator.h"
 
@@ -62,7 +63,7 @@ private:
 	std::unordered_map<std::string, std::pair<FileId, FileId>> layerFolders_;
 	std::unordered_map<std::string, FileId> imageFolders_;
 	// Who depends on whom among committed items.
-	std::unordered_map<std::string, std::unordered_set<std::string>> childrenOf_, imagesOf_;
+	DependencyIndex childrenOf_, imagesOf_;
 	// Ready items that could not be committed yet (a link failed): tried again.
 	Touched retry_;
 	// The reason last reported for each pending item, so each is told once.

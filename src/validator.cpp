@@ -1,6 +1,7 @@
 // The staged validator: overlay -> layer -> image readiness, kept incrementally.
 #include "validator.h"
 
+#include "dependency_index.h"
 #include "safe_fs.h"
 
 #include <layerwatch/model.h>
@@ -21,18 +22,6 @@ const typename Map::mapped_type *findIn(const Map &map, const std::string &key)
 	return it == map.end() ? nullptr : &it->second;
 }
 
-void unindex(std::unordered_map<std::string, std::unordered_set<std::string>> &index,
-	     const std::string &from, const std::string &to)
-{
-	if (from.empty())
-		return;
-	auto it = index.find(from);
-	if (it == index.end())
-		return;
-	it->second.erase(to);
-	if (it->second.empty())
-		index.erase(it);
-}
 
 } // namespace
 

@@ -5,6 +5,7 @@
 // depends on them. Loop-bound: one thread uses it.
 #pragma once
 
+#include "dependency_index.h"
 #include "item_files.h"
 #include "unique_fd.h"
 
@@ -79,7 +80,7 @@ private:
 	std::unordered_map<std::string, ImageFiles> images_;
 	std::unordered_map<std::string, Verdict> overlayVerdicts_, layerVerdicts_, imageVerdicts_;
 	// Who depends on whom, from the files as last read.
-	std::unordered_map<std::string, std::unordered_set<std::string>> childrenOf_, imagesOf_;
+	DependencyIndex childrenOf_, imagesOf_;
 };
 
 } // namespace lw

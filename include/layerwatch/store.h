@@ -62,7 +62,13 @@ public:
 		auto it = shard->find(std::string(key));
 		return it == shard->end() ? nullptr : &it->second;
 	}
-	V &at(const std::string &key) { return writable(key)[key]; }
+	// The value at key, made (and counted) if missing.
+	V &at(const std::string &key)
+	{
+		auto [it, inserted] = writable(key).try_emplace(key);
+		size_ += inserted ? 1 : 0;
+		return it->second;
+	}
 	void erase(const std::string &key)
 	{
 		if (find(key)) {
