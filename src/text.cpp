@@ -1,4 +1,4 @@
-// Small text helpers shared by error messages and JSON output.
+// Text helpers for error messages.
 #include "text.h"
 
 #include <fmt/format.h>

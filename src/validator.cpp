@@ -76,22 +76,6 @@ const OverlayFiles *Validator::overlay(const std::string &id) const { return fin
 const LayerFiles *Validator::layer(const std::string &id) const { return findIn(layers_, id); }
 const ImageFiles *Validator::image(const std::string &id) const { return findIn(images_, id); }
 
-std::vector<std::string> Validator::ids(ItemKind kind) const
-{
-	std::set<std::string> out;
-	auto keys = [&](const auto &map) {
-		for (const auto &entry : map)
-			out.insert(entry.first);
-	};
-	if (kind == ItemKind::Overlay)
-		keys(overlays_);
-	else if (kind == ItemKind::Image)
-		keys(images_);
-	else
-		keys(overlays_), keys(layers_);
-	return {out.begin(), out.end()};
-}
-
 void Validator::forget(Tree tree, const std::string &id, Touched &touched)
 {
 	switch (tree) {

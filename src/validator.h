@@ -61,9 +61,6 @@ public:
 	const LayerFiles *layer(const std::string &id) const;
 	const ImageFiles *image(const std::string &id) const;
 
-	// Every known id of a kind (a layer is known from either of its two folders).
-	std::vector<std::string> ids(ItemKind kind) const;
-
 private:
 	int treeFd(Tree tree);
 	void reread(Tree tree, const std::string &id, Touched &touched);
