@@ -50,6 +50,21 @@ bool isReady(const Verdict *v)
 
 } // namespace
 
+const char *sourceName(EventSource source)
+{
+	switch (source) {
+	case EventSource::Initial:
+		return "initial";
+	case EventSource::Inotify:
+		return "inotify";
+	case EventSource::Fanotify:
+		return "fanotify";
+	case EventSource::Rescan:
+		return "rescan";
+	}
+	return "rescan";
+}
+
 const char *eventName(EventType type)
 {
 	switch (type) {
@@ -67,6 +82,10 @@ const char *eventName(EventType type)
 		return "pending";
 	case EventType::Resync:
 		return "resync";
+	case EventType::Ready:
+		return "ready";
+	case EventType::Stopped:
+		return "stopped";
 	case EventType::Error:
 		return "error";
 	}
@@ -90,10 +109,10 @@ std::vector<Event> Reconciler::initialLoad()
 	return events;
 }
 
-std::vector<Event> Reconciler::rescan()
+std::vector<Event> Reconciler::rescan(Validator::TreeSet trees)
 {
 	std::vector<std::string> errors;
-	Touched touched = validator_.rescan(&errors);
+	Touched touched = validator_.rescan(&errors, trees);
 	std::vector<Event> events;
 	for (auto &e : errors)
 		events.push_back({.type = EventType::Error, .message = std::move(e)});
@@ -112,6 +131,14 @@ std::vector<Event> Reconciler::refresh(const std::vector<std::pair<Tree, std::st
 	Touched touched;
 	for (const auto &[tree, id] : items)
 		touched.merge(validator_.refresh(tree, id));
+	return apply(std::move(touched));
+}
+
+std::vector<Event> Reconciler::recheck(const std::vector<std::pair<Tree, std::string>> &items)
+{
+	Touched touched;
+	for (const auto &[tree, id] : items)
+		touched.merge(validator_.recheck(tree, id));
 	return apply(std::move(touched));
 }
 

@@ -36,12 +36,15 @@ public:
 	// Start-up: removes dangling local links into RO/ (when committing links), then
 	// a full rescan.
 	std::vector<Event> initialLoad();
-	// A full rescan: changed identities only.
-	std::vector<Event> rescan();
+	// A rescan of some trees (all by default): changed identities only.
+	std::vector<Event> rescan(Validator::TreeSet trees = Validator::kAllTrees);
 	// One id of one tree, as after an event.
 	std::vector<Event> refresh(Tree tree, const std::string &id);
 	// Several at once (a drained batch of events), reconciled together.
 	std::vector<Event> refresh(const std::vector<std::pair<Tree, std::string>> &items);
+	// Like refresh, but reads only ids whose identity changed (stats only otherwise).
+	// Commits that failed before are tried again either way.
+	std::vector<Event> recheck(const std::vector<std::pair<Tree, std::string>> &items);
 
 	const Validator &validator() const { return validator_; }
 	std::size_t pendingCount() const { return reported_.size(); }

@@ -137,10 +137,12 @@ void Validator::reread(Tree tree, const std::string &id, Touched &touched)
 	}
 }
 
-Touched Validator::rescan(std::vector<std::string> *errors)
+Touched Validator::rescan(std::vector<std::string> *errors, TreeSet trees)
 {
 	Touched touched;
 	for (Tree tree : {Tree::Overlay, Tree::Layers, Tree::Images}) {
+		if (!trees[static_cast<int>(tree)])
+			continue;
 		auto &fd = trees_[static_cast<int>(tree)];
 		fd.reset();
 		std::vector<fs::DirEntry> entries;
@@ -178,27 +180,39 @@ Touched Validator::rescan(std::vector<std::string> *errors)
 		for (const auto &id : vanished)
 			forget(tree, id, touched);
 
-		for (const auto &id : present) {
-			// Unchanged identity: nothing to read.
-			const Identity *known = nullptr;
-			const std::vector<std::string> *names = nullptr;
-			std::vector<std::string> layerNames;
-			if (tree == Tree::Overlay) {
-				if (auto *f = findIn(overlays_, id))
-					known = &f->identity, names = &overlayProbeNames();
-			} else if (tree == Tree::Layers) {
-				if (auto *f = findIn(layers_, id))
-					known = &f->identity, layerNames = layerProbeNames(id), names = &layerNames;
-			} else if (auto *f = findIn(images_, id)) {
-				known = &f->identity, names = &f->probeNames;
-			}
-			if (known && probeIdentity(fd.get(), id, *names) == *known)
-				continue;
-			reread(tree, id, touched);
-		}
+		for (const auto &id : present)
+			if (!unchanged(tree, id, fd.get()))
+				reread(tree, id, touched);
 	}
 	settle(touched);
 	return touched;
+}
+
+bool Validator::unchanged(Tree tree, const std::string &id, int fd) const
+{
+	const Identity *known = nullptr;
+	const std::vector<std::string> *names = nullptr;
+	std::vector<std::string> layerNames;
+	if (tree == Tree::Overlay) {
+		if (auto *f = findIn(overlays_, id))
+			known = &f->identity, names = &overlayProbeNames();
+	} else if (tree == Tree::Layers) {
+		if (auto *f = findIn(layers_, id))
+			known = &f->identity, layerNames = layerProbeNames(id), names = &layerNames;
+	} else if (auto *f = findIn(images_, id)) {
+		known = &f->identity, names = &f->probeNames;
+	}
+	if (!known)
+		return probeIdentity(fd, id, {}).folder.ino == 0; // unknown and still absent
+	return probeIdentity(fd, id, *names) == *known;
+}
+
+Touched Validator::recheck(Tree tree, const std::string &id)
+{
+	int fd = treeFd(tree);
+	if (!isValidId(id) || fd < 0 || unchanged(tree, id, fd))
+		return {};
+	return refresh(tree, id);
 }
 
 Touched Validator::refresh(Tree tree, const std::string &id)

@@ -11,6 +11,7 @@
 
 #include <layerwatch/result.h>
 
+#include <array>
 #include <functional>
 #include <memory>
 #include <set>
@@ -48,10 +49,15 @@ public:
 	// Lists the three trees (reopened each time, so a remount is picked up), re-reads
 	// the ids whose identity changed and forgets the ones that are gone. A tree that
 	// cannot be listed keeps what was known and its error is returned in errors.
-	Touched rescan(std::vector<std::string> *errors = nullptr);
+	// trees selects which of the three (Overlay, Layers, Images) to list.
+	using TreeSet = std::array<bool, 3>;
+	static constexpr TreeSet kAllTrees = {true, true, true};
+	Touched rescan(std::vector<std::string> *errors = nullptr, TreeSet trees = kAllTrees);
 
 	// Re-reads one id of one tree, as after an event on it.
 	Touched refresh(Tree tree, const std::string &id);
+	// Re-reads it only if its identity changed since it was read (stats only).
+	Touched recheck(Tree tree, const std::string &id);
 
 	const Verdict *overlayVerdict(const std::string &id) const;
 	const Verdict *layerVerdict(const std::string &id) const;
@@ -63,6 +69,7 @@ public:
 
 private:
 	int treeFd(Tree tree);
+	bool unchanged(Tree tree, const std::string &id, int fd) const;
 	void reread(Tree tree, const std::string &id, Touched &touched);
 	void forget(Tree tree, const std::string &id, Touched &touched);
 	void settle(Touched &touched);

@@ -27,6 +27,7 @@ constexpr const char *kHelp =
 	"\n"
 	"commands:\n"
 	"  scan --root R [--json]   validate the store once, read-only, and exit\n"
+	"  watch --root R [--json]  load the store, then follow it until SIGINT/SIGTERM\n"
 	"  demo                     a temporary store, a writer publishing into it, and\n"
 	"                           layerwatch reading it\n"
 	"\n"
@@ -53,6 +54,8 @@ int main(int argc, char **argv)
 	}
 	if (command == "scan")
 		return lwcli::runScan(args);
+	if (command == "watch")
+		return lwcli::runWatch(args);
 	if (command == "demo")
 		return lwcli::runDemo(args);
 	std::fprintf(stderr, "layerwatch: unknown command '%s' (see layerwatch --help)\n", command.c_str());

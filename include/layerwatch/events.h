@@ -17,7 +17,15 @@ enum class EventType {
 	Pending, // an item is not ready, or its reason changed
 	Resync,  // the view may have been stale; a tree was rescanned
 	Error,
+	Ready,   // the initial load is done (counts in imageCount, layerCount, pendingCount)
+	Stopped, // the watcher has stopped
 };
+
+// What produced an event.
+enum class EventSource { Initial, Inotify, Fanotify, Rescan };
+
+// "initial", "inotify", "fanotify", "rescan".
+LW_EXPORT const char *sourceName(EventSource source);
 
 // "layer_added", "image_updated", "pending", ...: the names of `watch --json`.
 LW_EXPORT const char *eventName(EventType type);
@@ -31,6 +39,8 @@ struct Event {
 	std::string reason; // Pending, Resync
 	std::string tree;   // Resync
 	std::string message; // Error
+	EventSource source = EventSource::Initial;
+	std::size_t imageCount = 0, layerCount = 0, pendingCount = 0; // Ready
 };
 
 // An item that is not ready, with its one reason.

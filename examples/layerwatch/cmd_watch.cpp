@@ -1,0 +1,230 @@
+// `layerwatch watch --root R [--json] [--mode M] [--interval MS]`: the engine on
+// this process's loop, one line per event, until SIGINT or SIGTERM.
+#include "commands.h"
+#include "json_out.h"
+
+#include <layerwatch/watcher.h>
+
+#include <fmt/format.h>
+
+#include <uv.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+
+namespace lwcli {
+
+namespace {
+
+constexpr const char *kHelp =
+	"usage: layerwatch watch --root R [--json] [--mode auto|inotify|fanotify|poll]\n"
+	"                        [--interval MS] [--verbose]\n"
+	"\n"
+	"Loads the store below R, then follows it: inotify on local trees, a rescan every\n"
+	"interval (default 5000 ms) for remote ones. Prints one line per event; with\n"
+	"--json, one JSON object per line. Makes and removes the local links of RO\n"
+	"layers. SIGINT or SIGTERM stops it (it prints \"stopped\" and exits 0).\n"
+	"\n"
+	"  --root R        the storage root (iSulad: /var/lib/isulad/storage)\n"
+	"  --json          JSON lines: event, its fields, ts (Unix ns) and source\n"
+	"  --mode M        auto (default), inotify, fanotify, poll\n"
+	"  --interval MS   rescan period of remote trees, in milliseconds\n"
+	"  --verbose       log to stderr\n";
+
+std::uint64_t unixNs()
+{
+	return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+		std::chrono::system_clock::now().time_since_epoch()).count());
+}
+
+std::string jsonLine(const lw::Event &e)
+{
+	JsonOut out;
+	auto &w = out.w();
+	w.StartObject();
+	out.field("event", lw::eventName(e.type));
+	switch (e.type) {
+	case lw::EventType::Ready:
+		out.key("images");
+		w.Uint64(e.imageCount);
+		out.key("layers");
+		w.Uint64(e.layerCount);
+		out.key("pending");
+		w.Uint64(e.pendingCount);
+		break;
+	case lw::EventType::LayerAdded:
+	case lw::EventType::LayerRemoved:
+		out.field("id", e.id);
+		if (e.layer && !e.layer->parent.empty())
+			out.field("parent", e.layer->parent);
+		break;
+	case lw::EventType::ImageAdded:
+	case lw::EventType::ImageUpdated:
+	case lw::EventType::ImageRemoved:
+		out.field("id", e.id);
+		out.strings("names", e.image ? e.image->names : std::vector<std::string>{});
+		out.field("top_layer", e.image ? e.image->topLayer : std::string());
+		break;
+	case lw::EventType::Pending:
+		out.field("kind", e.kind);
+		out.field("id", e.id);
+		out.field("reason", e.reason);
+		break;
+	case lw::EventType::Resync:
+		out.field("tree", e.tree);
+		out.field("reason", e.reason);
+		break;
+	case lw::EventType::Error:
+		out.field("message", e.message);
+		break;
+	case lw::EventType::Stopped:
+		break;
+	}
+	out.key("ts");
+	w.Uint64(unixNs());
+	out.field("source", lw::sourceName(e.source));
+	w.EndObject();
+	return out.str();
+}
+
+std::string textLine(const lw::Event &e)
+{
+	auto now = std::chrono::system_clock::now();
+	std::time_t t = std::chrono::system_clock::to_time_t(now);
+	struct tm tm;
+	localtime_r(&t, &tm);
+	auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+	std::string what;
+	switch (e.type) {
+	case lw::EventType::Ready:
+		what = fmt::format("{} images, {} layers, {} pending", e.imageCount, e.layerCount, e.pendingCount);
+		break;
+	case lw::EventType::LayerAdded:
+	case lw::EventType::LayerRemoved:
+		what = e.id.substr(0, 12);
+		if (e.layer && !e.layer->parent.empty())
+			what += " parent " + e.layer->parent.substr(0, 12);
+		break;
+	case lw::EventType::ImageAdded:
+	case lw::EventType::ImageUpdated:
+	case lw::EventType::ImageRemoved:
+		what = e.id.substr(0, 12);
+		if (e.image)
+			for (const auto &n : e.image->names)
+				what += " " + n;
+		break;
+	case lw::EventType::Pending:
+		what = fmt::format("{} {}: {}", e.kind, e.id.substr(0, 12), e.reason);
+		break;
+	case lw::EventType::Resync:
+		what = fmt::format("{}: {}", e.tree, e.reason);
+		break;
+	case lw::EventType::Error:
+		what = e.message;
+		break;
+	case lw::EventType::Stopped:
+		break;
+	}
+	return fmt::format("{:02}:{:02}:{:02}.{:03} {:<14} {} ({})", tm.tm_hour, tm.tm_min, tm.tm_sec, ms,
+			   lw::eventName(e.type), what, lw::sourceName(e.source));
+}
+
+struct SignalStop {
+	lw::Watcher *watcher;
+	uv_signal_t signals[2];
+};
+
+void onSignal(uv_signal_t *handle, int)
+{
+	auto *stop = static_cast<SignalStop *>(handle->data);
+	stop->watcher->stop();
+	for (auto &s : stop->signals)
+		uv_close(reinterpret_cast<uv_handle_t *>(&s), nullptr);
+}
+
+} // namespace
+
+int runWatch(const Args &args)
+{
+	lw::WatcherOptions options;
+	bool json = false, verbose = false;
+	for (std::size_t i = 0; i < args.size(); ++i) {
+		const auto &a = args[i];
+		auto value = [&](const char *name) -> const std::string * {
+			if (i + 1 >= args.size())
+				return nullptr;
+			(void)name;
+			return &args[++i];
+		};
+		if (a == "--help" || a == "-h") {
+			std::fputs(kHelp, stdout);
+			return 0;
+		} else if (a == "--json") {
+			json = true;
+		} else if (a == "--verbose") {
+			verbose = true;
+		} else if (a == "--root") {
+			auto v = value("--root");
+			if (!v)
+				return usageError("watch", "--root needs a path");
+			options.root = *v;
+		} else if (a == "--mode") {
+			auto v = value("--mode");
+			if (!v || !lw::parseWatchMode(*v, options.mode))
+				return usageError("watch", "--mode takes auto, inotify, fanotify or poll");
+		} else if (a == "--interval") {
+			auto v = value("--interval");
+			char *end = nullptr;
+			unsigned long ms = v ? std::strtoul(v->c_str(), &end, 10) : 0;
+			if (!v || v->empty() || *end != '\0' || ms == 0 || ms > 86400000)
+				return usageError("watch", "--interval takes milliseconds, 1 to 86400000");
+			options.intervalMs = static_cast<std::uint32_t>(ms);
+		} else {
+			return usageError("watch", fmt::format("unknown argument '{}'", a));
+		}
+	}
+	if (options.root.empty())
+		return usageError("watch", "--root is required");
+	if (verbose) {
+		options.logLevel = lw::LogLevel::Debug;
+		options.log = [](lw::LogLevel, const std::string &message) {
+			std::fprintf(stderr, "layerwatch: %s\n", message.c_str());
+		};
+	}
+
+	auto watcher = lw::Watcher::create(options, [json](const lw::Event &e) {
+		std::string line = json ? jsonLine(e) : textLine(e);
+		std::fprintf(stdout, "%s\n", line.c_str());
+		std::fflush(stdout);
+	});
+	if (!watcher) {
+		std::fprintf(stderr, "layerwatch watch: %s\n", watcher.error().message.c_str());
+		return 1;
+	}
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	SignalStop stop{watcher->get(), {}};
+	for (int i = 0; i < 2; ++i) {
+		uv_signal_init(&loop, &stop.signals[i]);
+		stop.signals[i].data = &stop;
+		uv_signal_start(&stop.signals[i], onSignal, i == 0 ? SIGINT : SIGTERM);
+	}
+	if (auto r = (*watcher)->attach(&loop); !r) {
+		std::fprintf(stderr, "layerwatch watch: %s\n", r.error().message.c_str());
+		for (auto &s : stop.signals)
+			uv_close(reinterpret_cast<uv_handle_t *>(&s), nullptr);
+		uv_run(&loop, UV_RUN_DEFAULT);
+		uv_loop_close(&loop);
+		return 1;
+	}
+	uv_run(&loop, UV_RUN_DEFAULT);
+	int closed = uv_loop_close(&loop);
+	if (closed != 0) {
+		std::fprintf(stderr, "layerwatch watch: loop did not close: %s\n", uv_strerror(closed));
+		return 1;
+	}
+	return 0;
+}
+
+} // namespace lwcli

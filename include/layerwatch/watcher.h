@@ -1,0 +1,100 @@
+// The event engine (DESIGN.md sections 4 and 5): a watcher on a libuv loop that
+// keeps the store in step with the shared trees. inotify on local trees, a periodic
+// rescan of remote ones (and of any tree whose watches failed), resyncs on overflow.
+//
+// Threads: create() anywhere. attach() on the loop's thread; or start() to run on a
+// thread and loop of the watcher's own. stop() from any thread. Callbacks run on
+// the loop thread. snapshot() and stats() from any thread.
+// Lifetime: after stop(), the watcher's handles close on the loop; once closed()
+// (or join() returns, with start()), the watcher may be destroyed and the loop
+// closes with no handle of ours left.
+#pragma once
+
+#include <layerwatch/events.h>
+#include <layerwatch/export.h>
+#include <layerwatch/result.h>
+#include <layerwatch/store.h>
+
+#include <uv.h>
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace lw {
+
+enum class WatchMode {
+	Auto,     // inotify, falling back to rescans where it cannot be had
+	Inotify,  // inotify or fail
+	Fanotify, // not available yet: falls back to inotify, and says so
+	Poll,     // rescans only
+};
+
+enum class LogLevel { Debug, Info, Warning, Error };
+
+struct WatcherOptions {
+	std::string root;
+	WatchMode mode = WatchMode::Auto;
+	// Rescan period of remote trees (and of every tree in Poll mode).
+	std::uint32_t intervalMs = 5000;
+	// An optional slow safety rescan of local trees; 0: none.
+	std::uint32_t localRescanMs = 0;
+	// Kernel records handled per loop pass at most, so a storm cannot starve the host.
+	std::uint32_t maxRecordsPerPass = 4096;
+	// Make and remove local links (DESIGN.md section 3).
+	bool commitLinks = true;
+	// The host's log sink; nothing is printed without one.
+	std::function<void(LogLevel, const std::string &)> log;
+	LogLevel logLevel = LogLevel::Info;
+};
+
+struct WatcherStats {
+	std::uint64_t kernelEvents = 0;   // inotify records read
+	std::uint64_t batches = 0;        // drained batches reconciled
+	std::uint64_t coalesced = 0;      // ids reconciled from those batches
+	std::uint64_t rescans = 0;
+	std::uint64_t resyncs = 0;
+	std::uint64_t lastRescanUs = 0;   // wall time of the last rescan
+	std::uint64_t watches = 0;
+	std::uint64_t pending = 0;
+	std::array<bool, 3> remote{};     // overlay/RO, overlay-layers/RO, overlay-images
+	std::array<bool, 3> rescanned{};  // trees rescanned periodically
+};
+
+class LW_EXPORT Watcher {
+public:
+	using EventCallback = std::function<void(const Event &)>;
+
+	// Checks the options and opens the root; nothing runs yet.
+	static Result<std::unique_ptr<Watcher>> create(WatcherOptions options, EventCallback onEvent);
+	~Watcher();
+	Watcher(const Watcher &) = delete;
+	Watcher &operator=(const Watcher &) = delete;
+
+	// Starts on the caller's loop, from its thread: watches first, then the initial
+	// load (its events, then a Ready event), all before returning.
+	Result<void> attach(uv_loop_t *loop);
+	// Starts on a thread and loop of its own.
+	Result<void> start();
+	// Stops: closes every handle; the last callback is a Stopped event.
+	void stop();
+	// With start(): waits for the thread to end.
+	void join();
+	bool closed() const;
+
+	Snapshot snapshot() const;
+	WatcherStats stats() const;
+
+	struct Impl;
+
+private:
+	explicit Watcher(std::unique_ptr<Impl> impl);
+	std::unique_ptr<Impl> impl_;
+};
+
+LW_EXPORT const char *watchModeName(WatchMode mode);
+LW_EXPORT bool parseWatchMode(const std::string &text, WatchMode &mode);
+
+} // namespace lw

@@ -1,0 +1,178 @@
+// The inotify backend: watches, a bounded drain, and records to "id may have changed".
+#include "inotify_source.h"
+
+#include <layerwatch/model.h>
+
+#include <fmt/format.h>
+
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace lw {
+
+namespace {
+
+// Entries of a tree come and go by create, delete and rename (writers rename folders
+// into place); the tree folder itself may be deleted, moved or unmounted.
+constexpr std::uint32_t kTreeMask = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ATTRIB |
+				    IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW;
+// Inside an item folder: files written, replaced, removed.
+constexpr std::uint32_t kItemMask = IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO |
+				    IN_ATTRIB | IN_ONLYDIR | IN_DONT_FOLLOW;
+
+} // namespace
+
+bool parseInotifyRecords(const char *buffer, std::size_t length,
+			 const std::function<void(const InotifyRecord &)> &onRecord)
+{
+	std::size_t offset = 0;
+	while (offset < length) {
+		if (length - offset < sizeof(struct inotify_event))
+			return false;
+		struct inotify_event header;
+		std::memcpy(&header, buffer + offset, sizeof(header)); // the buffer need not be aligned
+		std::size_t total = sizeof(header) + header.len;
+		if (header.len > length - offset - sizeof(header))
+			return false;
+		const char *name = buffer + offset + sizeof(header);
+		// The name is NUL-padded; take it up to the first NUL, within len.
+		std::size_t nameLength = header.len ? strnlen(name, header.len) : 0;
+		onRecord({header.wd, header.mask, header.cookie, std::string_view(name, nameLength)});
+		offset += total;
+	}
+	return true;
+}
+
+Result<std::unique_ptr<InotifySource>> InotifySource::open(std::string root, InotifyOutput output)
+{
+	int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (fd < 0)
+		return makeError(errno, fmt::format("inotify_init1: {}", std::strerror(errno)));
+	return std::unique_ptr<InotifySource>(new InotifySource(std::move(root), std::move(output), fd));
+}
+
+InotifySource::InotifySource(std::string root, InotifyOutput output, int fd)
+	: root_(std::move(root)), output_(std::move(output)), fd_(fd)
+{
+}
+
+std::string InotifySource::pathOf(Tree tree, const std::string &id) const
+{
+	std::string path = root_ + "/" + treeName(tree);
+	if (!id.empty())
+		path += "/" + id;
+	return path;
+}
+
+Result<void> InotifySource::watchTree(Tree tree)
+{
+	std::string path = pathOf(tree, {});
+	int wd = ::inotify_add_watch(fd_.get(), path.c_str(), kTreeMask);
+	if (wd < 0)
+		return makeError(errno, fmt::format("watch {}: {}", treeName(tree), std::strerror(errno)));
+	treeWds_[static_cast<int>(tree)] = wd;
+	byWd_[wd] = {tree, {}};
+	return {};
+}
+
+Result<void> InotifySource::watchItem(Tree tree, const std::string &id)
+{
+	if (itemWatched(tree, id))
+		return {};
+	std::string path = pathOf(tree, id);
+	int wd = ::inotify_add_watch(fd_.get(), path.c_str(), kItemMask);
+	if (wd < 0)
+		return makeError(errno, fmt::format("watch {}/{}: {}", treeName(tree), id, std::strerror(errno)));
+	// The same folder twice (a hard-linked path) returns the same wd: keep one owner.
+	if (auto it = byWd_.find(wd); it != byWd_.end() && it->second.id != id)
+		return {};
+	itemWds_[{tree, id}] = wd;
+	byWd_[wd] = {tree, id};
+	return {};
+}
+
+void InotifySource::unwatchItem(Tree tree, const std::string &id)
+{
+	auto it = itemWds_.find({tree, id});
+	if (it == itemWds_.end())
+		return;
+	::inotify_rm_watch(fd_.get(), it->second);
+	byWd_.erase(it->second);
+	itemWds_.erase(it);
+}
+
+bool InotifySource::itemWatched(Tree tree, const std::string &id) const
+{
+	return itemWds_.count({tree, id}) != 0;
+}
+
+long InotifySource::drain(std::size_t maxRecords)
+{
+	// Room for many records per read; a record is at most sizeof(header)+NAME_MAX+1.
+	alignas(struct inotify_event) char buffer[16 * 1024];
+	std::size_t handled = 0;
+	while (handled < maxRecords) {
+		ssize_t n = ::read(fd_.get(), buffer, sizeof(buffer));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				break;
+			return -errno;
+		}
+		if (n == 0)
+			break;
+		bool whole = parseInotifyRecords(buffer, static_cast<std::size_t>(n), [&](const InotifyRecord &r) {
+			++handled;
+			dispatch(r);
+		});
+		if (!whole)
+			for (Tree t : {Tree::Overlay, Tree::Layers, Tree::Images})
+				output_.stale(t, "short_read");
+	}
+	return static_cast<long>(handled);
+}
+
+void InotifySource::dispatch(const InotifyRecord &r)
+{
+	if (r.mask & IN_Q_OVERFLOW) {
+		for (Tree t : {Tree::Overlay, Tree::Layers, Tree::Images})
+			output_.stale(t, "overflow");
+		return;
+	}
+	auto it = byWd_.find(r.wd);
+	if (it == byWd_.end())
+		return; // a watch we already dropped
+	Target target = it->second;
+	if (r.mask & IN_IGNORED) {
+		// The kernel dropped the watch: its folder is gone or unmounted.
+		byWd_.erase(it);
+		if (target.id.empty()) {
+			treeWds_[static_cast<int>(target.tree)] = -1;
+			output_.stale(target.tree, "watch_lost");
+		} else {
+			itemWds_.erase({target.tree, target.id});
+			output_.changed(target.tree, target.id);
+		}
+		return;
+	}
+	if (r.mask & (IN_UNMOUNT | IN_DELETE_SELF | IN_MOVE_SELF)) {
+		if (target.id.empty())
+			output_.stale(target.tree, r.mask & IN_UNMOUNT ? "unmount" : "watch_lost");
+		else
+			output_.changed(target.tree, target.id);
+		return;
+	}
+	if (target.id.empty()) {
+		std::string name(r.name);
+		if (isValidId(name))
+			output_.changed(target.tree, name);
+		return;
+	}
+	output_.changed(target.tree, target.id);
+}
+
+} // namespace lw

@@ -1,0 +1,83 @@
+// The inotify backend: the library's own inotify fd, watches on the three shared
+// trees and on the item folders that need content events, and the translation of
+// kernel records into "this id in this tree may have changed". It never touches
+// the store; the engine decides what to do. Loop-bound: one thread.
+#pragma once
+
+#include "unique_fd.h"
+#include "validator.h"
+
+#include <layerwatch/result.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace lw {
+
+// One inotify record, bound-checked out of a read buffer.
+struct InotifyRecord {
+	int wd;
+	std::uint32_t mask;
+	std::uint32_t cookie;
+	std::string_view name; // without its NUL padding; empty for the watched folder itself
+};
+
+// Splits a buffer read from an inotify fd into records. Returns false (and stops)
+// at a record whose length runs past the buffer: a short or corrupt read.
+bool parseInotifyRecords(const char *buffer, std::size_t length,
+			 const std::function<void(const InotifyRecord &)> &onRecord);
+
+// What the engine hears from the backend.
+struct InotifyOutput {
+	std::function<void(Tree tree, const std::string &id)> changed;
+	// The view of tree may be stale (queue overflow, a watch lost or refused).
+	std::function<void(Tree tree, const char *reason)> stale;
+};
+
+class InotifySource {
+public:
+	// Opens the fd (IN_NONBLOCK | IN_CLOEXEC). root is the storage root's path.
+	static Result<std::unique_ptr<InotifySource>> open(std::string root, InotifyOutput output);
+
+	int fd() const { return fd_.get(); }
+
+	// Watches a tree folder for entries coming and going. ENOSPC and the like are
+	// returned: the tree must then be rescanned instead.
+	Result<void> watchTree(Tree tree);
+	bool treeWatched(Tree tree) const { return treeWds_[static_cast<int>(tree)] >= 0; }
+	// Content watch on one item folder (never followed if it is a symlink).
+	Result<void> watchItem(Tree tree, const std::string &id);
+	void unwatchItem(Tree tree, const std::string &id);
+	bool itemWatched(Tree tree, const std::string &id) const;
+
+	// Reads and dispatches records until EAGAIN or until maxRecords were handled
+	// (so a storm cannot starve the host loop). Returns the records handled, or
+	// -errno on a read error.
+	long drain(std::size_t maxRecords);
+
+	std::size_t watchCount() const { return byWd_.size(); }
+
+private:
+	InotifySource(std::string root, InotifyOutput output, int fd);
+	void dispatch(const InotifyRecord &record);
+	std::string pathOf(Tree tree, const std::string &id) const;
+
+	struct Target {
+		Tree tree;
+		std::string id; // empty: the tree folder itself
+	};
+
+	std::string root_;
+	InotifyOutput output_;
+	UniqueFd fd_;
+	int treeWds_[3] = {-1, -1, -1};
+	std::unordered_map<int, Target> byWd_;
+	std::map<std::pair<Tree, std::string>, int> itemWds_;
+};
+
+} // namespace lw
