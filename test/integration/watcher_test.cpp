@@ -1,0 +1,270 @@
+// The engine on real folders with a real libuv loop and real inotify.
+#include "event_log.h"
+#include "test_support.h"
+
+#include <layerwatch/model.h>
+#include <layerwatch/watcher.h>
+#include <layerwatch/writer.h>
+
+#include <uv.h>
+
+#include <algorithm>
+#include <thread>
+
+using namespace lw;
+using lw::test::EventLog;
+using lw::test::makeDirs;
+using lw::test::writeFile;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Writes files one at a time, as iSulad does (no folder renamed into place), with
+// a pause between them so that each lands in its own inotify batch.
+class SlowWriter {
+public:
+	explicit SlowWriter(std::string root) : root_(std::move(root))
+	{
+		for (auto dir : {"overlay/RO", "overlay/l", "overlay-layers/RO", "overlay-images"})
+			makeDirs(root_ + "/" + dir);
+	}
+	void pause() { std::this_thread::sleep_for(15ms); }
+	std::string link(const std::string &id) { return id.substr(0, 26); }
+	void layer(const std::string &id, const std::string &parent)
+	{
+		std::string o = root_ + "/overlay/RO/" + id;
+		makeDirs(o);
+		pause();
+		makeDirs(o + "/diff");
+		pause();
+		writeFile(o + "/link", link(id));
+		pause();
+		if (parent.empty()) {
+			makeDirs(o + "/empty");
+		} else {
+			std::string lower = "l/" + link(parent);
+			if (lw::test::exists(root_ + "/overlay/RO/" + parent + "/lower"))
+				lower += ":" + lw::test::readFile(root_ + "/overlay/RO/" + parent + "/lower");
+			writeFile(o + "/lower", lower);
+		}
+		pause();
+		std::string m = root_ + "/overlay-layers/RO/" + id;
+		makeDirs(m);
+		pause();
+		writeFile(m + "/" + id + ".tar-split.gz", "gz");
+		pause();
+		LayerRecord r;
+		r.id = id;
+		r.parent = parent;
+		writeFile(m + "/layer.json", toJson(r));
+		pause();
+	}
+	void imageJson(const std::string &id, const std::string &top, std::vector<std::string> names)
+	{
+		std::string d = root_ + "/overlay-images/" + id;
+		makeDirs(d);
+		ImageRecord r;
+		r.id = id;
+		r.layer = top;
+		r.names = std::move(names);
+		r.bigDataNames = {"sha256:" + id, "manifest"};
+		writeFile(d + "/images.json", toJson(r));
+		pause();
+	}
+	void config(const std::string &id)
+	{
+		writeFile(root_ + "/overlay-images/" + id + "/" + bigDataFileName("sha256:" + id), "{}");
+		pause();
+	}
+	void manifest(const std::string &id)
+	{
+		Manifest m;
+		m.configDigest = "sha256:" + id;
+		writeFile(root_ + "/overlay-images/" + id + "/manifest", toJson(m));
+	}
+
+private:
+	std::string root_;
+};
+
+std::vector<std::string> order(const std::vector<EventLog::Entry> &all)
+{
+	std::vector<std::string> out;
+	for (const auto &e : all)
+		if (e.event.type != EventType::Pending && e.event.type != EventType::Ready)
+			out.push_back(std::string(eventName(e.event.type)) + " " + e.event.id.substr(0, 4));
+	return out;
+}
+
+std::string id4(const std::string &prefix)
+{
+	return prefix + lw::test::makeId().substr(prefix.size());
+}
+
+struct Running {
+	EventLog log;
+	std::unique_ptr<Watcher> watcher;
+	Running(const std::string &root, WatcherOptions options = {})
+	{
+		options.root = root;
+		auto created = Watcher::create(options, log.sink());
+		REQUIRE_MESSAGE(created.ok(), created.error().message);
+		watcher = std::move(*created);
+		auto started = watcher->start();
+		REQUIRE_MESSAGE(started.ok(), started.error().message);
+		REQUIRE(log.waitForEvent(EventType::Ready));
+	}
+	~Running()
+	{
+		watcher->stop();
+		watcher->join();
+		CHECK(watcher->closed());
+		CHECK(EventLog::find(log.entries(), EventType::Stopped, {}) >= 0);
+	}
+};
+
+} // namespace
+
+TEST_CASE("a pull in iSulad's order: layers parent-first, then one image, never before its manifest")
+{
+	lw::test::TempDir tmp;
+	std::string root = tmp / "s";
+	SlowWriter w(root);
+	Running run(root);
+	std::string a = id4("aaaa"), b = id4("bbbb"), image = id4("cccc");
+	w.layer(a, "");
+	w.layer(b, a);
+	w.imageJson(image, b, {"busybox:latest"});
+	w.config(image);
+	REQUIRE(run.log.waitForEvent(EventType::LayerAdded, b));
+	// Everything but the manifest is there: the image must wait.
+	REQUIRE(run.log.waitFor([&](const auto &all) {
+		for (const auto &e : all)
+			if (e.event.type == EventType::Pending && e.event.id == image && e.event.reason == "manifest: missing")
+				return true;
+		return false;
+	}));
+	CHECK(EventLog::find(run.log.entries(), EventType::ImageAdded, image) < 0);
+	auto wrote = std::chrono::steady_clock::now();
+	w.manifest(image);
+	REQUIRE(run.log.waitForEvent(EventType::ImageAdded, image));
+	auto all = run.log.entries();
+	CHECK(order(all) == std::vector<std::string>{"layer_added aaaa", "layer_added bbbb", "image_added cccc"});
+	auto added = all[static_cast<std::size_t>(EventLog::find(all, EventType::ImageAdded, image))];
+	CHECK(added.at >= wrote);
+	CHECK(added.event.source == EventSource::Inotify);
+	MESSAGE("manifest to image_added: " << std::chrono::duration<double, std::milli>(added.at - wrote).count() << " ms");
+	auto snap = run.watcher->snapshot();
+	CHECK(snap.imageByName("busybox:latest"));
+	CHECK(snap.chain(image).size() == 2);
+	CHECK(lw::test::readLinkAt(root + "/overlay/" + b) == "RO/" + b);
+	auto stats = run.watcher->stats();
+	CHECK(stats.kernelEvents > 0);
+	CHECK(stats.batches > 0);
+	CHECK(stats.watches >= 3);
+}
+
+TEST_CASE("an image before its layers is pending, then added; a tag rewrite is an update; removals in order")
+{
+	lw::test::TempDir tmp;
+	std::string root = tmp / "s";
+	SlowWriter slow(root);
+	std::string rw = lw::test::makeId();
+	// A container's RW layer and its short link, which must survive everything.
+	makeDirs(root + "/overlay/" + rw + "/diff");
+	makeDirs(root + "/overlay-layers/" + rw);
+	lw::test::makeSymlink("../" + rw + "/diff", root + "/overlay/l/" + std::string(26, 'w'));
+	Running run(root);
+	auto writer = lw::test::unwrap(StoreWriter::open(root, {.durable = false, .makeLinks = false}));
+	std::string base = id4("aaaa"), top = id4("bbbb");
+
+	auto image = lw::test::unwrap(writer.publishImage({.topLayer = top, .names = {"app:1"}}));
+	REQUIRE(run.log.waitFor([&](const auto &all) {
+		for (const auto &e : all)
+			if (e.event.type == EventType::Pending && e.event.id == image)
+				return true;
+		return false;
+	}));
+	lw::test::unwrap(writer.addLayer({.id = base}));
+	lw::test::unwrap(writer.addLayer({.id = top, .parent = base}));
+	REQUIRE(run.log.waitForEvent(EventType::ImageAdded, image));
+
+	// A tag: images.json rewritten in place.
+	std::size_t mark = run.log.size();
+	ImageRecord record = lw::test::unwrap(parseImageJson(lw::test::readFile(root + "/overlay-images/" + image + "/images.json")));
+	record.names.push_back("app:latest");
+	writeFile(root + "/overlay-images/" + image + "/images.json", toJson(record));
+	REQUIRE(run.log.waitForEvent(EventType::ImageUpdated, image, mark));
+	CHECK(run.watcher->snapshot().imageByName("app:latest"));
+
+	// Removal, as the writer does it: the image, then the layers.
+	mark = run.log.size();
+	lw::test::unwrap(writer.removeImage(image));
+	lw::test::unwrap(writer.removeLayer(top));
+	REQUIRE(run.log.waitForEvent(EventType::LayerRemoved, top, mark));
+	auto all = run.log.entries();
+	std::vector<EventLog::Entry> tail(all.begin() + static_cast<long>(mark), all.end());
+	CHECK(order(tail) == std::vector<std::string>{"image_removed " + image.substr(0, 4), "layer_removed bbbb"});
+	CHECK_FALSE(lw::test::exists(root + "/overlay/" + top));
+	CHECK_FALSE(lw::test::exists(root + "/overlay-layers/" + top));
+	CHECK(lw::test::readLinkAt(root + "/overlay/" + base) == "RO/" + base);
+	CHECK(lw::test::readLinkAt(root + "/overlay/l/" + std::string(26, 'w')) == "../" + rw + "/diff");
+	CHECK(lw::test::exists(root + "/overlay/" + rw + "/diff"));
+}
+
+TEST_CASE("attached to a host's loop: the loop closes with no handle left")
+{
+	lw::test::TempDir tmp;
+	std::string root = tmp / "s";
+	SlowWriter w(root);
+	std::string a = id4("aaaa");
+	w.layer(a, "");
+	uv_loop_t loop;
+	REQUIRE(uv_loop_init(&loop) == 0);
+	EventLog log;
+	auto watcher = lw::test::unwrap(Watcher::create({.root = root}, log.sink()));
+	// attach() runs the initial load before it returns.
+	lw::test::unwrap(watcher->attach(&loop));
+	CHECK(EventLog::find(log.entries(), EventType::LayerAdded, a) >= 0);
+	CHECK(EventLog::find(log.entries(), EventType::Ready, {}) >= 0);
+	// The host's own timer does other work, then stops the watcher from the loop.
+	uv_timer_t hostTimer;
+	uv_timer_init(&loop, &hostTimer);
+	hostTimer.data = watcher.get();
+	uv_timer_start(&hostTimer, [](uv_timer_t *t) {
+		static_cast<Watcher *>(t->data)->stop();
+		uv_close(reinterpret_cast<uv_handle_t *>(t), nullptr);
+	}, 50, 0);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	CHECK(watcher->closed());
+	int handles = 0;
+	uv_walk(&loop, [](uv_handle_t *, void *arg) { ++*static_cast<int *>(arg); }, &handles);
+	CHECK(handles == 0);
+	CHECK(uv_loop_close(&loop) == 0);
+	CHECK(EventLog::find(log.entries(), EventType::Stopped, {}) >= 0);
+}
+
+TEST_CASE("poll mode finds changes by rescanning alone")
+{
+	lw::test::TempDir tmp;
+	std::string root = tmp / "s";
+	SlowWriter w(root);
+	Running run(root, {.mode = WatchMode::Poll, .intervalMs = 100});
+	auto stats = run.watcher->stats();
+	CHECK(stats.watches == 0);
+	CHECK(stats.rescanned == std::array<bool, 3>{true, true, true});
+	std::string a = id4("aaaa");
+	w.layer(a, "");
+	REQUIRE(run.log.waitForEvent(EventType::LayerAdded, a, 0, 3s));
+	auto all = run.log.entries();
+	CHECK(all[static_cast<std::size_t>(EventLog::find(all, EventType::LayerAdded, a))].event.source == EventSource::Rescan);
+}
+
+TEST_CASE("bad options are refused with a clear error")
+{
+	auto missing = Watcher::create({.root = "/nonexistent/layerwatch"}, nullptr);
+	REQUIRE_FALSE(missing.ok());
+	CHECK(missing.error().message == "root /nonexistent/layerwatch: missing");
+	lw::test::TempDir tmp;
+	CHECK_FALSE(Watcher::create({.root = tmp.path(), .intervalMs = 0}, nullptr).ok());
+}
