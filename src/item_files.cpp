@@ -44,25 +44,23 @@ std::string problemOf(const Result<T> &r)
 	return r.ok() ? std::string() : r.error().message;
 }
 
-} // namespace
-
-const std::vector<std::string> &overlayProbeNames()
+// Usable own files: from now on the folder alone stands for them (see ItemState).
+template <class Files>
+Files settled(Files files)
 {
-	static const std::vector<std::string> names = {
-		std::string(paths::kLinkFile), std::string(paths::kLowerFile),
-		std::string(paths::kDiffDir), std::string(paths::kEmptyDir)};
-	return names;
+	if (files.problem.empty()) {
+		files.probeNames.clear();
+		files.identity.files.clear();
+	}
+	return files;
 }
 
-std::vector<std::string> layerProbeNames(const std::string &id)
-{
-	return {std::string(paths::kLayerJson), paths::tarSplitName(id)};
-}
-
-OverlayFiles readOverlayFiles(int treeFd, const std::string &id)
+OverlayFiles readOverlayFilesOnce(int treeFd, const std::string &id)
 {
 	OverlayFiles out;
-	out.identity = probeIdentity(treeFd, id, overlayProbeNames());
+	out.probeNames = {std::string(paths::kLinkFile), std::string(paths::kLowerFile),
+			  std::string(paths::kDiffDir), std::string(paths::kEmptyDir)};
+	out.identity = probeIdentity(treeFd, id, out.probeNames);
 	auto dir = openItemFolder(treeFd, id);
 	if (!dir)
 		return out.problem = dir.error().message, out;
@@ -93,10 +91,11 @@ OverlayFiles readOverlayFiles(int treeFd, const std::string &id)
 	return out;
 }
 
-LayerFiles readLayerFiles(int treeFd, const std::string &id)
+LayerFiles readLayerFilesOnce(int treeFd, const std::string &id)
 {
 	LayerFiles out;
-	out.identity = probeIdentity(treeFd, id, layerProbeNames(id));
+	out.probeNames = {std::string(paths::kLayerJson), paths::tarSplitName(id)};
+	out.identity = probeIdentity(treeFd, id, out.probeNames);
 	auto dir = openItemFolder(treeFd, id);
 	if (!dir)
 		return out.problem = dir.error().message, out;
@@ -121,6 +120,18 @@ LayerFiles readLayerFiles(int treeFd, const std::string &id)
 	else
 		out.problem = checkEntry(dir->get(), paths::tarSplitName(id), S_IFREG);
 	return out;
+}
+
+} // namespace
+
+OverlayFiles readOverlayFiles(int treeFd, const std::string &id)
+{
+	return settled(readOverlayFilesOnce(treeFd, id));
+}
+
+LayerFiles readLayerFiles(int treeFd, const std::string &id)
+{
+	return settled(readLayerFilesOnce(treeFd, id));
 }
 
 ImageFiles readImageFiles(int treeFd, const std::string &id)
@@ -163,6 +174,11 @@ ImageFiles readImageFiles(int treeFd, const std::string &id)
 		if (out.problem.empty() && !S_ISREG(found.mode))
 			out.problem = fmt::format("images.json: big data {} {}", quoteForMessage(key),
 						  found.ino == 0 ? "missing" : "not a regular file");
+	}
+	if (out.problem.empty()) {
+		// Usable: big-data files are written once, before the manifest.
+		out.probeNames.resize(2);
+		out.identity.files.resize(2);
 	}
 	return out;
 }

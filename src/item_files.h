@@ -14,28 +14,30 @@
 
 namespace lw {
 
-struct OverlayFiles {
+// What every item keeps: its identity, the names that identity covers (what the next
+// probe stats), and its one problem. Once an overlay's or a layer's own files are
+// usable, only its folder is probed: RO data is built aside and renamed into place,
+// never edited in place. An image keeps images.json and manifest probed (a tag
+// rewrites images.json in place).
+struct ItemState {
 	Identity identity;
+	std::vector<std::string> probeNames;
 	std::string problem; // empty: usable
+};
+
+struct OverlayFiles : ItemState {
 	std::string link;
 	std::vector<std::string> lower; // nearest parent first; empty for a base layer
 };
 
-struct LayerFiles {
-	Identity identity;
-	std::string problem;
+struct LayerFiles : ItemState {
 	LayerRecord record;
 };
 
-struct ImageFiles {
-	Identity identity;
-	std::vector<std::string> probeNames; // what identity covers, for the next probe
-	std::string problem;
+struct ImageFiles : ItemState {
 	ImageRecord record;
 };
 
-const std::vector<std::string> &overlayProbeNames();
-std::vector<std::string> layerProbeNames(const std::string &id);
 
 OverlayFiles readOverlayFiles(int treeFd, const std::string &id);
 LayerFiles readLayerFiles(int treeFd, const std::string &id);

@@ -190,21 +190,12 @@ Touched Validator::rescan(std::vector<std::string> *errors, TreeSet trees)
 
 bool Validator::unchanged(Tree tree, const std::string &id, int fd) const
 {
-	const Identity *known = nullptr;
-	const std::vector<std::string> *names = nullptr;
-	std::vector<std::string> layerNames;
-	if (tree == Tree::Overlay) {
-		if (auto *f = findIn(overlays_, id))
-			known = &f->identity, names = &overlayProbeNames();
-	} else if (tree == Tree::Layers) {
-		if (auto *f = findIn(layers_, id))
-			known = &f->identity, layerNames = layerProbeNames(id), names = &layerNames;
-	} else if (auto *f = findIn(images_, id)) {
-		known = &f->identity, names = &f->probeNames;
-	}
+	const ItemState *known = tree == Tree::Overlay ? static_cast<const ItemState *>(findIn(overlays_, id))
+				 : tree == Tree::Layers ? static_cast<const ItemState *>(findIn(layers_, id))
+							: static_cast<const ItemState *>(findIn(images_, id));
 	if (!known)
 		return probeIdentity(fd, id, {}).folder.ino == 0; // unknown and still absent
-	return probeIdentity(fd, id, *names) == *known;
+	return probeIdentity(fd, id, known->probeNames) == known->identity;
 }
 
 Touched Validator::recheck(Tree tree, const std::string &id)
