@@ -92,7 +92,8 @@ Result<void> symlinkAtomic(int dirfd, std::string_view name, std::string_view ta
 
 Result<UniqueFd> makeDirs(int dirfd, std::string_view relpath)
 {
-	int fd = sys::openAt(dirfd, ".", O_PATH | O_DIRECTORY);
+	// An absolute path starts from "/", whatever dirfd is.
+	int fd = sys::openAt(dirfd, relpath.starts_with('/') ? "/" : ".", O_PATH | O_DIRECTORY);
 	if (fd < 0)
 		return errnoError(-fd, ".");
 	UniqueFd current(fd);
@@ -125,6 +126,14 @@ Result<UniqueFd> makeDirs(int dirfd, std::string_view relpath)
 Result<void> removeTree(int dirfd, std::string_view name)
 {
 	return removeTreeAt(dirfd, std::string(name), 0);
+}
+
+Result<void> removeAtomically(int dirfd, std::string_view name)
+{
+	std::string from(name), trash = temporaryName("trash", name);
+	if (int r = sys::renameAt(dirfd, from.c_str(), dirfd, trash.c_str()); r < 0)
+		return errnoError(-r, name);
+	return removeTreeAt(dirfd, trash, 0);
 }
 
 Result<std::string> readLink(int dirfd, std::string_view name)

@@ -19,12 +19,17 @@ Result<void> writeFileAtomic(int dirfd, std::string_view name, std::string_view 
 // replace false the rename refuses to clobber (EEXIST).
 Result<void> symlinkAtomic(int dirfd, std::string_view name, std::string_view target, bool replace);
 
-// mkdir -p of relpath below dirfd; an existing directory is fine, a symlink is not.
+// mkdir -p of relpath below dirfd (or of an absolute path); an existing directory is
+// fine, a symlink is not.
 Result<UniqueFd> makeDirs(int dirfd, std::string_view relpath);
 
 // Removes dirfd/name and all below it, never following a symlink. Depth is bounded
 // (one open fd per level).
 Result<void> removeTree(int dirfd, std::string_view name);
+
+// Renames dirfd/name to a ".trash-" name first, so that it disappears in one step,
+// then removes that tree. ENOENT when there is no such entry.
+Result<void> removeAtomically(int dirfd, std::string_view name);
 
 // The target of the symlink dirfd/name; an error if it is not a symlink.
 Result<std::string> readLink(int dirfd, std::string_view name);

@@ -312,14 +312,16 @@ struct Watcher::Impl {
 	static void onRescanTimer(uv_timer_t *handle)
 	{
 		Impl *self = of(handle->data);
-		self->rewatchLostTrees();
+		// The trees due now, taken before a lost watch comes back: a tree that gets
+		// its watch again still needs this rescan, for what came before the watch.
 		Validator::TreeSet trees{};
 		bool any = false;
 		for (Tree t : kTrees)
 			any = (trees[static_cast<int>(t)] = self->polled[static_cast<int>(t)]) || any;
+		self->rewatchLostTrees();
 		if (any)
 			self->rescan(trees, EventSource::Rescan);
-		else
+		if (std::none_of(self->polled.begin(), self->polled.end(), [](const auto &p) { return p.load(); }))
 			uv_timer_stop(handle);
 	}
 

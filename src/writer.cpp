@@ -39,6 +39,14 @@ Error errnoError(int err, std::string_view what)
 	return makeError(err, fmt::format("{}: {}", what, fs::describeErrno(err)));
 }
 
+// Prefixes an error's message with the folder it happened in.
+Result<void> withPath(Result<void> r, std::string_view folder)
+{
+	if (r)
+		return r;
+	return makeError(r.error().code, fmt::format("{}/{}", folder, r.error().message));
+}
+
 Result<void> checkId(std::string_view what, std::string_view id)
 {
 	if (!isValidId(id))
@@ -360,10 +368,7 @@ Result<void> StoreWriter::removeImage(std::string_view id)
 	auto images = fs::openDir(rootFd_, paths::kImages);
 	if (!images)
 		return images.error();
-	std::string name(id), trash = temporaryName("trash", id);
-	if (int r = sys::renameAt(images->get(), name.c_str(), images->get(), trash.c_str()); r < 0)
-		return errnoError(-r, fmt::format("{}/{}", paths::kImages, id));
-	return fs::removeTree(images->get(), trash);
+	return withPath(fs::removeAtomically(images->get(), id), paths::kImages);
 }
 
 Result<void> StoreWriter::removeRO(std::string_view tree, std::string_view id)
@@ -372,10 +377,7 @@ Result<void> StoreWriter::removeRO(std::string_view tree, std::string_view id)
 	if (!dir)
 		return dir.error();
 	// Renamed away first: readers see the folder vanish in one step, never half-deleted.
-	std::string name(id), trash = temporaryName("trash", id);
-	if (int r = sys::renameAt(dir->get(), name.c_str(), dir->get(), trash.c_str()); r < 0)
-		return errnoError(-r, fmt::format("{}/{}", tree, id));
-	return fs::removeTree(dir->get(), trash);
+	return withPath(fs::removeAtomically(dir->get(), id), tree);
 }
 
 Result<void> StoreWriter::removeLayerMetadata(std::string_view id)

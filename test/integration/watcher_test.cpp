@@ -268,3 +268,24 @@ TEST_CASE("bad options are refused with a clear error")
 	lw::test::TempDir tmp;
 	CHECK_FALSE(Watcher::create({.root = tmp.path(), .intervalMs = 0}, nullptr).ok());
 }
+
+TEST_CASE("trees that appear after the start are rescanned, then watched")
+{
+	lw::test::TempDir tmp;
+	std::string root = tmp / "s";
+	lw::test::makeDirs(root);
+	Running run(root, {.intervalMs = 200});
+	CHECK(run.watcher->stats().rescanned == std::array<bool, 3>{true, true, true});
+	auto writer = lw::test::unwrap(StoreWriter::open(root, {.durable = false, .makeLinks = false}));
+	std::string first = id4("aaaa");
+	lw::test::unwrap(writer.addLayer({.id = first}));
+	REQUIRE(run.log.waitForEvent(EventType::LayerAdded, first, 0, 3s));
+	// Watched now (the timer tick that found the trees watched them first): the next
+	// layer comes through inotify.
+	CHECK(run.watcher->stats().rescanned == std::array<bool, 3>{false, false, false});
+	std::string second = id4("bbbb");
+	lw::test::unwrap(writer.addLayer({.id = second}));
+	REQUIRE(run.log.waitForEvent(EventType::LayerAdded, second, 0, 3s));
+	auto all = run.log.entries();
+	CHECK(all[static_cast<std::size_t>(EventLog::find(all, EventType::LayerAdded, second))].event.source == EventSource::Inotify);
+}

@@ -1,0 +1,539 @@
+// The C API: the seed's eight functions and the lw_* handle API, each one a
+// boundary that no exception crosses.
+#include <layerwatch/layerwatch.h>
+
+#include "fs_write.h"
+#include "local_links.h"
+#include "safe_fs.h"
+#include "sys.h"
+
+#include <layerwatch/model.h>
+#include <layerwatch/paths.h>
+#include <layerwatch/watcher.h>
+
+#include <fcntl.h>
+#include <uv.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <new>
+
+struct lw_watcher {
+	std::unique_ptr<lw::Watcher> watcher;
+	lw_options options;
+};
+
+namespace {
+
+// Runs body, turning any exception into -ENOMEM (the only kind we throw is bad_alloc).
+template <class F>
+int guarded(F &&body) noexcept
+{
+	try {
+		return body();
+	} catch (const std::bad_alloc &) {
+		return -ENOMEM;
+	} catch (...) {
+		return -EIO;
+	}
+}
+
+char *copyString(const std::string &s)
+{
+	char *out = static_cast<char *>(std::malloc(s.size() + 1));
+	if (!out)
+		throw std::bad_alloc();
+	std::memcpy(out, s.c_str(), s.size() + 1);
+	return out;
+}
+
+char **copyStrings(const std::vector<std::string> &strings)
+{
+	char **out = static_cast<char **>(std::calloc(strings.size() + 1, sizeof(char *)));
+	if (!out)
+		throw std::bad_alloc();
+	for (std::size_t i = 0; i < strings.size(); ++i) {
+		try {
+			out[i] = copyString(strings[i]);
+		} catch (...) {
+			lw_strv_free(out, i);
+			throw;
+		}
+	}
+	return out;
+}
+
+void fillImage(lw_image &out, const lw::ImageInfo &image)
+{
+	out = {};
+	try {
+		out.id = copyString(image.id);
+		out.top_layer = copyString(image.topLayer);
+		out.digest = copyString(image.digest);
+		out.names = copyStrings(image.names);
+		out.names_len = image.names.size();
+	} catch (...) {
+		std::free(out.id);
+		std::free(out.top_layer);
+		std::free(out.digest);
+		out = {};
+		throw;
+	}
+}
+
+void clearImage(lw_image &image)
+{
+	std::free(image.id);
+	std::free(image.top_layer);
+	std::free(image.digest);
+	lw_strv_free(image.names, image.names_len);
+	image = {};
+}
+
+lw_event_type cType(lw::EventType type)
+{
+	switch (type) {
+	case lw::EventType::LayerAdded:
+		return LW_EVENT_LAYER_ADDED;
+	case lw::EventType::LayerRemoved:
+		return LW_EVENT_LAYER_REMOVED;
+	case lw::EventType::ImageAdded:
+		return LW_EVENT_IMAGE_ADDED;
+	case lw::EventType::ImageUpdated:
+		return LW_EVENT_IMAGE_UPDATED;
+	case lw::EventType::ImageRemoved:
+		return LW_EVENT_IMAGE_REMOVED;
+	case lw::EventType::Pending:
+		return LW_EVENT_PENDING;
+	case lw::EventType::Resync:
+		return LW_EVENT_RESYNC;
+	case lw::EventType::Error:
+		return LW_EVENT_ERROR;
+	case lw::EventType::Ready:
+		return LW_EVENT_READY;
+	case lw::EventType::Stopped:
+		return LW_EVENT_STOPPED;
+	}
+	return LW_EVENT_ERROR;
+}
+
+void deliverC(const lw_options &options, const lw::Event &e)
+{
+	if (!options.on_event)
+		return;
+	std::vector<const char *> names;
+	if (e.image)
+		for (const auto &n : e.image->names)
+			names.push_back(n.c_str());
+	lw_event c = {};
+	c.type = cType(e.type);
+	c.name = lw::eventName(e.type);
+	c.source = lw::sourceName(e.source);
+	c.id = e.id.c_str();
+	c.parent = e.layer ? e.layer->parent.c_str() : "";
+	c.top_layer = e.image ? e.image->topLayer.c_str() : "";
+	c.names = names.data();
+	c.names_len = names.size();
+	c.kind = e.kind.c_str();
+	c.reason = e.reason.c_str();
+	c.tree = e.tree.c_str();
+	c.message = e.message.c_str();
+	c.images = e.imageCount;
+	c.layers = e.layerCount;
+	c.pending = e.pendingCount;
+	options.on_event(&c, options.user);
+}
+
+// ---- the seed's state: two homes and one refresh thread ----
+
+struct SeedState {
+	std::mutex mutex;
+	std::string layerHome, overlayHome;
+	std::unique_ptr<lw::Watcher> refresh;
+};
+
+SeedState &seed()
+{
+	static SeedState state;
+	return state;
+}
+
+std::string withoutTrailingSlashes(std::string path)
+{
+	while (path.size() > 1 && path.back() == '/')
+		path.pop_back();
+	return path;
+}
+
+std::string parentOf(const std::string &path)
+{
+	auto slash = path.rfind('/');
+	if (slash == std::string::npos)
+		return ".";
+	return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+int setHome(std::string SeedState::*home, const char *dir)
+{
+	return guarded([&] {
+		if (!dir || !*dir)
+			return -EINVAL;
+		std::string path = withoutTrailingSlashes(dir);
+		auto made = lw::fs::makeDirs(AT_FDCWD, path + "/" + std::string(lw::paths::kRO));
+		if (!made)
+			return -made.error().code;
+		std::lock_guard lock(seed().mutex);
+		seed().*home = path;
+		return 0;
+	});
+}
+
+// home/RO/<id> (empty) and home/<id> -> RO/<id>, as iSulad's build_ro_dir does, but
+// with a relative link made atomically.
+int buildRoDir(std::string SeedState::*home, const char *id)
+{
+	return guarded([&] {
+		std::string h;
+		{
+			std::lock_guard lock(seed().mutex);
+			h = seed().*home;
+		}
+		if (h.empty())
+			return -EINVAL; // not initialised
+		if (!id || !lw::isValidId(id))
+			return -EINVAL;
+		int fd = lw::sys::openAt(AT_FDCWD, h.c_str(), O_RDONLY | O_DIRECTORY);
+		if (fd < 0)
+			return fd;
+		lw::UniqueFd homeFd(fd);
+		auto ro = lw::fs::makeDirs(homeFd.get(), std::string(lw::paths::kRO) + "/" + id);
+		if (!ro)
+			return -ro.error().code;
+		auto linked = lw::fs::symlinkAtomic(homeFd.get(), id, lw::paths::roTarget(id), false);
+		if (!linked) {
+			auto existing = lw::fs::readLink(homeFd.get(), id);
+			if (existing && lw::links::pointsIntoRO(*existing, id))
+				return 0; // already there
+			return -linked.error().code;
+		}
+		return 0;
+	});
+}
+
+// Removes home/<id> if it links into RO/, then home/RO/<id>.
+int removeRoDir(std::string SeedState::*home, const char *id)
+{
+	return guarded([&] {
+		std::string h;
+		{
+			std::lock_guard lock(seed().mutex);
+			h = seed().*home;
+		}
+		if (h.empty())
+			return -EINVAL;
+		if (!id || !lw::isValidId(id))
+			return -EINVAL;
+		int fd = lw::sys::openAt(AT_FDCWD, h.c_str(), O_RDONLY | O_DIRECTORY);
+		if (fd < 0)
+			return fd;
+		lw::UniqueFd homeFd(fd);
+		auto target = lw::fs::readLink(homeFd.get(), id);
+		if (target && lw::links::pointsIntoRO(*target, id))
+			if (int r = lw::sys::unlinkAt(homeFd.get(), id, 0); r < 0 && r != -ENOENT)
+				return r;
+		auto ro = lw::fs::openDir(homeFd.get(), lw::paths::kRO);
+		if (!ro)
+			return ro.error().code == ENOENT ? 0 : -ro.error().code;
+		auto removed = lw::fs::removeAtomically(ro->get(), id);
+		if (!removed && removed.error().code != ENOENT)
+			return -removed.error().code;
+		return 0;
+	});
+}
+
+} // namespace
+
+extern "C" {
+
+int remote_layer_init(const char *root_dir)
+{
+	return setHome(&SeedState::layerHome, root_dir);
+}
+
+int remote_overlay_init(const char *driver_home)
+{
+	return setHome(&SeedState::overlayHome, driver_home);
+}
+
+void remote_maintain_cleanup()
+{
+	(void)guarded([] {
+		std::unique_ptr<lw::Watcher> refresh;
+		{
+			std::lock_guard lock(seed().mutex);
+			refresh = std::move(seed().refresh);
+			seed().layerHome.clear();
+			seed().overlayHome.clear();
+		}
+		if (refresh) {
+			refresh->stop();
+			refresh->join();
+		}
+		return 0;
+	});
+}
+
+int start_refresh_thread(void)
+{
+	return guarded([] {
+		std::lock_guard lock(seed().mutex);
+		auto &s = seed();
+		if (s.refresh)
+			return -EALREADY;
+		if (s.layerHome.empty() || s.overlayHome.empty())
+			return -EINVAL; // call both init functions first
+		std::string root = parentOf(s.layerHome);
+		if (parentOf(s.overlayHome) != root)
+			return -EINVAL; // the two homes must share one storage root
+		auto watcher = lw::Watcher::create({.root = root}, nullptr);
+		if (!watcher)
+			return -watcher.error().code;
+		if (auto r = (*watcher)->start(); !r)
+			return -r.error().code;
+		s.refresh = std::move(*watcher);
+		return 0;
+	});
+}
+
+int remote_layer_build_ro_dir(const char *id)
+{
+	return buildRoDir(&SeedState::layerHome, id);
+}
+
+int remote_overlay_build_ro_dir(const char *id)
+{
+	return buildRoDir(&SeedState::overlayHome, id);
+}
+
+int remote_layer_remove_ro_dir(const char *id)
+{
+	return removeRoDir(&SeedState::layerHome, id);
+}
+
+int remote_overlay_remove_ro_dir(const char *id)
+{
+	return removeRoDir(&SeedState::overlayHome, id);
+}
+
+void lw_options_init(lw_options *options)
+{
+	if (!options)
+		return;
+	*options = {};
+	options->mode = LW_MODE_AUTO;
+	options->interval_ms = 5000;
+	options->commit_links = 1;
+	options->log_level = LW_LOG_INFO;
+}
+
+int lw_create(const lw_options *options, lw_watcher **out)
+{
+	return guarded([&] {
+		if (!options || !out || !options->root)
+			return -EINVAL;
+		*out = nullptr;
+		auto handle = std::make_unique<lw_watcher>();
+		handle->options = *options;
+		lw::WatcherOptions o;
+		o.root = options->root;
+		o.mode = static_cast<lw::WatchMode>(options->mode);
+		if (options->mode < LW_MODE_AUTO || options->mode > LW_MODE_POLL)
+			return -EINVAL;
+		o.intervalMs = options->interval_ms;
+		o.commitLinks = options->commit_links != 0;
+		o.logLevel = static_cast<lw::LogLevel>(options->log_level);
+		lw_watcher *self = handle.get();
+		if (options->on_log)
+			o.log = [self](lw::LogLevel level, const std::string &message) {
+				self->options.on_log(static_cast<lw_log_level>(level), message.c_str(), self->options.user);
+			};
+		auto watcher = lw::Watcher::create(std::move(o), [self](const lw::Event &e) { deliverC(self->options, e); });
+		if (!watcher)
+			return -watcher.error().code;
+		handle->watcher = std::move(*watcher);
+		*out = handle.release();
+		return 0;
+	});
+}
+
+int lw_attach(lw_watcher *watcher, struct uv_loop_s *loop)
+{
+	return guarded([&] {
+		if (!watcher || !loop)
+			return -EINVAL;
+		auto r = watcher->watcher->attach(loop);
+		return r ? 0 : -r.error().code;
+	});
+}
+
+int lw_start(lw_watcher *watcher)
+{
+	return guarded([&] {
+		if (!watcher)
+			return -EINVAL;
+		auto r = watcher->watcher->start();
+		return r ? 0 : -r.error().code;
+	});
+}
+
+int lw_stop(lw_watcher *watcher)
+{
+	return guarded([&] {
+		if (!watcher)
+			return -EINVAL;
+		watcher->watcher->stop();
+		return 0;
+	});
+}
+
+int lw_join(lw_watcher *watcher)
+{
+	return guarded([&] {
+		if (!watcher)
+			return -EINVAL;
+		watcher->watcher->join();
+		return 0;
+	});
+}
+
+int lw_is_closed(const lw_watcher *watcher)
+{
+	return watcher && watcher->watcher->closed() ? 1 : 0;
+}
+
+void lw_destroy(lw_watcher *watcher)
+{
+	(void)guarded([&] {
+		delete watcher;
+		return 0;
+	});
+}
+
+int lw_image_get(lw_watcher *watcher, const char *idOrName, lw_image **out)
+{
+	return guarded([&] {
+		if (!watcher || !idOrName || !out)
+			return -EINVAL;
+		*out = nullptr;
+		auto snap = watcher->watcher->snapshot();
+		auto image = snap.image(idOrName);
+		if (!image)
+			image = snap.imageByName(idOrName);
+		if (!image)
+			return -ENOENT;
+		auto *copy = static_cast<lw_image *>(std::calloc(1, sizeof(lw_image)));
+		if (!copy)
+			return -ENOMEM;
+		try {
+			fillImage(*copy, *image);
+		} catch (...) {
+			std::free(copy);
+			throw;
+		}
+		*out = copy;
+		return 0;
+	});
+}
+
+void lw_image_free(lw_image *image)
+{
+	if (!image)
+		return;
+	clearImage(*image);
+	std::free(image);
+}
+
+int lw_image_list(lw_watcher *watcher, lw_image **out, size_t *count)
+{
+	return guarded([&] {
+		if (!watcher || !out || !count)
+			return -EINVAL;
+		*out = nullptr;
+		*count = 0;
+		auto images = watcher->watcher->snapshot().images();
+		if (images.empty())
+			return 0;
+		auto *array = static_cast<lw_image *>(std::calloc(images.size(), sizeof(lw_image)));
+		if (!array)
+			return -ENOMEM;
+		for (std::size_t i = 0; i < images.size(); ++i) {
+			try {
+				fillImage(array[i], *images[i]);
+			} catch (...) {
+				lw_image_list_free(array, i);
+				throw;
+			}
+		}
+		*out = array;
+		*count = images.size();
+		return 0;
+	});
+}
+
+void lw_image_list_free(lw_image *images, size_t count)
+{
+	if (!images)
+		return;
+	for (size_t i = 0; i < count; ++i)
+		clearImage(images[i]);
+	std::free(images);
+}
+
+int lw_image_chain(lw_watcher *watcher, const char *imageId, char ***layerIds, size_t *count)
+{
+	return guarded([&] {
+		if (!watcher || !imageId || !layerIds || !count)
+			return -EINVAL;
+		*layerIds = nullptr;
+		*count = 0;
+		auto chain = watcher->watcher->snapshot().chain(imageId);
+		if (chain.empty())
+			return -ENOENT;
+		std::vector<std::string> ids;
+		for (const auto &layer : chain)
+			ids.push_back(layer->id);
+		*layerIds = copyStrings(ids);
+		*count = ids.size();
+		return 0;
+	});
+}
+
+void lw_strv_free(char **strings, size_t count)
+{
+	if (!strings)
+		return;
+	for (size_t i = 0; i < count; ++i)
+		std::free(strings[i]);
+	std::free(strings);
+}
+
+int lw_get_stats(const lw_watcher *watcher, lw_stats *out)
+{
+	return guarded([&] {
+		if (!watcher || !out)
+			return -EINVAL;
+		auto s = watcher->watcher->stats();
+		*out = {s.kernelEvents, s.batches, s.coalesced, s.rescans, s.resyncs, s.lastRescanUs, s.watches, s.pending};
+		return 0;
+	});
+}
+
+const char *lw_strerror(int error)
+{
+	if (error == 0)
+		return "success";
+	return std::strerror(error < 0 ? -error : error);
+}
+
+} // extern "C"

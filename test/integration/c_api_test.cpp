@@ -1,0 +1,75 @@
+// The C API from outside: a client written only against the seed's functions, and
+// the example host daemon driven by signals.
+#include "child_process.h"
+#include "test_support.h"
+
+#include <layerwatch/scan.h>
+#include <layerwatch/writer.h>
+
+#include <signal.h>
+
+using namespace lw;
+using namespace std::chrono_literals;
+
+TEST_CASE("a C client of the seed's eight functions publishes, and the refresh thread commits it")
+{
+	lw::test::TempDir tmp;
+	std::string root = tmp / "storage";
+	for (auto dir : {"overlay", "overlay-layers", "overlay-images"})
+		lw::test::makeDirs(root + "/" + dir);
+	std::string layer = lw::test::makeId(), image = lw::test::makeId();
+	lw::test::ChildProcess client({SEED_CLIENT, root, layer, image});
+	std::string line;
+	CHECK(client.readLine(line, 20s));
+	CHECK(line == "seed client: done");
+	CHECK(client.wait(10s) == 0);
+
+	// What it built is what iSulad builds: a relative link into RO/, the data in RO/.
+	CHECK(lw::test::readLinkAt(root + "/overlay/" + layer) == "RO/" + layer);
+	CHECK(lw::test::readLinkAt(root + "/overlay-layers/" + layer) == "RO/" + layer);
+	auto report = lw::test::unwrap(scanStore(root));
+	REQUIRE(report.images.size() == 1);
+	CHECK(report.images[0].image->id == image);
+	CHECK(report.images[0].image->names == std::vector<std::string>{"seed:latest"});
+	CHECK(report.pending.empty());
+}
+
+TEST_CASE("the host daemon lists a published image on SIGUSR1 and stops cleanly on SIGTERM")
+{
+	lw::test::TempDir tmp;
+	std::string root = tmp / "storage";
+	auto writer = lw::test::unwrap(StoreWriter::open(root, {.durable = false, .makeLinks = false}));
+	lw::test::ChildProcess daemon({HOST_DAEMON, root});
+	std::string line;
+	bool ready = false;
+	while (!ready && daemon.readLine(line, 10s))
+		ready = line.rfind("event ready", 0) == 0;
+	REQUIRE(ready);
+
+	std::string layer = lw::test::makeId();
+	lw::test::unwrap(writer.addLayer({.id = layer}));
+	auto image = lw::test::unwrap(writer.publishImage({.topLayer = layer, .names = {"daemon-test:1"}}));
+	bool added = false;
+	while (!added && daemon.readLine(line, 10s))
+		added = line.rfind("event image_added " + image, 0) == 0;
+	REQUIRE(added);
+
+	REQUIRE(::kill(daemon.pid(), SIGUSR1) == 0);
+	bool listed = false;
+	while (!listed && daemon.readLine(line, 10s))
+		listed = line == "image " + image + " layers=1 daemon-test:1";
+	CHECK(listed);
+
+	REQUIRE(::kill(daemon.pid(), SIGTERM) == 0);
+	bool stoppedEvent = false, closedLoop = false;
+	while (daemon.readLine(line, 10s)) {
+		stoppedEvent = stoppedEvent || line == "event stopped";
+		if (line.rfind("host_daemon: stopped after", 0) == 0) {
+			closedLoop = line.find("loop closed") != std::string::npos;
+			break;
+		}
+	}
+	CHECK(stoppedEvent);
+	CHECK(closedLoop);
+	CHECK(daemon.wait(10s) == 0);
+}
