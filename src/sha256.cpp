@@ -1,5 +1,5 @@
 // SHA-256 (FIPS 180-4), small and dependency-free; speed does not matter here.
-#include "sha256.h"
+#include <layerwatch/model.h>
 
 #include <array>
 #include <cstdint>

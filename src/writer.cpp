@@ -6,7 +6,6 @@
 #include "local_links.h"
 #include "random_name.h"
 #include "safe_fs.h"
-#include "sha256.h"
 #include "sys.h"
 
 #include <layerwatch/paths.h>

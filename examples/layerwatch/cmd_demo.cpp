@@ -1,22 +1,61 @@
-// `layerwatch demo`: the embedded default. A temporary store, a writer publishing
-// into it step by step (one image before its layers), and layerwatch reading it
-// after each step. Cleans up and exits 0.
+// `layerwatch demo`: the embedded default. A temporary store; the watcher on a
+// thread of its own; and a writer pulling three images into the store file by file:
+// one slowly in iSulad's order, one whose layers arrive after its manifest, one
+// removed at the end. Events are shown as they happen, then a summary with the
+// measured latencies. Cleans up and exits 0.
 #include "commands.h"
 
-#include <layerwatch/scan.h>
+#include <layerwatch/model.h>
+#include <layerwatch/watcher.h>
 #include <layerwatch/writer.h>
 
 #include <fmt/format.h>
 
+#include <sys/stat.h>
+
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <mutex>
 #include <random>
+#include <thread>
 
 namespace lwcli {
 
 namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+// What the watcher told us, with when, so that the writer can wait and measure.
+class Seen {
+public:
+	void record(const lw::Event &e)
+	{
+		std::lock_guard lock(mutex_);
+		at_[key(e.type, e.id)] = Clock::now();
+		changed_.notify_all();
+	}
+	// Waits (at most 10 s) for an event; returns when it came.
+	std::optional<Clock::time_point> waitFor(lw::EventType type, const std::string &id)
+	{
+		std::unique_lock lock(mutex_);
+		if (!changed_.wait_for(lock, 10s, [&] { return at_.count(key(type, id)) > 0; }))
+			return std::nullopt;
+		return at_[key(type, id)];
+	}
+
+private:
+	static std::string key(lw::EventType type, const std::string &id) { return fmt::format("{}/{}", int(type), id); }
+	std::mutex mutex_;
+	std::condition_variable changed_;
+	std::map<std::string, Clock::time_point> at_;
+};
 
 std::string randomId(std::mt19937_64 &rng)
 {
@@ -27,24 +66,53 @@ std::string randomId(std::mt19937_64 &rng)
 	return id;
 }
 
-// Reads the store as a reader host would, and says what it sees.
-bool look(const std::string &root, const std::string &step)
+void writeFile(const std::string &path, const std::string &content)
 {
-	auto start = std::chrono::steady_clock::now();
-	auto report = lw::scanStore(root);
-	double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-	if (!report) {
-		std::fprintf(stderr, "layerwatch demo: %s\n", report.error().message.c_str());
-		return false;
-	}
-	std::printf("\n== %s\n   reader sees %zu images, %zu layers, %zu pending (scan %.2f ms)\n", step.c_str(),
-		    report->images.size(), report->layers.size(), report->pending.size(), ms);
-	for (const auto &[image, chain] : report->images)
-		std::printf("   image   %.12s  %-24s %zu layers\n", image->id.c_str(),
-			    image->names.empty() ? "-" : image->names.front().c_str(), chain.size());
-	for (const auto &p : report->pending)
-		std::printf("   pending %-7s %.12s  %s\n", p.kind.c_str(), p.id.c_str(), p.reason.c_str());
-	return true;
+	std::ofstream(path, std::ios::trunc) << content;
+}
+
+void say(const std::string &text)
+{
+	std::printf("%s\n", text.c_str());
+	std::fflush(stdout);
+}
+
+// busybox, written file by file in iSulad's order with pauses, no folder renamed
+// into place: the reader must wait for the manifest.
+Clock::time_point pullSlowly(const std::string &root, const std::string &layer, const std::string &image)
+{
+	auto pause = [] { std::this_thread::sleep_for(120ms); };
+	std::string o = root + "/overlay/RO/" + layer, m = root + "/overlay-layers/RO/" + layer;
+	::mkdir(o.c_str(), 0755), pause();
+	::mkdir((o + "/diff").c_str(), 0755), pause();
+	writeFile(o + "/link", layer.substr(0, 26)), pause();
+	::mkdir((o + "/empty").c_str(), 0755), pause();
+	::mkdir(m.c_str(), 0755), pause();
+	writeFile(m + "/" + layer + ".tar-split.gz", ""), pause();
+	lw::LayerRecord record;
+	record.id = layer;
+	record.diffDigest = "sha256:" + layer;
+	writeFile(m + "/layer.json", lw::toJson(record)), pause();
+	std::string d = root + "/overlay-images/" + image;
+	::mkdir(d.c_str(), 0755);
+	lw::ImageRecord img;
+	img.id = image;
+	img.layer = layer;
+	img.names = {"busybox:latest"};
+	img.bigDataNames = {"sha256:" + image, "manifest"};
+	writeFile(d + "/images.json", lw::toJson(img)), pause();
+	writeFile(d + "/" + lw::bigDataFileName("sha256:" + image), "{}"), pause();
+	lw::Manifest manifest;
+	manifest.configDigest = "sha256:" + image;
+	manifest.layerDigests = {"sha256:" + layer};
+	auto wrote = Clock::now();
+	writeFile(d + "/manifest", lw::toJson(manifest));
+	return wrote;
+}
+
+std::string ms(Clock::duration d)
+{
+	return fmt::format("{:.2f} ms", std::chrono::duration<double, std::milli>(d).count());
 }
 
 } // namespace
@@ -53,8 +121,10 @@ int runDemo(const Args &args)
 {
 	for (const auto &a : args) {
 		if (a == "--help" || a == "-h") {
-			std::fputs("usage: layerwatch demo\n\nMakes a temporary store, publishes images into it "
-				   "as a pulling host would, and shows what a reader sees after each step.\n",
+			std::fputs("usage: layerwatch demo\n\nMakes a temporary store, starts the watcher on it, and has a "
+				   "writer pull three images into it file by file (one slowly, one whose layers arrive "
+				   "after its manifest, one removed at the end), showing the events as they happen and the "
+				   "measured latencies. Cleans up after itself.\n",
 				   stdout);
 			return 0;
 		}
@@ -66,68 +136,94 @@ int runDemo(const Args &args)
 		return 1;
 	}
 	std::string root = base + "/storage";
-	std::printf("layerwatch demo: store at %s\n", root.c_str());
-	std::mt19937_64 rng(std::random_device{}());
+	say(fmt::format("layerwatch demo: a store at {}, watched by inotify", root));
+	auto started = Clock::now();
+	Seen seen;
 	int status = 0;
-	auto fail = [&](const lw::Error &e) {
-		std::fprintf(stderr, "layerwatch demo: %s\n", e.message.c_str());
-		status = 1;
-	};
-	do {
-		auto writer = lw::StoreWriter::open(root, {.durable = false});
-		if (!writer) {
-			fail(writer.error());
-			break;
+	{
+		auto writer = lw::StoreWriter::open(root, {.durable = false, .makeLinks = false});
+		auto watcher = writer ? lw::Watcher::create({.root = root}, [&](const lw::Event &e) {
+			std::string what = e.id.substr(0, 12);
+			if (e.image && !e.image->names.empty())
+				what += " " + e.image->names.front();
+			if (e.type == lw::EventType::Pending)
+				what = fmt::format("{} {}: {}", e.kind, e.id.substr(0, 12), e.reason);
+			if (e.type == lw::EventType::Ready)
+				what = fmt::format("{} images, {} layers", e.imageCount, e.layerCount);
+			say(fmt::format("  {:>8} | {:<14} {} ({})", ms(Clock::now() - started), lw::eventName(e.type), what,
+					lw::sourceName(e.source)));
+			seen.record(e);
+		}) : lw::Result<std::unique_ptr<lw::Watcher>>(writer.error());
+		if (!watcher || !(*watcher)->start()) {
+			std::fprintf(stderr, "layerwatch demo: cannot start: %s\n",
+				     watcher ? "watcher" : watcher.error().message.c_str());
+			std::filesystem::remove_all(base);
+			return 1;
 		}
-		// busybox: one layer, published in iSulad's order.
-		std::string busyLayer = randomId(rng);
-		if (auto r = writer->addLayer({.id = busyLayer}); !r) {
-			fail(r.error());
-			break;
-		}
-		auto busybox = writer->publishImage({.topLayer = busyLayer, .names = {"busybox:latest"}});
-		if (!busybox) {
-			fail(busybox.error());
-			break;
-		}
-		if (!look(root, "published busybox (1 layer)"))
-			break;
+		std::mt19937_64 rng(std::random_device{}());
+		std::vector<std::string> latencies;
+		auto check = [&](bool ok, const std::string &what) {
+			if (!ok) {
+				std::fprintf(stderr, "layerwatch demo: %s\n", what.c_str());
+				status = 1;
+			}
+			return ok;
+		};
 
-		// nginx: its image arrives before its layers, as over a slow share.
+		// 1. busybox, slowly, in iSulad's order.
+		say("\n1. busybox: pulled file by file in iSulad's order (manifest last)");
+		std::string busyLayer = randomId(rng), busybox = randomId(rng);
+		auto wrote = pullSlowly(root, busyLayer, busybox);
+		auto added = seen.waitFor(lw::EventType::ImageAdded, busybox);
+		if (check(added.has_value(), "busybox never arrived"))
+			latencies.push_back("busybox: manifest written -> image_added " + ms(*added - wrote));
+
+		// 2. nginx: its image first, its two layers after it.
+		say("\n2. nginx: the image arrives before its layers");
 		std::string nginxBase = randomId(rng), nginxTop = randomId(rng);
 		auto nginx = writer->publishImage({.topLayer = nginxTop, .names = {"nginx:1.25"}});
-		if (!nginx) {
-			fail(nginx.error());
-			break;
+		check(nginx.ok(), "nginx image: " + (nginx ? std::string() : nginx.error().message));
+		std::this_thread::sleep_for(300ms);
+		check(writer->addLayer({.id = nginxBase}).ok(), "nginx base layer");
+		auto lastLayer = Clock::now();
+		check(writer->addLayer({.id = nginxTop, .parent = nginxBase}).ok(), "nginx top layer");
+		if (nginx) {
+			auto nginxAdded = seen.waitFor(lw::EventType::ImageAdded, *nginx);
+			if (check(nginxAdded.has_value(), "nginx never arrived"))
+				latencies.push_back("nginx: last layer renamed in -> image_added " + ms(*nginxAdded - lastLayer));
 		}
-		if (!look(root, "nginx's image arrived before its layers"))
-			break;
-		if (auto r = writer->addLayer({.id = nginxBase}); !r) {
-			fail(r.error());
-			break;
-		}
-		if (auto r = writer->addLayer({.id = nginxTop, .parent = nginxBase}); !r) {
-			fail(r.error());
-			break;
-		}
-		if (!look(root, "nginx's two layers arrived"))
-			break;
 
-		// busybox removed: the image first, then its layer.
-		if (auto r = writer->removeImage(*busybox); !r) {
-			fail(r.error());
-			break;
+		// 3. alpine: published at once, then removed, image first.
+		say("\n3. alpine: published, then removed (image first, then its layer)");
+		std::string alpineLayer = randomId(rng);
+		check(writer->addLayer({.id = alpineLayer}).ok(), "alpine layer");
+		auto alpine = writer->publishImage({.topLayer = alpineLayer, .names = {"alpine:3"}});
+		if (alpine && seen.waitFor(lw::EventType::ImageAdded, *alpine)) {
+			auto removing = Clock::now();
+			check(writer->removeImage(*alpine).ok() && writer->removeLayer(alpineLayer).ok(), "removing alpine");
+			auto gone = seen.waitFor(lw::EventType::LayerRemoved, alpineLayer);
+			if (check(gone.has_value(), "alpine's layer never went"))
+				latencies.push_back("alpine: removal started -> layer_removed " + ms(*gone - removing));
 		}
-		if (auto r = writer->removeLayer(busyLayer); !r) {
-			fail(r.error());
-			break;
-		}
-		if (!look(root, "busybox removed (image, then its layer)"))
-			break;
-	} while (false);
+
+		auto snap = (*watcher)->snapshot();
+		auto stats = (*watcher)->stats();
+		say("\nSummary");
+		say(fmt::format("  the store now: {} images, {} layers", snap.imageCount(), snap.layerCount()));
+		for (const auto &image : snap.images())
+			say(fmt::format("    {} {} ({} layers)", image->id.substr(0, 12),
+					image->names.empty() ? "-" : image->names.front(), snap.chain(image->id).size()));
+		for (const auto &l : latencies)
+			say("  " + l);
+		say(fmt::format("  watcher: {} kernel events in {} batches, {} watches, {} rescans, {} resyncs",
+				stats.kernelEvents, stats.batches, stats.watches, stats.rescans, stats.resyncs));
+		(*watcher)->stop();
+		(*watcher)->join();
+	}
 	std::error_code ec;
 	std::filesystem::remove_all(base, ec);
-	std::printf("\nlayerwatch demo: %s, temporary store removed\n", status == 0 ? "done" : "failed");
+	say(fmt::format("\nlayerwatch demo: {} in {}, temporary store removed", status == 0 ? "done" : "failed",
+			ms(Clock::now() - started)));
 	return status;
 }
 

@@ -1,6 +1,7 @@
 // `layerwatch scan --root R [--json]`: one full validation, read-only, then exit.
 #include "commands.h"
 #include "json_out.h"
+#include "options.h"
 
 #include <layerwatch/scan.h>
 
@@ -13,13 +14,15 @@ namespace lwcli {
 namespace {
 
 constexpr const char *kHelp =
-	"usage: layerwatch scan --root R [--json]\n"
+	"usage: layerwatch scan (--root R | --config DAEMON_JSON) [--json]\n"
 	"\n"
 	"Validates every overlay, layer and image below the storage root R once and\n"
 	"prints what is ready and what is pending (with its reason). Reads only: it\n"
 	"makes no link and changes nothing.\n"
 	"\n"
 	"  --root R   the storage root (iSulad: /var/lib/isulad/storage)\n"
+	"  --config F iSulad's daemon.json: the root is graph + /storage, and\n"
+	"             storage-enable-remote-layer must be true\n"
 	"  --json     one JSON object: images, layers, pending\n";
 
 std::string toJson(const lw::ScanReport &report)
@@ -91,27 +94,27 @@ void printTable(const lw::ScanReport &report)
 
 int runScan(const Args &args)
 {
-	std::string root;
+	RootChoice choice;
 	bool json = false;
-	for (std::size_t i = 0; i < args.size(); ++i) {
-		const auto &a = args[i];
-		if (a == "--help" || a == "-h") {
+	for (ArgWalker a{"scan", args}; a.i < args.size(); ++a.i) {
+		const auto &arg = args[a.i];
+		if (arg == "--help" || arg == "-h") {
 			std::fputs(kHelp, stdout);
 			return 0;
-		} else if (a == "--json") {
+		} else if (arg == "--json") {
 			json = true;
-		} else if (a == "--root") {
-			if (i + 1 >= args.size())
-				return usageError("scan", "--root needs a path");
-			root = args[++i];
-		} else if (a.rfind("--root=", 0) == 0) {
-			root = a.substr(7);
+		} else if (arg == "--root" || arg == "--config") {
+			auto v = a.value();
+			if (!v)
+				return a.missingValue();
+			(arg == "--root" ? choice.root : choice.config) = *v;
 		} else {
-			return usageError("scan", fmt::format("unknown argument '{}'", a));
+			return a.unknown();
 		}
 	}
-	if (root.empty())
-		return usageError("scan", "--root is required");
+	std::string root;
+	if (int r = resolveRoot("scan", choice, root); r != 0)
+		return r;
 
 	auto report = lw::scanStore(root);
 	if (!report) {

@@ -2,6 +2,7 @@
 // this process's loop, one line per event, until SIGINT or SIGTERM.
 #include "commands.h"
 #include "json_out.h"
+#include "options.h"
 
 #include <layerwatch/watcher.h>
 
@@ -11,6 +12,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 
 namespace lwcli {
@@ -18,7 +20,8 @@ namespace lwcli {
 namespace {
 
 constexpr const char *kHelp =
-	"usage: layerwatch watch --root R [--json] [--mode auto|inotify|fanotify|poll]\n"
+	"usage: layerwatch watch (--root R | --config DAEMON_JSON) [--json]\n"
+	"                        [--mode auto|inotify|fanotify|poll]\n"
 	"                        [--interval MS] [--verbose]\n"
 	"\n"
 	"Loads the store below R, then follows it: inotify on local trees, a rescan every\n"
@@ -27,6 +30,8 @@ constexpr const char *kHelp =
 	"layers. SIGINT or SIGTERM stops it (it prints \"stopped\" and exits 0).\n"
 	"\n"
 	"  --root R        the storage root (iSulad: /var/lib/isulad/storage)\n"
+	"  --config F      iSulad's daemon.json: root = graph + /storage (needs\n"
+	"                  storage-enable-remote-layer: true)\n"
 	"  --json          JSON lines: event, its fields, ts (Unix ns) and source\n"
 	"  --mode M        auto (default), inotify, fanotify, poll\n"
 	"  --interval MS   rescan period of remote trees, in milliseconds\n"
@@ -148,44 +153,39 @@ void onSignal(uv_signal_t *handle, int)
 int runWatch(const Args &args)
 {
 	lw::WatcherOptions options;
+	RootChoice choice;
 	bool json = false, verbose = false;
-	for (std::size_t i = 0; i < args.size(); ++i) {
-		const auto &a = args[i];
-		auto value = [&](const char *name) -> const std::string * {
-			if (i + 1 >= args.size())
-				return nullptr;
-			(void)name;
-			return &args[++i];
-		};
-		if (a == "--help" || a == "-h") {
+	for (ArgWalker a{"watch", args}; a.i < args.size(); ++a.i) {
+		const auto &arg = args[a.i];
+		if (arg == "--help" || arg == "-h") {
 			std::fputs(kHelp, stdout);
 			return 0;
-		} else if (a == "--json") {
+		} else if (arg == "--json") {
 			json = true;
-		} else if (a == "--verbose") {
+		} else if (arg == "--verbose") {
 			verbose = true;
-		} else if (a == "--root") {
-			auto v = value("--root");
+		} else if (arg == "--root" || arg == "--config") {
+			auto v = a.value();
 			if (!v)
-				return usageError("watch", "--root needs a path");
-			options.root = *v;
-		} else if (a == "--mode") {
-			auto v = value("--mode");
+				return a.missingValue();
+			(arg == "--root" ? choice.root : choice.config) = *v;
+		} else if (arg == "--mode") {
+			auto v = a.value();
 			if (!v || !lw::parseWatchMode(*v, options.mode))
 				return usageError("watch", "--mode takes auto, inotify, fanotify or poll");
-		} else if (a == "--interval") {
-			auto v = value("--interval");
+		} else if (arg == "--interval") {
+			auto v = a.value();
 			char *end = nullptr;
 			unsigned long ms = v ? std::strtoul(v->c_str(), &end, 10) : 0;
 			if (!v || v->empty() || *end != '\0' || ms == 0 || ms > 86400000)
 				return usageError("watch", "--interval takes milliseconds, 1 to 86400000");
 			options.intervalMs = static_cast<std::uint32_t>(ms);
 		} else {
-			return usageError("watch", fmt::format("unknown argument '{}'", a));
+			return a.unknown();
 		}
 	}
-	if (options.root.empty())
-		return usageError("watch", "--root is required");
+	if (int r = resolveRoot("watch", choice, options.root); r != 0)
+		return r;
 	if (verbose) {
 		options.logLevel = lw::LogLevel::Debug;
 		options.log = [](lw::LogLevel, const std::string &message) {

@@ -12,6 +12,8 @@ using Args = std::vector<std::string>;
 int runScan(const Args &args);
 int runDemo(const Args &args);
 int runWatch(const Args &args);
+int runPublish(const Args &args);
+int runRmi(const Args &args);
 
 // Prints "layerwatch CMD: MESSAGE" on stderr and returns 2.
 int usageError(const std::string &command, const std::string &message);

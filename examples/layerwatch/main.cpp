@@ -27,7 +27,10 @@ constexpr const char *kHelp =
 	"\n"
 	"commands:\n"
 	"  scan --root R [--json]   validate the store once, read-only, and exit\n"
+	"                           (scan and watch take --config DAEMON_JSON instead)\n"
 	"  watch --root R [--json]  load the store, then follow it until SIGINT/SIGTERM\n"
+	"  publish --root R ...     writer side: publish an image (synthetic or from folders)\n"
+	"  rmi --root R IMAGE       writer side: remove an image and the layers it alone used\n"
 	"  demo                     a temporary store, a writer publishing into it, and\n"
 	"                           layerwatch reading it\n"
 	"\n"
@@ -56,6 +59,10 @@ int main(int argc, char **argv)
 		return lwcli::runScan(args);
 	if (command == "watch")
 		return lwcli::runWatch(args);
+	if (command == "publish")
+		return lwcli::runPublish(args);
+	if (command == "rmi")
+		return lwcli::runRmi(args);
 	if (command == "demo")
 		return lwcli::runDemo(args);
 	std::fprintf(stderr, "layerwatch: unknown command '%s' (see layerwatch --help)\n", command.c_str());

@@ -96,6 +96,9 @@ LW_EXPORT Result<ImageRecord> parseImageJson(std::string_view text);
 // reported as unsupported.
 LW_EXPORT Result<Manifest> parseManifest(std::string_view text);
 
+// "sha256:" + 64 lowercase hex characters: the digest form of every id and blob.
+LW_EXPORT std::string sha256Digest(std::string_view bytes);
+
 LW_EXPORT std::string toJson(const LayerRecord &layer);
 LW_EXPORT std::string toJson(const ImageRecord &image);
 LW_EXPORT std::string toJson(const Manifest &manifest);

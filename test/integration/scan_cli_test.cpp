@@ -4,8 +4,14 @@
 #include "reconciler.h"
 #include "root.h"
 
+#include <layerwatch/model.h>
+#include <layerwatch/scan.h>
+#include <layerwatch/writer.h>
+
 #include <rapidjson/document.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <sys/wait.h>
 
@@ -186,7 +192,12 @@ TEST_CASE("start-up removes dangling links into RO/ and nothing else")
 
 TEST_CASE("bad arguments: one line and exit 2; a missing root: exit 1")
 {
-	for (const char *args : {"", "scan", "scan --root", "scan --root /x --bogus", "nonsense", "demo --bogus"}) {
+	for (const char *args : {"", "scan", "scan --root", "scan --root /x --bogus", "nonsense", "demo --bogus",
+				 "watch", "watch --root /x --mode sideways", "watch --root /x --interval 0",
+				 "watch --root /x --interval 5s", "watch --root /x --config /y", "publish --root /x",
+				 "publish --root /x --synthetic 0", "publish --root /x --synthetic 129",
+				 "publish --root /x --synthetic 2 --layer-dir /y", "publish --root /x --name",
+				 "rmi --root /x", "rmi --root /x a b", "rmi --bogus"}) {
 		INFO(args);
 		auto run = runLayerwatch(args);
 		CHECK(run.status == 2);
@@ -196,16 +207,101 @@ TEST_CASE("bad arguments: one line and exit 2; a missing root: exit 1")
 	auto missing = runLayerwatch("scan --root /nonexistent/layerwatch-root");
 	CHECK(missing.status == 1);
 	CHECK(missing.err == "layerwatch scan: root /nonexistent/layerwatch-root: missing\n");
-	for (const char *args : {"--help", "scan --help", "demo --help", "--version"}) {
+	for (const char *args : {"--help", "scan --help", "demo --help", "watch --help", "publish --help", "rmi --help",
+				 "--version"}) {
 		INFO(args);
 		CHECK(runLayerwatch(args).status == 0);
 	}
 }
 
-TEST_CASE("demo runs the whole story and exits 0")
+TEST_CASE("demo runs the whole story, cleans up and exits 0 in under 30 s")
 {
+	auto start = std::chrono::steady_clock::now();
 	auto run = runLayerwatch("demo");
+	CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(30));
 	CHECK(run.status == 0);
-	CHECK(run.out.find("nginx:1.25") != std::string::npos);
-	CHECK(run.out.find("temporary store removed") != std::string::npos);
+	for (const char *step : {"image_added    ", "busybox:latest", "nginx:1.25", "image_removed  ", "alpine:3",
+				 "busybox: manifest written -> image_added", "temporary store removed"})
+		CHECK_MESSAGE(run.out.find(step) != std::string::npos, step);
+	auto at = run.out.find("a store at ");
+	REQUIRE(at != std::string::npos);
+	std::string store = run.out.substr(at + 11, run.out.find(',', at) - at - 11);
+	CHECK_FALSE(lw::test::exists(store));
+}
+
+TEST_CASE("publish and rmi: the writing side from the command line")
+{
+	lw::test::TempDir tmp;
+	std::string root = tmp / "storage";
+	auto first = runLayerwatch("publish --root " + root + " --synthetic 3 --name app:1 --name app:latest");
+	REQUIRE(first.status == 0);
+	std::string app = first.out.substr(0, first.out.size() - 1);
+	CHECK(isValidId(app));
+	lw::test::makeDirs(tmp / "content/etc");
+	writeFile(tmp / "content/etc/motd", "hello");
+	auto second = runLayerwatch("publish --root " + root + " --layer-dir " + tmp.path() + "/content --name files:1");
+	REQUIRE(second.status == 0);
+	std::string files = second.out.substr(0, second.out.size() - 1);
+
+	auto report = lw::test::unwrap(scanStore(root));
+	REQUIRE(report.images.size() == 2);
+	CHECK(report.layers.size() == 4);
+	CHECK(report.pending.empty());
+	auto filesImage = std::find_if(report.images.begin(), report.images.end(), [&](const auto &i) { return i.image->id == files; });
+	REQUIRE(filesImage != report.images.end());
+	CHECK(readFile(root + "/overlay/RO/" + filesImage->image->topLayer + "/diff/etc/motd") == "hello");
+
+	// rmi by name: the image, then its three layers, top first; files:1 untouched.
+	auto removed = runLayerwatch("rmi --root " + root + " app:latest");
+	REQUIRE(removed.status == 0);
+	CHECK(removed.out.rfind("removed image " + app + "\n", 0) == 0);
+	CHECK(std::count(removed.out.begin(), removed.out.end(), '\n') == 4);
+	report = lw::test::unwrap(scanStore(root));
+	REQUIRE(report.images.size() == 1);
+	CHECK(report.images[0].image->id == files);
+	CHECK(report.layers.size() == 1);
+	auto again = runLayerwatch("rmi --root " + root + " app:latest");
+	CHECK(again.status == 1);
+	CHECK(again.err == "layerwatch rmi: no image app:latest in " + root + "\n");
+}
+
+TEST_CASE("rmi keeps the layers another image stands on")
+{
+	lw::test::TempDir tmp;
+	std::string root = tmp / "storage";
+	auto writer = lw::test::unwrap(StoreWriter::open(root, {.durable = false}));
+	std::string base = lw::test::makeId(), mid = lw::test::makeId(), top = lw::test::makeId();
+	lw::test::unwrap(writer.addLayer({.id = base}));
+	lw::test::unwrap(writer.addLayer({.id = mid, .parent = base}));
+	lw::test::unwrap(writer.addLayer({.id = top, .parent = mid}));
+	auto small = lw::test::unwrap(writer.publishImage({.topLayer = mid, .names = {"small:1"}}));
+	auto big = lw::test::unwrap(writer.publishImage({.topLayer = top, .names = {"big:1"}}));
+	auto removed = runLayerwatch("rmi --root " + root + " " + big);
+	REQUIRE(removed.status == 0);
+	CHECK(removed.out == "removed image " + big + "\nremoved layer " + top + "\n");
+	auto report = lw::test::unwrap(scanStore(root));
+	REQUIRE(report.images.size() == 1);
+	CHECK(report.images[0].image->id == small);
+	CHECK(report.layers.size() == 2);
+}
+
+TEST_CASE("--config takes the root and the switch from iSulad's daemon.json")
+{
+	lw::test::TempDir tmp;
+	std::string graph = tmp / "isulad";
+	composeStore(graph + "/storage");
+	writeFile(tmp / "on.json", "{\"graph\": \"" + graph + "/\", \"storage-enable-remote-layer\": true}");
+	writeFile(tmp / "off.json", "{\"graph\": \"" + graph + "\", \"storage-enable-remote-layer\": false}");
+	writeFile(tmp / "bad.json", "{\"graph\": ");
+	auto on = runLayerwatch("scan --config " + tmp.path() + "/on.json --json");
+	CHECK(on.status == 0);
+	CHECK(on.out.find(kBusybox) != std::string::npos);
+	auto off = runLayerwatch("scan --config " + tmp.path() + "/off.json");
+	CHECK(off.status == 1);
+	CHECK(off.err.find("\"storage-enable-remote-layer\" is not true") != std::string::npos);
+	CHECK(std::count(off.err.begin(), off.err.end(), '\n') == 1);
+	auto bad = runLayerwatch("watch --config " + tmp.path() + "/bad.json");
+	CHECK(bad.status == 1);
+	CHECK(bad.err.find("invalid JSON") != std::string::npos);
+	CHECK(runLayerwatch("scan --config " + tmp.path() + "/missing.json").status == 1);
 }

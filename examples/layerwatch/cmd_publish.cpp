@@ -1,0 +1,215 @@
+// `layerwatch publish`: the writing side from the command line. Builds layers (base
+// first) and an image on top, as a pulling host does.
+#include "commands.h"
+#include "options.h"
+
+#include <layerwatch/model.h>
+#include <layerwatch/writer.h>
+
+#include <fmt/format.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <random>
+
+namespace lwcli {
+
+namespace {
+
+constexpr const char *kHelp =
+	"usage: layerwatch publish --root R (--synthetic N | --layer-dir DIR...)\n"
+	"                          [--name NAME]... [--no-links]\n"
+	"\n"
+	"Publishes an image into the shared trees below R as a pulling host does: each\n"
+	"layer is built in a temporary folder inside RO/ and renamed into place, then the\n"
+	"image is written with its manifest last. Prints the image id.\n"
+	"\n"
+	"  --synthetic N    N synthetic layers (1 to 128), each with one small file\n"
+	"  --layer-dir DIR  a folder whose contents become one layer (repeat, base first)\n"
+	"  --name NAME      an image name (repeat); default layerwatch/synthetic:<id>\n"
+	"  --no-links       make no local links (a host that only publishes)\n";
+
+constexpr int kMaxCopyDepth = 256;
+
+lw::Error errnoError(const std::string &what)
+{
+	return lw::makeError(errno, fmt::format("{}: {}", what, std::strerror(errno)));
+}
+
+// Copies the contents of the folder srcFd into dstFd: files, folders and symlinks
+// (as they are, never followed); anything else is refused.
+lw::Result<void> copyTree(int srcFd, int dstFd, const std::string &where, int depth)
+{
+	if (depth > kMaxCopyDepth)
+		return lw::makeError(ELOOP, where + ": deeper than 256 levels");
+	int listFd = ::openat(srcFd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *dir = listFd < 0 ? nullptr : ::fdopendir(listFd);
+	if (!dir) {
+		if (listFd >= 0)
+			::close(listFd);
+		return errnoError(where);
+	}
+	lw::Result<void> result;
+	while (struct dirent *e = ::readdir(dir)) {
+		std::string name = e->d_name;
+		if (name == "." || name == "..")
+			continue;
+		std::string path = where + "/" + name;
+		struct stat st;
+		if (::fstatat(srcFd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+			result = errnoError(path);
+			break;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			int from = ::openat(srcFd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (from < 0 || ::mkdirat(dstFd, name.c_str(), st.st_mode & 07777) != 0) {
+				result = errnoError(path);
+				if (from >= 0)
+					::close(from);
+				break;
+			}
+			int to = ::openat(dstFd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			result = to < 0 ? lw::Result<void>(errnoError(path)) : copyTree(from, to, path, depth + 1);
+			::close(from);
+			if (to >= 0)
+				::close(to);
+		} else if (S_ISLNK(st.st_mode)) {
+			char target[4096];
+			ssize_t n = ::readlinkat(srcFd, name.c_str(), target, sizeof(target) - 1);
+			if (n < 0 || ::symlinkat(std::string(target, static_cast<std::size_t>(n)).c_str(), dstFd, name.c_str()) != 0)
+				result = errnoError(path);
+		} else if (S_ISREG(st.st_mode)) {
+			int from = ::openat(srcFd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			int to = ::openat(dstFd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, st.st_mode & 07777);
+			char buf[65536];
+			ssize_t n = 0;
+			while (from >= 0 && to >= 0 && (n = ::read(from, buf, sizeof(buf))) > 0)
+				if (::write(to, buf, static_cast<std::size_t>(n)) != n) {
+					n = -1;
+					break;
+				}
+			if (from < 0 || to < 0 || n < 0)
+				result = errnoError(path);
+			if (from >= 0)
+				::close(from);
+			if (to >= 0)
+				::close(to);
+		} else {
+			result = lw::makeError(EINVAL, path + ": not a file, folder or symlink");
+		}
+		if (!result)
+			break;
+	}
+	::closedir(dir);
+	return result;
+}
+
+} // namespace
+
+int runPublish(const Args &args)
+{
+	RootChoice choice;
+	unsigned long synthetic = 0;
+	std::vector<std::string> layerDirs, names;
+	bool links = true;
+	for (ArgWalker a{"publish", args}; a.i < args.size(); ++a.i) {
+		const auto &arg = args[a.i];
+		if (arg == "--help" || arg == "-h") {
+			std::fputs(kHelp, stdout);
+			return 0;
+		} else if (arg == "--no-links") {
+			links = false;
+		} else if (arg == "--root" || arg == "--synthetic" || arg == "--layer-dir" || arg == "--name") {
+			auto v = a.value();
+			if (!v)
+				return a.missingValue();
+			if (arg == "--root") {
+				choice.root = *v;
+			} else if (arg == "--layer-dir") {
+				layerDirs.push_back(*v);
+			} else if (arg == "--name") {
+				if (v->empty())
+					return usageError("publish", "--name takes a non-empty name");
+				names.push_back(*v);
+			} else {
+				char *end = nullptr;
+				synthetic = std::strtoul(v->c_str(), &end, 10);
+				if (v->empty() || *end != '\0' || synthetic < 1 || synthetic > lw::kMaxChainDepth)
+					return usageError("publish", "--synthetic takes a number of layers, 1 to 128");
+			}
+		} else {
+			return a.unknown();
+		}
+	}
+	if ((synthetic > 0) == !layerDirs.empty())
+		return usageError("publish", "give --synthetic N or --layer-dir DIR, one of the two");
+	if (layerDirs.size() > lw::kMaxChainDepth)
+		return usageError("publish", "at most 128 layers");
+	std::string root;
+	if (int r = resolveRoot("publish", choice, root); r != 0)
+		return r;
+
+	auto writer = lw::StoreWriter::open(root, {.makeLinks = links});
+	if (!writer) {
+		std::fprintf(stderr, "layerwatch publish: %s\n", writer.error().message.c_str());
+		return 1;
+	}
+	std::random_device rd;
+	std::string salt = fmt::format("{}-{}", rd(), std::chrono::system_clock::now().time_since_epoch().count());
+	std::size_t count = synthetic > 0 ? synthetic : layerDirs.size();
+	std::string parent, diffIds;
+	std::vector<std::string> layerDigests;
+	for (std::size_t i = 0; i < count; ++i) {
+		// Ids as registries make them: the chain id of the parent's and this diff.
+		std::string diffDigest = lw::sha256Digest(fmt::format("{}/{}", salt, i));
+		std::string id = lw::sha256Digest(parent.empty() ? diffDigest : "sha256:" + parent + " " + diffDigest).substr(7);
+		lw::LayerSpec spec{.id = id, .parent = parent, .diffDigest = diffDigest};
+		if (synthetic > 0) {
+			spec.fillDiff = [i](int diffFd) -> lw::Result<void> {
+				std::string name = fmt::format("layer-{}.txt", i);
+				int fd = ::openat(diffFd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+				if (fd < 0)
+					return errnoError(name);
+				std::string text = fmt::format("synthetic layer {}\n", i);
+				bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+				::close(fd);
+				return ok ? lw::Result<void>() : lw::Result<void>(errnoError(name));
+			};
+		} else {
+			std::string dir = layerDirs[i];
+			spec.fillDiff = [dir](int diffFd) -> lw::Result<void> {
+				int src = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+				if (src < 0)
+					return errnoError(dir);
+				auto r = copyTree(src, diffFd, dir, 0);
+				::close(src);
+				return r;
+			};
+		}
+		if (auto r = writer->addLayer(spec); !r) {
+			std::fprintf(stderr, "layerwatch publish: layer %zu: %s\n", i + 1, r.error().message.c_str());
+			return 1;
+		}
+		diffIds += fmt::format("{}\"{}\"", diffIds.empty() ? "" : ",", diffDigest);
+		layerDigests.push_back(diffDigest);
+		parent = id;
+	}
+	std::string config = fmt::format(R"({{"architecture":"amd64","os":"linux","created":"{}","config":{{}},"rootfs":{{"type":"layers","diff_ids":[{}]}}}})",
+					 lw::nowRfc3339(), diffIds);
+	if (names.empty())
+		names.push_back(fmt::format("layerwatch/synthetic:{}", lw::sha256Digest(config).substr(7, 12)));
+	auto image = writer->publishImage({.topLayer = parent, .names = names, .config = config, .layerDigests = layerDigests});
+	if (!image) {
+		std::fprintf(stderr, "layerwatch publish: image: %s\n", image.error().message.c_str());
+		return 1;
+	}
+	std::printf("%s\n", image->c_str());
+	return 0;
+}
+
+} // namespace lwcli

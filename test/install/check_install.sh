@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# `meson install` into a scratch folder, then a tiny C consumer built only from the
+# installed pkg-config file, headers and library.
+# usage: check_install.sh BUILD_DIR SOURCE_DIR
+set -euo pipefail
+build=$1 source=$2
+dest=$(mktemp -d)
+trap 'rm -rf "$dest"' EXIT
+meson install -C "$build" --no-rebuild --destdir "$dest" --quiet >/dev/null
+pc=$(find "$dest" -name layerwatch.pc | head -n 1)
+[ -n "$pc" ] || { echo "no layerwatch.pc installed"; exit 1; }
+for f in layerwatch.h watcher.h store.h model.h writer.h; do
+  [ -n "$(find "$dest" -path "*/include/layerwatch/$f")" ] || { echo "header $f not installed"; exit 1; }
+done
+[ -n "$(find "$dest" -name layerwatch -type f -perm -u+x)" ] || { echo "program not installed"; exit 1; }
+export PKG_CONFIG_PATH=$(dirname "$pc") PKG_CONFIG_SYSROOT_DIR=$dest
+flags=$(pkg-config --cflags --libs layerwatch)
+cc -std=c99 -Wall -Werror -o "$dest/consumer" "$source/test/install/consumer.c" $flags
+libdir=$(dirname "$(find "$dest" -name 'liblayerwatch.so*' | head -n 1)")
+mkdir -p "$dest/root"
+LD_LIBRARY_PATH=$libdir "$dest/consumer" "$dest/root"
