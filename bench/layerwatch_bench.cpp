@@ -1,0 +1,572 @@
+// layerwatch's benchmarks, each measured side by side with its baseline in one run
+// (quote ratios and medians: these machines are shared and noisy).
+//   1 local latency: manifest rename -> image_added, against a bare inotify reader
+//   2 idle rescan CPU of a 10 000-image store, against a seed-style pass
+//   3 remote detection over bindfs at several intervals, and CPU per idle tick
+//   4 scale: initial load of 1k/10k/50k images against a plain crawl of the same tree
+//   5 storm: images written as fast as possible until the store matches a full scan
+// usage: layerwatch_bench [--quick] --out DIR [--work DIR]
+// Writes DIR/results.json, DIR/BENCHMARKS.md and DIR/*.dat (for the plot).
+#include "store_generator.h"
+
+#include "reconciler.h"
+#include "root.h"
+#include "safe_fs.h"
+
+#include <layerwatch/model.h>
+#include <layerwatch/scan.h>
+#include <layerwatch/watcher.h>
+#include <layerwatch/writer.h>
+
+#include <fmt/format.h>
+
+#include <sys/inotify.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <thread>
+#include <vector>
+
+using namespace lw;
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+namespace {
+
+// ---- small tools ----
+
+double threadCpuMs()
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+double processCpuMs()
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+}
+
+double since(Clock::time_point t)
+{
+	return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
+
+double percentile(std::vector<double> v, double p)
+{
+	if (v.empty())
+		return 0;
+	std::sort(v.begin(), v.end());
+	return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
+}
+
+double median(const std::vector<double> &v)
+{
+	return percentile(v, 0.5);
+}
+
+void writeText(const std::string &path, const std::string &text)
+{
+	std::ofstream(path, std::ios::trunc) << text;
+}
+
+void saveSamples(const std::string &path, const std::vector<double> &v)
+{
+	std::string text;
+	for (double x : v)
+		text += fmt::format("{:.3f}\n", x);
+	writeText(path, text);
+}
+
+std::string fresh(const std::string &work, const std::string &name)
+{
+	std::string path = work + "/" + name;
+	std::filesystem::remove_all(path);
+	std::filesystem::create_directories(path);
+	return path;
+}
+
+// The report: JSON results and a Markdown page, filled as sections finish.
+struct Report {
+	std::vector<std::string> json;  // "key": value entries
+	std::string markdown;
+	std::vector<std::string> targets; // "| target | figure | met |" rows
+
+	void add(const std::string &key, double value) { json.push_back(fmt::format("\"{}\": {:.4f}", key, value)); }
+	void target(const std::string &what, const std::string &figure, bool met)
+	{
+		targets.push_back(fmt::format("| {} | {} | {} |", what, figure, met ? "met" : "**missed**"));
+	}
+};
+
+void say(const std::string &text)
+{
+	std::printf("%s\n", text.c_str());
+	std::fflush(stdout);
+}
+
+// ---- 1. local latency against the kernel floor ----
+
+std::string stageImage(const std::string &root, const std::string &id, const std::string &top)
+{
+	std::string dir = root + "/overlay-images/" + id;
+	::mkdir(dir.c_str(), 0755);
+	ImageRecord r;
+	r.id = id;
+	r.layer = top;
+	r.names = {"bench/" + id.substr(0, 8)};
+	r.bigDataNames = {"sha256:" + id, "manifest"};
+	writeText(dir + "/images.json", toJson(r));
+	writeText(dir + "/" + bigDataFileName("sha256:" + id), "{}");
+	Manifest m;
+	m.configDigest = "sha256:" + id;
+	writeText(dir + "/.manifest.tmp", toJson(m));
+	return dir;
+}
+
+void localLatency(const std::string &work, const std::string &out, int count, Report &report)
+{
+	std::string root = fresh(work, "local");
+	auto writer = StoreWriter::open(root, {.durable = false, .makeLinks = false});
+	std::string base(64, 'a');
+	if (!writer || !writer->addLayer({.id = base}))
+		throw std::runtime_error("cannot make the local store");
+	std::mutex mutex;
+	std::condition_variable cv;
+	std::string lastAdded;
+	Clock::time_point addedAt;
+	auto watcher = Watcher::create({.root = root}, [&](const Event &e) {
+		if (e.type != EventType::ImageAdded)
+			return;
+		std::lock_guard lock(mutex);
+		lastAdded = e.id;
+		addedAt = Clock::now();
+		cv.notify_all();
+	});
+	if (!watcher || !(*watcher)->start())
+		throw std::runtime_error("watcher did not start");
+	int floorFd = inotify_init1(IN_CLOEXEC);
+	std::vector<double> ours, floor;
+	for (int i = 0; i < count; ++i) {
+		// The floor: a bare inotify reader, the same kind of rename, the same tree.
+		std::string fdir = root + "/overlay-images/" + fmt::format("f{:063x}", i);
+		::mkdir(fdir.c_str(), 0755);
+		writeText(fdir + "/.manifest.tmp", "{}");
+		int wd = inotify_add_watch(floorFd, fdir.c_str(), IN_MOVED_TO);
+		auto t0 = Clock::now();
+		::rename((fdir + "/.manifest.tmp").c_str(), (fdir + "/manifest").c_str());
+		alignas(struct inotify_event) char buf[4096];
+		(void)::read(floorFd, buf, sizeof(buf));
+		floor.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+		inotify_rm_watch(floorFd, wd);
+		std::filesystem::remove_all(fdir);
+
+		std::string id = fmt::format("c{:063x}", i);
+		std::string dir = stageImage(root, id, base);
+		std::unique_lock lock(mutex);
+		auto start = Clock::now();
+		::rename((dir + "/.manifest.tmp").c_str(), (dir + "/manifest").c_str());
+		if (!cv.wait_for(lock, 5s, [&] { return lastAdded == id; }))
+			throw std::runtime_error(fmt::format("image {} never arrived", i));
+		ours.push_back(std::chrono::duration<double, std::micro>(addedAt - start).count());
+	}
+	::close(floorFd);
+	(*watcher)->stop();
+	(*watcher)->join();
+	saveSamples(out + "/latency_local.dat", ours);
+	saveSamples(out + "/latency_floor.dat", floor);
+	double p50 = median(ours), p99 = percentile(ours, 0.99), mx = percentile(ours, 1.0);
+	double f50 = median(floor), f99 = percentile(floor, 0.99);
+	report.add("local_latency_p50_us", p50);
+	report.add("local_latency_p99_us", p99);
+	report.add("local_latency_max_us", mx);
+	report.add("kernel_floor_p50_us", f50);
+	report.add("kernel_floor_p99_us", f99);
+	report.markdown += fmt::format(
+		"## 1. Detection latency on a local tree\n\n"
+		"{} images published one at a time; time from the manifest's rename into place to the\n"
+		"`image_added` callback. The kernel floor: a bare inotify reader, the same rename.\n\n"
+		"| | p50 | p99 | max |\n| --- | --- | --- | --- |\n"
+		"| layerwatch | {:.1f} µs | {:.1f} µs | {:.1f} µs |\n"
+		"| kernel floor (bare inotify) | {:.1f} µs | {:.1f} µs | {:.1f} µs |\n"
+		"| ratio | {:.1f}× | {:.1f}× | |\n\n",
+		count, p50, p99, mx, f50, f99, percentile(floor, 1.0), p50 / f50, p99 / f99);
+	report.target("local p99 under 2 ms", fmt::format("{:.3f} ms", p99 / 1000), p99 < 2000);
+	report.target("local p99 under 5× the kernel floor", fmt::format("{:.1f}×", p99 / f99), p99 / f99 < 5);
+	say(fmt::format("local latency: p50 {:.1f} us p99 {:.1f} us (floor {:.1f}/{:.1f})", p50, p99, f50, f99));
+}
+
+// ---- 2. idle rescan against the seed's pass ----
+
+// The seed's way, every 5 s: list the trees and parse every manifest, images.json and
+// layer.json again.
+std::size_t seedPass(int rootFd)
+{
+	std::size_t parsed = 0;
+	for (auto [tree, file] : {std::pair{"overlay-images", "images.json"}, {"overlay-images", "manifest"},
+				  {"overlay-layers/RO", "layer.json"}}) {
+		auto dir = fs::openDir(rootFd, tree);
+		if (!dir)
+			continue;
+		auto entries = fs::listDir(dir->get());
+		for (const auto &e : *entries) {
+			if (!isValidId(e.name))
+				continue;
+			auto item = fs::openDir(dir->get(), e.name);
+			if (!item)
+				continue;
+			auto text = fs::readRegularFile(item->get(), file, kMaxJsonBytes);
+			if (!text)
+				continue;
+			std::string_view f(file);
+			parsed += f == "manifest" ? parseManifest(*text).ok()
+				  : f == "layer.json" ? parseLayerJson(*text).ok() : parseImageJson(*text).ok();
+		}
+	}
+	return parsed;
+}
+
+void idleRescan(const std::string &root, Report &report)
+{
+	auto rootFd = openRoot(root);
+	Store store;
+	Reconciler reader(rootFd->get(), store, {.commitLinks = false});
+	(void)reader.initialLoad();
+	std::vector<double> idle, seed;
+	for (int round = 0; round < 5; ++round) {
+		double a = threadCpuMs();
+		if (!reader.rescan().empty())
+			throw std::runtime_error("an idle rescan changed something");
+		idle.push_back(threadCpuMs() - a);
+		double b = threadCpuMs();
+		(void)seedPass(rootFd->get());
+		seed.push_back(threadCpuMs() - b);
+	}
+	auto snap = store.snapshot();
+	double i50 = median(idle), s50 = median(seed);
+	report.add("idle_rescan_cpu_ms", i50);
+	report.add("seed_pass_cpu_ms", s50);
+	report.markdown += fmt::format(
+		"## 2. The seed's way: a 5 s pass against an idle rescan\n\n"
+		"The same store of {} images and {} layers. The seed lists the three trees and parses\n"
+		"every manifest, `images.json` and `layer.json` every 5 s, so it sees a new image\n"
+		"2.5 s late on average. An idle layerwatch rescan lists and stats only.\n\n"
+		"| CPU per pass (median of 5) | ms |\n| --- | --- |\n"
+		"| seed-style pass | {:.1f} |\n| layerwatch idle rescan | {:.1f} |\n| seed / layerwatch | {:.1f}× |\n\n",
+		snap.imageCount(), snap.layerCount(), s50, i50, s50 / i50);
+	report.target("idle rescan of 10 000 images under 5 ms CPU", fmt::format("{:.1f} ms", i50), i50 < 5);
+	report.target("idle rescan ≥ 50× cheaper than the seed's pass", fmt::format("{:.1f}×", s50 / i50), s50 / i50 >= 50);
+	say(fmt::format("idle rescan {:.1f} ms CPU, seed pass {:.1f} ms", i50, s50));
+}
+
+// ---- 3. remote detection over bindfs ----
+
+void remoteDetection(const std::string &work, const std::string &out, bool quick, Report &report)
+{
+	report.markdown += "## 3. Remote detection (bindfs, written from underneath)\n\n";
+	if (::geteuid() != 0 || ::access("/dev/fuse", R_OK | W_OK) != 0 || std::system("command -v bindfs >/dev/null") != 0) {
+		report.markdown += "Skipped: needs root, /dev/fuse and bindfs.\n\n";
+		say("remote: skipped (no FUSE)");
+		return;
+	}
+	std::string server = fresh(work, "remote-server"), reader = fresh(work, "remote-reader");
+	auto made = lwbench::generateStore(server, 100, lwbench::ChainShape::Own, 1);
+	auto writer = StoreWriter::open(server, {.durable = false, .makeLinks = false});
+	std::string base(64, 'a');
+	(void)writer->addLayer({.id = base});
+	std::vector<std::string> mounts;
+	for (auto tree : {"overlay/RO", "overlay-layers/RO", "overlay-images"}) {
+		std::filesystem::create_directories(reader + "/" + tree);
+		if (std::system(fmt::format("bindfs {}/{} {}/{}", server, tree, reader, tree).c_str()) != 0)
+			throw std::runtime_error("bindfs failed");
+		mounts.push_back(reader + "/" + tree);
+	}
+	report.markdown += "| interval | samples | p50 | p99 | CPU per idle tick |\n| --- | --- | --- | --- | --- |\n";
+	std::vector<std::pair<unsigned, int>> plan = quick ? std::vector<std::pair<unsigned, int>>{{100, 20}, {1000, 5}}
+							   : std::vector<std::pair<unsigned, int>>{{100, 50}, {1000, 20}, {5000, 8}};
+	std::mt19937 rng(42);
+	for (auto [interval, samples] : plan) {
+		std::mutex mutex;
+		std::condition_variable cv;
+		std::map<std::string, Clock::time_point> added;
+		auto watcher = Watcher::create({.root = reader, .intervalMs = interval}, [&](const Event &e) {
+			if (e.type != EventType::ImageAdded)
+				return;
+			std::lock_guard lock(mutex);
+			added[e.id] = Clock::now();
+			cv.notify_all();
+		});
+		if (!watcher || !(*watcher)->start())
+			throw std::runtime_error("remote watcher did not start");
+		// Idle cost: the whole process's CPU over some ticks, with nothing changing.
+		int ticks = static_cast<int>(std::max(3u, 2000 / interval));
+		double c0 = processCpuMs();
+		std::this_thread::sleep_for(std::chrono::milliseconds(interval) * ticks);
+		double perTick = (processCpuMs() - c0) / ticks;
+		std::vector<double> latencies;
+		for (int i = 0; i < samples; ++i) {
+			// At a random phase of the rescan timer.
+			std::this_thread::sleep_for(std::chrono::milliseconds(rng() % interval));
+			auto start = Clock::now();
+			auto id = writer->publishImage({.topLayer = base, .config = fmt::format("{{\"n\":\"{}-{}\"}}", interval, i)});
+			std::unique_lock lock(mutex);
+			if (!id || !cv.wait_for(lock, std::chrono::milliseconds(interval) + 5s, [&] { return added.count(*id); }))
+				throw std::runtime_error("a remote image never arrived");
+			latencies.push_back(std::chrono::duration<double, std::milli>(added[*id] - start).count());
+		}
+		(*watcher)->stop();
+		(*watcher)->join();
+		saveSamples(out + fmt::format("/latency_remote_{}ms.dat", interval), latencies);
+		report.add(fmt::format("remote_{}ms_p50_ms", interval), median(latencies));
+		report.add(fmt::format("remote_{}ms_p99_ms", interval), percentile(latencies, 0.99));
+		report.add(fmt::format("remote_{}ms_idle_tick_cpu_ms", interval), perTick);
+		report.markdown += fmt::format("| {} ms | {} | {:.0f} ms | {:.0f} ms | {:.2f} ms |\n", interval, samples,
+					       median(latencies), percentile(latencies, 0.99), perTick);
+		say(fmt::format("remote {} ms: p50 {:.0f} ms p99 {:.0f} ms, {:.2f} ms CPU per idle tick", interval,
+				median(latencies), percentile(latencies, 0.99), perTick));
+	}
+	for (const auto &m : mounts)
+		::umount2(m.c_str(), MNT_DETACH);
+	report.markdown += fmt::format("\nThe store holds {} images and their layers; every change is expected\n"
+				       "within one interval (plus a rescan's time).\n\n", made ? made->images + 0 : 0);
+}
+
+// ---- 4. scale ----
+
+struct LoadFigures {
+	double wallMs = 0, cpuMs = 0, rssKiB = 0, baseRssKiB = 0, watches = 0, crawlWallMs = 0, crawlCpuMs = 0;
+};
+
+long rssKiB()
+{
+	std::ifstream in("/proc/self/statm");
+	long pages = 0, resident = 0;
+	in >> pages >> resident;
+	return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+// What the validator needs, stats only: every tree listed, every entry stat'ed.
+std::size_t crawl(const std::string &root)
+{
+	std::size_t n = 0;
+	struct statx sx;
+	for (auto tree : {"overlay/RO", "overlay-layers/RO", "overlay-images"}) {
+		for (const auto &item : std::filesystem::directory_iterator(root + "/" + tree)) {
+			statx(AT_FDCWD, item.path().c_str(), AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &sx);
+			++n;
+			for (const auto &file : std::filesystem::directory_iterator(item.path())) {
+				statx(AT_FDCWD, file.path().c_str(), AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &sx);
+				++n;
+			}
+		}
+	}
+	return n;
+}
+
+// In a child of its own, so that its peak RSS is its own.
+LoadFigures measureLoad(const std::string &root)
+{
+	int fds[2];
+	if (::pipe(fds) != 0)
+		throw std::runtime_error("pipe");
+	pid_t pid = ::fork();
+	if (pid == 0) {
+		::close(fds[0]);
+		LoadFigures f;
+		auto c = Clock::now();
+		double cc = processCpuMs();
+		(void)crawl(root);
+		f.crawlWallMs = since(c);
+		f.crawlCpuMs = processCpuMs() - cc;
+		f.baseRssKiB = static_cast<double>(rssKiB());
+		uv_loop_t loop;
+		uv_loop_init(&loop);
+		auto watcher = Watcher::create({.root = root, .commitLinks = false}, nullptr);
+		auto start = Clock::now();
+		double cpu = processCpuMs();
+		(void)(*watcher)->attach(&loop);
+		f.wallMs = since(start);
+		f.cpuMs = processCpuMs() - cpu;
+		f.watches = static_cast<double>((*watcher)->stats().watches);
+		struct rusage ru;
+		getrusage(RUSAGE_SELF, &ru);
+		f.rssKiB = static_cast<double>(ru.ru_maxrss);
+		(void)!::write(fds[1], &f, sizeof(f));
+		::_exit(0);
+	}
+	::close(fds[1]);
+	LoadFigures f;
+	ssize_t n = ::read(fds[0], &f, sizeof(f));
+	::close(fds[0]);
+	::waitpid(pid, nullptr, 0);
+	if (n != sizeof(f))
+		throw std::runtime_error("the load child failed");
+	return f;
+}
+
+void scale(const std::string &work, bool quick, Report &report, std::string &tenKStore)
+{
+	report.markdown += "## 4. Scale: the initial load\n\n"
+			   "Images with 3 layers each, chains shared as registries share them (20 base\n"
+			   "layers, 200 middle ones, a top layer per image). The floor: a plain crawl of the\n"
+			   "same tree (list and stat every entry the validator needs), in the same process.\n\n"
+			   "| images | layers | wall | CPU | crawl (floor) | load / crawl | peak RSS | bytes per item | watches |\n"
+			   "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n";
+	std::vector<unsigned long> sizes = quick ? std::vector<unsigned long>{1000, 10000}
+						 : std::vector<unsigned long>{1000, 10000, 50000};
+	for (unsigned long images : sizes) {
+		std::string root = fresh(work, fmt::format("scale-{}", images));
+		auto g0 = Clock::now();
+		auto made = lwbench::generateStore(root, images, lwbench::ChainShape::Shared);
+		if (!made)
+			throw std::runtime_error(made.error().message);
+		say(fmt::format("scale: generated {} images, {} layers in {:.1f} s", made->images, made->layers, since(g0) / 1000));
+		auto f = measureLoad(root);
+		double items = static_cast<double>(made->images + made->layers);
+		double perItem = (f.rssKiB - f.baseRssKiB) * 1024 / items;
+		report.markdown += fmt::format("| {} | {} | {:.0f} ms | {:.0f} ms | {:.0f} ms | {:.1f}× | {:.0f} MiB | {:.0f} B | {:.0f} |\n",
+					       made->images, made->layers, f.wallMs, f.cpuMs, f.crawlWallMs,
+					       f.wallMs / f.crawlWallMs, f.rssKiB / 1024, perItem, f.watches);
+		report.add(fmt::format("load_{}_wall_ms", images), f.wallMs);
+		report.add(fmt::format("load_{}_cpu_ms", images), f.cpuMs);
+		report.add(fmt::format("load_{}_crawl_ms", images), f.crawlWallMs);
+		report.add(fmt::format("load_{}_bytes_per_item", images), perItem);
+		say(fmt::format("scale {}: load {:.0f} ms wall, crawl {:.0f} ms, {:.0f} B/item", images, f.wallMs, f.crawlWallMs, perItem));
+		if (images == 10000) {
+			report.target("initial load of 10 000 images under 1 s", fmt::format("{:.2f} s", f.wallMs / 1000), f.wallMs < 1000);
+			report.target("initial load within 3× the plain crawl", fmt::format("{:.1f}×", f.wallMs / f.crawlWallMs),
+				      f.wallMs / f.crawlWallMs <= 3);
+			report.target("under 2 KiB per image or layer", fmt::format("{:.0f} B", perItem), perItem < 2048);
+		}
+	}
+	report.markdown += "\n";
+	tenKStore = work + "/scale-10000";
+}
+
+// ---- 5. storm ----
+
+void storm(const std::string &work, bool quick, Report &report)
+{
+	unsigned long count = quick ? 2000 : 10000;
+	std::string root = fresh(work, "storm");
+	auto writer = StoreWriter::open(root, {.durable = false, .makeLinks = false});
+	std::string base(64, 'a');
+	(void)writer->addLayer({.id = base});
+	std::atomic<unsigned long> added{0};
+	auto watcher = Watcher::create({.root = root, .commitLinks = false}, [&](const Event &e) {
+		if (e.type == EventType::ImageAdded)
+			++added;
+	});
+	if (!watcher || !(*watcher)->start())
+		throw std::runtime_error("storm watcher did not start");
+	auto start = Clock::now();
+	std::set<std::string> published;
+	for (unsigned long i = 0; i < count; ++i)
+		published.insert(*writer->publishImage({.topLayer = base, .config = fmt::format("{{\"storm\":{}}}", i)}));
+	double writeMs = since(start);
+	while (added < count && since(start) < 120000)
+		std::this_thread::sleep_for(1ms);
+	double doneMs = since(start);
+	auto stats = (*watcher)->stats();
+	auto snap = (*watcher)->snapshot();
+	(*watcher)->stop();
+	(*watcher)->join();
+	auto scan = scanStore(root);
+	std::set<std::string> scanned, inStore;
+	for (const auto &i : scan->images)
+		scanned.insert(i.image->id);
+	for (const auto &i : snap.images())
+		inStore.insert(i->id);
+	bool matches = scanned == inStore && scanned == published;
+	report.add("storm_images", static_cast<double>(count));
+	report.add("storm_until_match_ms", doneMs);
+	report.add("storm_resyncs", static_cast<double>(stats.resyncs));
+	report.markdown += fmt::format(
+		"## 5. Storm\n\n{} images written as fast as the writer can ({:.0f} ms of writing). The store\n"
+		"held all of them {:.0f} ms after the first write; it {} a full scan of the same tree.\n"
+		"Resyncs: {}; kernel events: {} in {} batches; rescans: {}.\n\n",
+		count, writeMs, doneMs, matches ? "matches" : "does **not** match", stats.resyncs, stats.kernelEvents,
+		stats.batches, stats.rescans);
+	if (!matches)
+		throw std::runtime_error("the storm's store does not match a full scan");
+	say(fmt::format("storm: {} images, matched after {:.0f} ms, {} resyncs", count, doneMs, stats.resyncs));
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+	bool quick = false;
+	std::string out, work;
+	for (int i = 1; i < argc; ++i) {
+		std::string a = argv[i];
+		if (a == "--quick")
+			quick = true;
+		else if (a == "--out" && i + 1 < argc)
+			out = argv[++i];
+		else if (a == "--work" && i + 1 < argc)
+			work = argv[++i];
+		else {
+			std::fprintf(stderr, "usage: layerwatch_bench [--quick] --out DIR [--work DIR]\n");
+			return 2;
+		}
+	}
+	if (out.empty()) {
+		std::fprintf(stderr, "usage: layerwatch_bench [--quick] --out DIR [--work DIR]\n");
+		return 2;
+	}
+	bool ownWork = work.empty();
+	if (ownWork) {
+		work = std::filesystem::temp_directory_path() / "layerwatch-bench-XXXXXX";
+		if (!::mkdtemp(work.data()))
+			return 1;
+	}
+	std::filesystem::create_directories(out);
+	Report report;
+	int status = 0;
+	try {
+		auto started = Clock::now();
+		localLatency(work, out, 1000, report);
+		std::string tenK;
+		scale(work, quick, report, tenK);
+		idleRescan(tenK, report);
+		remoteDetection(work, out, quick, report);
+		storm(work, quick, report);
+		report.add("total_seconds", since(started) / 1000);
+	} catch (const std::exception &e) {
+		std::fprintf(stderr, "layerwatch_bench: %s\n", e.what());
+		status = 1;
+	}
+	if (ownWork)
+		std::filesystem::remove_all(work);
+	std::string json = "{\n  \"mode\": \"" + std::string(quick ? "quick" : "full") + "\"";
+	for (const auto &j : report.json)
+		json += ",\n  " + j;
+	writeText(out + "/results.json", json + "\n}\n");
+	std::string md = fmt::format("# layerwatch benchmarks\n\nMode: {}. Produced by `scripts/bench{}` on {} cores; "
+				     "figures from one run, baselines measured in the same run.\n\n"
+				     "## Targets\n\n| target | figure | |\n| --- | --- | --- |\n",
+				     quick ? "quick" : "full", quick ? " --quick" : "", std::thread::hardware_concurrency());
+	for (const auto &t : report.targets)
+		md += t + "\n";
+	md += "\n![latency distributions](bench/latency.png)\n\n" + report.markdown;
+	writeText(out + "/BENCHMARKS.md", md);
+	return status;
+}
