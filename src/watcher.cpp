@@ -2,15 +2,19 @@
 #include <layerwatch/watcher.h>
 
 #include "fs_classify.h"
+#include "identity.h"
 #include "inotify_source.h"
 #include "reconciler.h"
 #include "root.h"
+
+#include <layerwatch/paths.h>
 
 #include <fmt/format.h>
 
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <optional>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -86,7 +90,10 @@ struct Watcher::Impl {
 	std::uint64_t pendingBackoffMs = kPendingFirstMs;
 
 	std::atomic<std::uint64_t> kernelEvents{0}, batches{0}, coalesced{0}, rescans{0}, resyncs{0}, lastRescanUs{0},
-		watches{0}, pending{0};
+		watches{0}, pending{0}, generationSkips{0};
+	// The generation file as the last periodic rescan saw it, and when that was.
+	std::optional<FileId> lastGeneration;
+	std::uint64_t lastFullRescanMs = 0;
 
 	void log(LogLevel level, const std::string &message)
 	{
@@ -319,10 +326,28 @@ struct Watcher::Impl {
 		for (Tree t : kTrees)
 			any = (trees[static_cast<int>(t)] = self->polled[static_cast<int>(t)]) || any;
 		self->rewatchLostTrees();
-		if (any)
+		if (any && !self->generationUnchanged())
 			self->rescan(trees, EventSource::Rescan);
 		if (std::none_of(self->polled.begin(), self->polled.end(), [](const auto &p) { return p.load(); }))
 			uv_timer_stop(handle);
+	}
+
+	// With a trusted generation file: true when it is as the last rescan saw it (so
+	// this tick can be skipped), else records it, taken before the rescan runs.
+	bool generationUnchanged()
+	{
+		if (!options.trustGeneration)
+			return false;
+		FileId now = statId(rootFd.get(), std::string(paths::kGenerationFile));
+		std::uint64_t t = nowMs();
+		bool due = t - lastFullRescanMs >= options.fullRescanMs;
+		if (now.ino != 0 && lastGeneration && *lastGeneration == now && !due) {
+			++generationSkips;
+			return true;
+		}
+		lastGeneration = now;
+		lastFullRescanMs = t;
+		return false;
 	}
 
 	static void onSafetyTimer(uv_timer_t *handle)
@@ -583,6 +608,7 @@ WatcherStats Watcher::stats() const
 	s.batches = i.batches;
 	s.coalesced = i.coalesced;
 	s.rescans = i.rescans;
+	s.generationSkips = i.generationSkips;
 	s.resyncs = i.resyncs;
 	s.lastRescanUs = i.lastRescanUs;
 	s.watches = i.watches;

@@ -92,6 +92,24 @@ Result<UniqueFd> makeDir(int dirFd, std::string_view name)
 
 } // namespace
 
+// Touches the generation file when a public change ends, whichever way it ends.
+struct GenerationTouch {
+	StoreWriter &writer;
+	~GenerationTouch() { writer.touchGeneration(); }
+};
+
+void StoreWriter::touchGeneration()
+{
+	if (!options_.bumpGeneration)
+		return;
+	// A new inode each time (tmp + rename): a reader's stat cannot miss it.
+	auto images = fs::openDir(rootFd_, paths::kImages);
+	if (images) {
+		auto name = std::string(paths::kGenerationFile).substr(paths::kImages.size() + 1);
+		(void)fs::writeFileAtomic(images->get(), name, nowRfc3339() + " " + randomAlnum(8) + "\n", false);
+	}
+}
+
 std::string nowRfc3339()
 {
 	struct timespec ts;
@@ -231,6 +249,7 @@ Result<void> StoreWriter::buildLayerMetadata(const LayerSpec &spec)
 
 Result<void> StoreWriter::addLayer(const LayerSpec &spec)
 {
+	GenerationTouch touch{*this};
 	if (auto r = checkId("layer", spec.id); !r)
 		return r;
 	if (!spec.parent.empty())
@@ -299,6 +318,7 @@ Result<void> StoreWriter::unlinkLayer(std::string_view id)
 
 Result<std::string> StoreWriter::publishImage(const ImageSpec &spec)
 {
+	GenerationTouch touch{*this};
 	std::string config = spec.config.empty() ? defaultConfig(spec) : spec.config;
 	std::string configDigest = sha256Digest(config);
 	std::string id = spec.id.empty() ? configDigest.substr(7) : spec.id;
@@ -362,6 +382,7 @@ Result<std::string> StoreWriter::publishImage(const ImageSpec &spec)
 
 Result<void> StoreWriter::removeImage(std::string_view id)
 {
+	GenerationTouch touch{*this};
 	if (auto r = checkId("image", id); !r)
 		return r;
 	auto images = fs::openDir(rootFd_, paths::kImages);
@@ -381,6 +402,7 @@ Result<void> StoreWriter::removeRO(std::string_view tree, std::string_view id)
 
 Result<void> StoreWriter::removeLayerMetadata(std::string_view id)
 {
+	GenerationTouch touch{*this};
 	if (auto r = checkId("layer", id); !r)
 		return r;
 	return removeRO(paths::kLayersRO, id);
@@ -388,6 +410,7 @@ Result<void> StoreWriter::removeLayerMetadata(std::string_view id)
 
 Result<void> StoreWriter::removeOverlay(std::string_view id)
 {
+	GenerationTouch touch{*this};
 	if (auto r = checkId("layer", id); !r)
 		return r;
 	return removeRO(paths::kOverlayRO, id);

@@ -21,6 +21,9 @@ inline constexpr std::string_view kEmptyDir = "empty";
 inline constexpr std::string_view kLayerJson = "layer.json";
 inline constexpr std::string_view kImagesJson = "images.json";
 inline constexpr std::string_view kManifest = "manifest";
+// Bumped by layerwatch's writer after every change to any shared tree; a reader that
+// trusts it skips a rescan while it is unchanged (DESIGN.md section 4).
+inline constexpr std::string_view kGenerationFile = "overlay-images/.layerwatch-generation";
 
 inline std::string tarSplitName(std::string_view id)
 {

@@ -41,6 +41,12 @@ struct WatcherOptions {
 	std::uint32_t intervalMs = 5000;
 	// An optional slow safety rescan of local trees; 0: none.
 	std::uint32_t localRescanMs = 0;
+	// Trust the writer's generation file (paths::kGenerationFile): while it is
+	// unchanged, a periodic rescan is skipped at the cost of one stat. Only for stores
+	// whose every writer bumps it (layerwatch's writer does; iSulad does not). A full
+	// rescan still runs every fullRescanMs.
+	bool trustGeneration = false;
+	std::uint32_t fullRescanMs = 60000;
 	// Kernel records handled per loop pass at most, so a storm cannot starve the host.
 	std::uint32_t maxRecordsPerPass = 4096;
 	// Make and remove local links (DESIGN.md section 3).
@@ -55,6 +61,7 @@ struct WatcherStats {
 	std::uint64_t batches = 0;        // drained batches reconciled
 	std::uint64_t coalesced = 0;      // ids reconciled from those batches
 	std::uint64_t rescans = 0;
+	std::uint64_t generationSkips = 0; // periodic rescans skipped: generation unchanged
 	std::uint64_t resyncs = 0;
 	std::uint64_t lastRescanUs = 0;   // wall time of the last rescan
 	std::uint64_t watches = 0;

@@ -44,6 +44,8 @@ struct ImageSpec {
 
 struct WriterOptions {
 	bool durable = true; // fsync files before renaming them into place
+	// Bump paths::kGenerationFile after every change (see WatcherOptions::trustGeneration).
+	bool bumpGeneration = true;
 	// Make the local links of each layer after building it (a pulling host uses its
 	// own layers at once). Off for a pure publisher.
 	bool makeLinks = true;
@@ -92,6 +94,9 @@ private:
 	Result<std::string> buildOverlay(const LayerSpec &spec);
 	Result<void> buildLayerMetadata(const LayerSpec &spec);
 	Result<void> removeRO(std::string_view tree, std::string_view id);
+	// After every change: readers that trust the generation file look at it alone.
+	void touchGeneration();
+	friend struct GenerationTouch;
 
 	std::string root_;
 	int rootFd_ = -1;

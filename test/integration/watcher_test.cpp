@@ -289,3 +289,34 @@ TEST_CASE("trees that appear after the start are rescanned, then watched")
 	auto all = run.log.entries();
 	CHECK(all[static_cast<std::size_t>(EventLog::find(all, EventType::LayerAdded, second))].event.source == EventSource::Inotify);
 }
+
+TEST_CASE("a trusted generation file makes an idle tick one stat; a full rescan still comes")
+{
+	lw::test::TempDir tmp;
+	std::string root = tmp / "s";
+	auto writer = lw::test::unwrap(StoreWriter::open(root, {.durable = false, .makeLinks = false}));
+	std::string base = id4("aaaa");
+	lw::test::unwrap(writer.addLayer({.id = base}));
+	Running run(root, {.mode = WatchMode::Poll, .intervalMs = 50, .trustGeneration = true, .fullRescanMs = 1500});
+	// Idle: ticks are skipped, rescans do not grow.
+	auto before = run.watcher->stats();
+	std::this_thread::sleep_for(400ms);
+	auto idle = run.watcher->stats();
+	CHECK(idle.generationSkips >= before.generationSkips + 3);
+	CHECK(idle.rescans <= before.rescans + 1);
+
+	// The writer bumps the file: the next tick rescans and finds the image.
+	std::size_t mark = run.log.size();
+	auto image = lw::test::unwrap(writer.publishImage({.topLayer = base, .names = {"gen:1"}}));
+	REQUIRE(run.log.waitForEvent(EventType::ImageAdded, image, mark, 1s));
+
+	// A writer that does not bump: found by the safety rescan, not before.
+	SlowWriter raw(root);
+	std::string quiet = id4("cccc");
+	auto start = std::chrono::steady_clock::now();
+	raw.imageJson(quiet, base, {"quiet:1"});
+	raw.config(quiet);
+	raw.manifest(quiet);
+	REQUIRE(run.log.waitForEvent(EventType::ImageAdded, quiet, mark, 3s));
+	CHECK(std::chrono::steady_clock::now() - start <= 1500ms + 500ms);
+}

@@ -9,6 +9,9 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+
+#include <set>
+#include <tuple>
 #include <unistd.h>
 
 using namespace lw;
@@ -60,9 +63,11 @@ TEST_CASE("a store written by the writer matches DESIGN.md section 1 and reads b
 		imageId = unwrap(writer.publishImage({.topLayer = child, .names = {"busybox:latest"},
 						      .layerDigests = {"sha256:" + base, "sha256:" + child}}));
 	}
-	// The manifest is the commit marker: the last file to appear.
-	REQUIRE_FALSE(g_renamedTo.empty());
-	CHECK(g_renamedTo.back() == "manifest");
+	// The manifest is the commit marker: the last file of the image to appear; only
+	// the generation file is touched after it.
+	REQUIRE(g_renamedTo.size() >= 2);
+	CHECK(g_renamedTo.back() == ".layerwatch-generation");
+	CHECK(g_renamedTo[g_renamedTo.size() - 2] == "manifest");
 	CHECK(g_renamedTo.front() == "images.json");
 
 	// Shared trees: real folders and files.
@@ -172,7 +177,7 @@ TEST_CASE("a failed build leaves nothing half-made")
 {
 	TempDir tmp;
 	std::string root = tmp / "s";
-	auto writer = unwrap(StoreWriter::open(root, {.durable = false}));
+	auto writer = unwrap(StoreWriter::open(root, {.durable = false, .bumpGeneration = false}));
 	auto before = lw::test::snapshotTree(root);
 	std::string id = lw::test::makeId();
 	sys::ScopedOp guard(&sys::Ops::renameat2, &failingRename);
@@ -261,4 +266,33 @@ TEST_CASE("a symlink inside RO/ to a folder outside the root: nothing outside is
 	lw::test::makeSymlink(tmp / "elsewhere", root + "/overlay/RO");
 	CHECK_FALSE(writer.addLayer({.id = lw::test::makeId()}).ok());
 	CHECK(lw::test::snapshotTree(tmp / "elsewhere").empty());
+}
+
+TEST_CASE("every change touches the generation file")
+{
+	TempDir tmp;
+	std::string root = tmp / "s";
+	auto writer = unwrap(StoreWriter::open(root, {.durable = false}));
+	std::string path = root + "/" + std::string(paths::kGenerationFile);
+	CHECK_FALSE(exists(path));
+	// A new file each time (the inode number may be reused at once, so with its
+	// times: what a reader compares).
+	std::set<std::tuple<ino_t, long, long>> seen;
+	auto inode = [&] {
+		struct stat st;
+		REQUIRE(::stat(path.c_str(), &st) == 0);
+		return std::tuple<ino_t, long, long>{st.st_ino, st.st_mtim.tv_sec, st.st_mtim.tv_nsec};
+	};
+	std::string id = lw::test::makeId();
+	unwrap(writer.addLayer({.id = id}));
+	seen.insert(inode());
+	auto image = unwrap(writer.publishImage({.topLayer = id}));
+	CHECK(seen.insert(inode()).second);
+	unwrap(writer.removeImage(image));
+	CHECK(seen.insert(inode()).second);
+	unwrap(writer.removeLayer(id));
+	CHECK(seen.insert(inode()).second);
+	auto quiet = unwrap(StoreWriter::open(tmp / "q", {.durable = false, .bumpGeneration = false}));
+	unwrap(quiet.addLayer({.id = id}));
+	CHECK_FALSE(exists(tmp / ("q/" + std::string(paths::kGenerationFile))));
 }
