@@ -267,8 +267,8 @@ void idleRescan(const std::string &root, Report &report)
 	// The same store as a remote tree whose writer bumps the generation file: an idle
 	// tick is one stat. The whole process's CPU over many ticks, after the first.
 	constexpr unsigned kTickMs = 20;
-	auto watcher = Watcher::create({.root = root, .mode = WatchMode::Poll, .intervalMs = kTickMs, .commitLinks = false,
-					.trustGeneration = true, .fullRescanMs = 3600000},
+	auto watcher = Watcher::create({.root = root, .mode = WatchMode::Poll, .intervalMs = kTickMs,
+					.trustGeneration = true, .fullRescanMs = 3600000, .commitLinks = false},
 				       nullptr);
 	if (!watcher || !(*watcher)->start())
 		throw std::runtime_error("generation watcher did not start");
