@@ -352,6 +352,7 @@ int lw_create(const lw_options *options, lw_watcher **out)
 			return -EINVAL;
 		o.intervalMs = options->interval_ms;
 		o.commitLinks = options->commit_links != 0;
+		o.trustGeneration = options->trust_generation != 0;
 		o.logLevel = static_cast<lw::LogLevel>(options->log_level);
 		lw_watcher *self = handle.get();
 		if (options->on_log)

@@ -22,7 +22,7 @@ namespace {
 constexpr const char *kHelp =
 	"usage: layerwatch watch (--root R | --config DAEMON_JSON) [--json]\n"
 	"                        [--mode auto|inotify|fanotify|poll]\n"
-	"                        [--interval MS] [--verbose]\n"
+	"                        [--interval MS] [--trust-generation] [--verbose]\n"
 	"\n"
 	"Loads the store below R, then follows it: inotify on local trees, a rescan every\n"
 	"interval (default 5000 ms) for remote ones. Prints one line per event; with\n"
@@ -35,6 +35,10 @@ constexpr const char *kHelp =
 	"  --json          JSON lines: event, its fields, ts (Unix ns) and source\n"
 	"  --mode M        auto (default), inotify, fanotify, poll\n"
 	"  --interval MS   rescan period of remote trees, in milliseconds\n"
+	"  --trust-generation  skip idle rescans while the writer's generation file\n"
+	"                  (overlay-images/.layerwatch-generation) is unchanged; only for\n"
+	"                  stores whose every writer bumps it (a full rescan still runs\n"
+	"                  every 60 s)\n"
 	"  --verbose       log to stderr\n";
 
 std::uint64_t unixNs()
@@ -164,6 +168,8 @@ int runWatch(const Args &args)
 			json = true;
 		} else if (arg == "--verbose") {
 			verbose = true;
+		} else if (arg == "--trust-generation") {
+			options.trustGeneration = true;
 		} else if (arg == "--root" || arg == "--config") {
 			auto v = a.value();
 			if (!v)

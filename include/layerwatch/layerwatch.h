@@ -99,6 +99,7 @@ typedef struct {
 	lw_mode mode;          /* LW_MODE_AUTO */
 	uint32_t interval_ms;  /* rescan period of remote trees: 5000 */
 	int commit_links;      /* make and remove local links: 1 */
+	int trust_generation;  /* skip idle rescans on the writer's generation file: 0 */
 	lw_event_cb on_event;  /* may be NULL */
 	lw_log_cb on_log;      /* may be NULL: nothing is logged */
 	lw_log_level log_level; /* LW_LOG_INFO */
