@@ -141,12 +141,18 @@ Result<std::string> readRegularFile(int dirfd, std::string_view name, std::size_
 				return fail(EFBIG, fmt::format("larger than {} bytes", cap));
 			data.resize(std::min(data.size() * 2, cap + 1));
 		}
-		ssize_t n = sys::read(file.get(), data.data() + used, data.size() - used);
+		std::size_t want = data.size() - used;
+		ssize_t n = sys::read(file.get(), data.data() + used, want);
 		if (n < 0)
 			return fail(static_cast<int>(-n), describeErrno(static_cast<int>(-n)));
 		if (n == 0)
 			break;
 		used += static_cast<std::size_t>(n);
+		// All that fstat promised, and less than asked: the end, without one more read
+		// to hear it (a short read before that point just reads on). A file that grew
+		// meanwhile has a new identity and is read again.
+		if (static_cast<std::size_t>(n) < want && used >= static_cast<std::size_t>(st.st_size))
+			break;
 	}
 	if (used > cap)
 		return fail(EFBIG, fmt::format("larger than {} bytes", cap));
