@@ -10,6 +10,8 @@
 
 #include <fcntl.h>
 
+#include <map>
+
 namespace lw {
 
 namespace {
@@ -49,8 +51,9 @@ template <class Files>
 Files settled(Files files)
 {
 	if (files.problem.empty()) {
-		files.probeNames.clear();
-		files.identity.files.clear();
+		// Freed, not just emptied: thousands of items keep this state.
+		std::vector<std::string>().swap(files.probeNames);
+		std::vector<FileId>().swap(files.identity.files);
 	}
 	return files;
 }
@@ -176,9 +179,14 @@ ImageFiles readImageFiles(int treeFd, const std::string &id)
 						  found.ino == 0 ? "missing" : "not a regular file");
 	}
 	if (out.problem.empty()) {
-		// Usable: big-data files are written once, before the manifest.
+		// Usable: big-data files are written once, before the manifest. What only the
+		// check needed (sizes, digests) is not kept: thousands of images keep this.
 		out.probeNames.resize(2);
+		out.probeNames.shrink_to_fit();
 		out.identity.files.resize(2);
+		out.identity.files.shrink_to_fit();
+		std::map<std::string, std::int64_t>().swap(out.record.bigDataSizes);
+		std::map<std::string, std::string>().swap(out.record.bigDataDigests);
 	}
 	return out;
 }
