@@ -439,6 +439,9 @@ std::size_t crawl(const std::string &root)
 	struct statx sx;
 	for (auto tree : {"overlay/RO", "overlay-layers/RO", "overlay-images"}) {
 		for (const auto &item : std::filesystem::directory_iterator(root + "/" + tree)) {
+			// What the validator looks at: folders named by an id.
+			if (!isValidId(item.path().filename().string()) || !item.is_directory())
+				continue;
 			statx(AT_FDCWD, item.path().c_str(), AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &sx);
 			++n;
 			for (const auto &file : std::filesystem::directory_iterator(item.path())) {
