@@ -313,7 +313,10 @@ void idleRescan(const std::string &root, Report &report)
 				       nullptr);
 	if (!watcher || !(*watcher)->start())
 		throw std::runtime_error("generation watcher did not start");
-	std::this_thread::sleep_for(std::chrono::milliseconds(5 * kTickMs));
+	// The first tick reads the generation file and rescans in full: wait it out.
+	for (auto until = Clock::now() + 30s; (*watcher)->stats().rescans < 1 && Clock::now() < until;)
+		std::this_thread::sleep_for(std::chrono::milliseconds(kTickMs));
+	std::this_thread::sleep_for(std::chrono::milliseconds(2 * kTickMs));
 	auto skips0 = (*watcher)->stats().generationSkips;
 	double c0 = processCpuMs();
 	std::this_thread::sleep_for(1s);

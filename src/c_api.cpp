@@ -189,24 +189,31 @@ int setHome(std::string SeedState::*home, const char *dir)
 	});
 }
 
+// Opens an initialised home for a valid id: 0, or -EINVAL / -errno.
+int openHome(std::string SeedState::*home, const char *id, lw::UniqueFd &out)
+{
+	std::string path;
+	{
+		std::lock_guard lock(seed().mutex);
+		path = seed().*home;
+	}
+	if (path.empty() || !id || !lw::isValidId(id))
+		return -EINVAL; // not initialised, or not an id
+	int fd = lw::sys::openAt(AT_FDCWD, path.c_str(), O_RDONLY | O_DIRECTORY);
+	if (fd < 0)
+		return fd;
+	out.reset(fd);
+	return 0;
+}
+
 // home/RO/<id> (empty) and home/<id> -> RO/<id>, as iSulad's build_ro_dir does, but
 // with a relative link made atomically.
 int buildRoDir(std::string SeedState::*home, const char *id)
 {
 	return guarded([&] {
-		std::string h;
-		{
-			std::lock_guard lock(seed().mutex);
-			h = seed().*home;
-		}
-		if (h.empty())
-			return -EINVAL; // not initialised
-		if (!id || !lw::isValidId(id))
-			return -EINVAL;
-		int fd = lw::sys::openAt(AT_FDCWD, h.c_str(), O_RDONLY | O_DIRECTORY);
-		if (fd < 0)
-			return fd;
-		lw::UniqueFd homeFd(fd);
+		lw::UniqueFd homeFd;
+		if (int r = openHome(home, id, homeFd); r < 0)
+			return r;
 		auto ro = lw::fs::makeDirs(homeFd.get(), std::string(lw::paths::kRO) + "/" + id);
 		if (!ro)
 			return -ro.error().code;
@@ -225,19 +232,9 @@ int buildRoDir(std::string SeedState::*home, const char *id)
 int removeRoDir(std::string SeedState::*home, const char *id)
 {
 	return guarded([&] {
-		std::string h;
-		{
-			std::lock_guard lock(seed().mutex);
-			h = seed().*home;
-		}
-		if (h.empty())
-			return -EINVAL;
-		if (!id || !lw::isValidId(id))
-			return -EINVAL;
-		int fd = lw::sys::openAt(AT_FDCWD, h.c_str(), O_RDONLY | O_DIRECTORY);
-		if (fd < 0)
-			return fd;
-		lw::UniqueFd homeFd(fd);
+		lw::UniqueFd homeFd;
+		if (int r = openHome(home, id, homeFd); r < 0)
+			return r;
 		auto target = lw::fs::readLink(homeFd.get(), id);
 		if (target && lw::links::pointsIntoRO(*target, id))
 			if (int r = lw::sys::unlinkAt(homeFd.get(), id, 0); r < 0 && r != -ENOENT)

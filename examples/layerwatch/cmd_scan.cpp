@@ -103,11 +103,9 @@ int runScan(const Args &args)
 			return 0;
 		} else if (arg == "--json") {
 			json = true;
-		} else if (arg == "--root" || arg == "--config") {
-			auto v = a.value();
-			if (!v)
-				return a.missingValue();
-			(arg == "--root" ? choice.root : choice.config) = *v;
+		} else if (int r = a.takeRoot(choice); r >= 0) {
+			if (r > 0)
+				return r;
 		} else {
 			return a.unknown();
 		}

@@ -170,11 +170,9 @@ int runWatch(const Args &args)
 			verbose = true;
 		} else if (arg == "--trust-generation") {
 			options.trustGeneration = true;
-		} else if (arg == "--root" || arg == "--config") {
-			auto v = a.value();
-			if (!v)
-				return a.missingValue();
-			(arg == "--root" ? choice.root : choice.config) = *v;
+		} else if (int r = a.takeRoot(choice); r >= 0) {
+			if (r > 0)
+				return r;
 		} else if (arg == "--mode") {
 			auto v = a.value();
 			if (!v || !lw::parseWatchMode(*v, options.mode))

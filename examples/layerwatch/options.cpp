@@ -31,6 +31,18 @@ int ArgWalker::missingValue() const
 	return usageError(command, fmt::format("{} needs a value", args[i]));
 }
 
+int ArgWalker::takeRoot(RootChoice &choice)
+{
+	const std::string &arg = args[i];
+	if (arg != "--root" && arg != "--config")
+		return -1;
+	auto v = value();
+	if (!v)
+		return usageError(command, fmt::format("{} needs a value", arg));
+	(arg == "--root" ? choice.root : choice.config) = *v;
+	return 0;
+}
+
 int resolveRoot(const std::string &command, const RootChoice &choice, std::string &root)
 {
 	if (!choice.root.empty() && !choice.config.empty())

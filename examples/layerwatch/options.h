@@ -10,8 +10,15 @@
 
 namespace lwcli {
 
-// Walks args: flags without a value, options with one. handler returns false for
-// an argument it does not know. Returns 0, or the exit code of a usage error.
+// --root R, or --config FILE (root = graph + "/storage"; the remote-layer switch
+// must be on). Exit code 0 and the root, or the code of the error already printed.
+struct RootChoice {
+	std::string root;
+	std::string config;
+};
+
+// The position in one command's arguments, with the helpers every command shares;
+// each returns 0 or the exit code of a usage error it has printed.
 struct ArgWalker {
 	const std::string command;
 	const Args &args;
@@ -21,14 +28,12 @@ struct ArgWalker {
 	std::optional<std::string> value();
 	int unknown() const;
 	int missingValue() const;
+	// --root R or --config F at i: taken into choice. Returns -1 when the argument is
+	// neither, else 0 or the exit code of a usage error.
+	int takeRoot(RootChoice &choice);
 };
 
-// --root R, or --config FILE (root = graph + "/storage"; the remote-layer switch
-// must be on). Exit code 0 and the root, or the code of the error already printed.
-struct RootChoice {
-	std::string root;
-	std::string config;
-};
+// The root from choice (see RootChoice).
 int resolveRoot(const std::string &command, const RootChoice &choice, std::string &root);
 
 } // namespace lwcli
