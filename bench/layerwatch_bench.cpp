@@ -1,9 +1,9 @@
 // layerwatch's benchmarks, each measured side by side with its baseline in one run
 // (quote ratios and medians: these machines are shared and noisy).
 //   1 local latency: manifest rename -> image_added, against a bare inotify reader
-//   2 idle rescan CPU of a 10 000-image store, against a seed-style pass
-//   3 remote detection over bindfs at several intervals, and CPU per idle tick
-//   4 scale: initial load of 1k/10k/50k images against a plain crawl of the same tree
+//   2 scale: initial load of 1k/10k/50k images against a plain crawl of the same tree
+//   3 idle rescan CPU of a 10 000-image store, against a seed-style pass
+//   4 remote detection over bindfs at several intervals, and CPU per idle tick
 //   5 storm: images written as fast as possible until the store matches a full scan
 // usage: layerwatch_bench [--quick] --out DIR [--work DIR]
 // Writes DIR/results.json, DIR/BENCHMARKS.md and DIR/*.dat (for the plot).
@@ -254,7 +254,7 @@ void localLatency(const std::string &work, const std::string &out, int count, Re
 	say(fmt::format("local latency: p50 {:.1f} us p99 {:.1f} us (floor {:.1f}/{:.1f})", p50, p99, f50, f99));
 }
 
-// ---- 2. idle rescan against the seed's pass ----
+// ---- 3. idle rescan against the seed's pass ----
 
 // The seed's way, every 5 s: list the trees and parse every manifest, images.json and
 // layer.json again.
@@ -327,7 +327,7 @@ void idleRescan(const std::string &root, Report &report)
 	double perTick = skips ? spent / static_cast<double>(skips) : spent;
 	report.add("idle_tick_trusted_generation_cpu_ms", perTick);
 	report.markdown += fmt::format(
-		"## 2. The seed's way: a 5 s pass against an idle rescan\n\n"
+		"## 3. The seed's way: a 5 s pass against an idle rescan\n\n"
 		"The same store of {} images and {} layers. The seed lists the three trees and parses\n"
 		"every manifest, `images.json` and `layer.json` every 5 s, so it sees a new image\n"
 		"2.5 s late on average. An idle layerwatch rescan lists and stats only.\n\n"
@@ -349,11 +349,11 @@ void idleRescan(const std::string &root, Report &report)
 			perTick, s50));
 }
 
-// ---- 3. remote detection over bindfs ----
+// ---- 4. remote detection over bindfs ----
 
 void remoteDetection(const std::string &work, const std::string &out, bool quick, Report &report)
 {
-	report.markdown += "## 3. Remote detection (bindfs, written from underneath)\n\n";
+	report.markdown += "## 4. Remote detection (bindfs, written from underneath)\n\n";
 	if (::geteuid() != 0 || ::access("/dev/fuse", R_OK | W_OK) != 0 || std::system("command -v bindfs >/dev/null") != 0) {
 		report.markdown += "Skipped: needs root, /dev/fuse and bindfs.\n\n";
 		say("remote: skipped (no FUSE)");
@@ -421,7 +421,7 @@ void remoteDetection(const std::string &work, const std::string &out, bool quick
 				       "within one interval (plus a rescan's time).\n\n", made ? made->images + 0 : 0);
 }
 
-// ---- 4. scale ----
+// ---- 2. scale ----
 
 struct LoadFigures {
 	double wallMs = 0, cpuMs = 0, rssKiB = 0, baseRssKiB = 0, watches = 0, crawlWallMs = 0, crawlCpuMs = 0;
@@ -499,7 +499,7 @@ LoadFigures measureLoad(const std::string &root)
 
 void scale(const std::string &work, bool quick, Report &report, std::string &tenKStore)
 {
-	report.markdown += "## 4. Scale: the initial load\n\n"
+	report.markdown += "## 2. Scale: the initial load\n\n"
 			   "Images with 3 layers each, chains shared as registries share them (20 base\n"
 			   "layers, 200 middle ones, a top layer per image). The floor: a plain crawl of the\n"
 			   "same tree (list and stat every entry the validator needs), in the same process.\n\n"
