@@ -9,7 +9,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <atomic>
 #include <optional>
+#include <system_error>
+#include <thread>
 
 namespace lw {
 
@@ -101,40 +105,80 @@ void Validator::forget(Tree tree, const std::string &id, Touched &touched)
 	}
 }
 
+namespace {
+
+ItemFiles readItem(Tree tree, int fd, const std::string &id)
+{
+	switch (tree) {
+	case Tree::Overlay:
+		return readOverlayFiles(fd, id);
+	case Tree::Layers:
+		return readLayerFiles(fd, id);
+	case Tree::Images:
+		break;
+	}
+	return readImageFiles(fd, id);
+}
+
+// Reading is I/O-bound and independent per id, so a large batch (a start-up load, a
+// storm's rescan) is read on up to four threads, joined before this returns; what
+// was read is adopted on the caller's thread only.
+std::vector<ItemFiles> readAll(Tree tree, int fd, const std::vector<std::string> &ids)
+{
+	constexpr std::size_t kParallelFrom = 256;
+	std::vector<ItemFiles> out(ids.size());
+	std::atomic<std::size_t> next{0};
+	auto work = [&] {
+		for (std::size_t i; (i = next++) < ids.size();)
+			out[i] = readItem(tree, fd, ids[i]);
+	};
+	std::vector<std::thread> helpers;
+	if (ids.size() >= kParallelFrom) {
+		unsigned cores = std::clamp(std::thread::hardware_concurrency(), 1u, 4u);
+		try {
+			for (unsigned k = 1; k < cores; ++k)
+				helpers.emplace_back(work);
+		} catch (const std::system_error &) {
+			// No thread to be had: this one reads the rest alone.
+		}
+	}
+	work();
+	for (auto &t : helpers)
+		t.join();
+	return out;
+}
+
+} // namespace
+
+void Validator::adopt(Tree tree, const std::string &id, ItemFiles files, Touched &touched)
+{
+	forget(tree, id, touched);
+	// Gone since it was listed, or never there: the same as removed.
+	auto gone = [](const ItemState &state) { return state.identity.folder.ino == 0; };
+	if (auto *overlay = std::get_if<OverlayFiles>(&files)) {
+		if (!gone(*overlay))
+			overlays_.emplace(id, std::move(*overlay));
+	} else if (auto *layer = std::get_if<LayerFiles>(&files)) {
+		if (gone(*layer))
+			return;
+		if (!layer->record.parent.empty())
+			childrenOf_[layer->record.parent].insert(id);
+		layers_.emplace(id, std::move(*layer));
+	} else if (auto *image = std::get_if<ImageFiles>(&files)) {
+		if (gone(*image))
+			return;
+		if (!image->record.layer.empty())
+			imagesOf_[image->record.layer].insert(id);
+		images_.emplace(id, std::move(*image));
+	}
+}
+
 void Validator::reread(Tree tree, const std::string &id, Touched &touched)
 {
 	int fd = treeFd(tree);
-	// Gone since it was listed, or never there: the same as removed.
-	auto gone = [](const Identity &identity) { return identity.folder.ino == 0; };
-	forget(tree, id, touched);
 	if (fd < 0)
-		return;
-	switch (tree) {
-	case Tree::Overlay: {
-		auto files = readOverlayFiles(fd, id);
-		if (!gone(files.identity))
-			overlays_.emplace(id, std::move(files));
-		break;
-	}
-	case Tree::Layers: {
-		auto files = readLayerFiles(fd, id);
-		if (gone(files.identity))
-			break;
-		if (!files.record.parent.empty())
-			childrenOf_[files.record.parent].insert(id);
-		layers_.emplace(id, std::move(files));
-		break;
-	}
-	case Tree::Images: {
-		auto files = readImageFiles(fd, id);
-		if (gone(files.identity))
-			break;
-		if (!files.record.layer.empty())
-			imagesOf_[files.record.layer].insert(id);
-		images_.emplace(id, std::move(files));
-		break;
-	}
-	}
+		return forget(tree, id, touched);
+	adopt(tree, id, readItem(tree, fd, id), touched);
 }
 
 Touched Validator::rescan(std::vector<std::string> *errors, TreeSet trees)
@@ -180,9 +224,13 @@ Touched Validator::rescan(std::vector<std::string> *errors, TreeSet trees)
 		for (const auto &id : vanished)
 			forget(tree, id, touched);
 
+		std::vector<std::string> changed;
 		for (const auto &id : present)
 			if (!unchanged(tree, id, fd.get()))
-				reread(tree, id, touched);
+				changed.push_back(id);
+		auto read = readAll(tree, fd.get(), changed);
+		for (std::size_t i = 0; i < changed.size(); ++i)
+			adopt(tree, changed[i], std::move(read[i]), touched);
 	}
 	settle(touched);
 	return touched;

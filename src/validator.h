@@ -18,11 +18,15 @@
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <variant>
 #include <vector>
 
 namespace lw {
 
 enum class Tree { Overlay, Layers, Images };
+
+// What one item's folder said, whichever tree it is in.
+using ItemFiles = std::variant<OverlayFiles, LayerFiles, ImageFiles>;
 enum class ItemKind { Overlay, Layer, Image };
 
 const char *treeName(Tree tree);     // "overlay/RO", ...
@@ -71,6 +75,7 @@ private:
 	int treeFd(Tree tree);
 	bool unchanged(Tree tree, const std::string &id, int fd) const;
 	void reread(Tree tree, const std::string &id, Touched &touched);
+	void adopt(Tree tree, const std::string &id, ItemFiles files, Touched &touched);
 	void forget(Tree tree, const std::string &id, Touched &touched);
 	void settle(Touched &touched);
 	const Verdict &evaluateLayer(const std::string &id);

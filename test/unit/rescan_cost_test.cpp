@@ -61,3 +61,39 @@ TEST_CASE("an idle rescan opens only the three trees and their listings")
 	CHECK(one.images == std::set<std::string>{someImage});
 	CHECK(one.layers.empty());
 }
+
+TEST_CASE("a large batch is read on several threads and lands whole")
+{
+	lw::test::TempDir tmp;
+	std::string root = tmp / "s";
+	auto writer = lw::test::unwrap(StoreWriter::open(root, {.durable = false, .makeLinks = false}));
+	std::string parent;
+	for (int i = 0; i < 300; ++i) {
+		std::string id = lw::test::makeId();
+		// Chains of ten; the sixth of each broken, so that each result must land on
+		// its own id: per chain 5 ready, 1 broken, 4 waiting on it.
+		lw::test::unwrap(writer.addLayer({.id = id, .parent = i % 10 == 0 ? std::string() : parent}));
+		if (i % 10 == 5)
+			lw::test::removeAll(root + "/overlay-layers/RO/" + id + "/" + id + ".tar-split.gz");
+		parent = id;
+	}
+	auto rootFd = lw::test::unwrap(openRoot(root));
+	Validator validator(rootFd.get());
+	Touched touched = validator.rescan();
+	CHECK(touched.layers.size() == 300);
+	int ready = 0, broken = 0, waiting = 0;
+	for (const auto &id : touched.layers) {
+		const Verdict *v = validator.layerVerdict(id);
+		REQUIRE(v);
+		CHECK(validator.layer(id)->record.id == id);
+		if (v->ready)
+			++ready;
+		else if (v->reason == id + ".tar-split.gz: missing")
+			++broken;
+		else if (v->reason.find("layer.json: parent ") == 0)
+			++waiting;
+	}
+	CHECK(ready == 150);
+	CHECK(broken == 30);
+	CHECK(waiting == 120);
+}
