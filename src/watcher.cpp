@@ -435,8 +435,12 @@ struct Watcher::Impl {
 			};
 			auto source = InotifySource::open(options.root, std::move(output));
 			if (!source) {
-				if (options.mode == WatchMode::Inotify)
+				if (options.mode == WatchMode::Inotify) {
+					// Nothing was made on the loop: the watcher may be freed or tried again.
+					std::lock_guard lock(stateMutex);
+					started = false;
 					return source.error();
+				}
 				log(LogLevel::Warning, source.error().message + ": rescanning every tree instead");
 				for (auto &p : polled)
 					p = true;
