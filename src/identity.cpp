@@ -4,6 +4,7 @@
 #include "sys.h"
 
 #include <fcntl.h>
+#include <sys/sysmacros.h>
 
 namespace lw {
 
@@ -14,7 +15,7 @@ FileId statId(int dirFd, const std::string &path)
 	if (sys::statx(dirFd, path.c_str(), AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS | STATX_BTIME, &sx) < 0)
 		return f;
 	auto ns = [](const struct statx_timestamp &t) { return std::int64_t(t.tv_sec) * 1000000000 + t.tv_nsec; };
-	f.dev = (std::uint64_t(sx.stx_dev_major) << 32) | sx.stx_dev_minor;
+	f.dev = makedev(sx.stx_dev_major, sx.stx_dev_minor); // as stat(2)'s st_dev
 	f.ino = sx.stx_ino;
 	f.mtimeNs = ns(sx.stx_mtime);
 	f.ctimeNs = ns(sx.stx_ctime);
@@ -22,6 +23,16 @@ FileId statId(int dirFd, const std::string &path)
 	f.mode = sx.stx_mode;
 	f.btimeNs = (sx.stx_mask & STATX_BTIME) ? ns(sx.stx_btime) : 0;
 	return f;
+}
+
+struct stat asLooked(const FileId &file)
+{
+	struct stat st = {};
+	st.st_dev = static_cast<dev_t>(file.dev);
+	st.st_ino = static_cast<ino_t>(file.ino);
+	st.st_mode = static_cast<mode_t>(file.mode);
+	st.st_size = static_cast<off_t>(file.size);
+	return st;
 }
 
 Identity probeIdentity(int treeFd, const std::string &id, const std::vector<std::string> &names)

@@ -42,6 +42,10 @@ inline bool sameInode(const FileId &a, const FileId &b)
 // lstat (statx) of dirFd/path; a zero FileId when absent.
 FileId statId(int dirFd, const std::string &path);
 
+// What a probe saw, as the struct stat that a look before opening would give
+// (st_mode 0: absent).
+struct stat asLooked(const FileId &file);
+
 // lstat of treeFd/<id> and of treeFd/<id>/<name> for each name: directory listings
 // and stats only, nothing read. Absent entries give a zero FileId.
 Identity probeIdentity(int treeFd, const std::string &id, const std::vector<std::string> &names);

@@ -29,21 +29,16 @@ Result<UniqueFd> openItemFolder(int treeFd, const std::string &id)
 	return makeError(dir.error().code, "folder: " + fs::describeErrno(dir.error().code));
 }
 
-// "" when dirFd/name is of the wanted type, else the problem.
-std::string checkEntry(int dirFd, std::string_view name, mode_t wantedType)
+// "" when what the probe saw of name is of the wanted type, else the problem. The
+// probe's look stands in for another stat: it was taken a moment ago, and every file
+// read is still checked to be the one looked at.
+std::string checkLooked(const FileId &file, std::string_view name, mode_t wantedType)
 {
-	struct stat st;
-	if (int r = fs::statEntry(dirFd, name, &st); r < 0)
-		return fmt::format("{}: {}", name, fs::describeErrno(-r));
-	if ((st.st_mode & S_IFMT) != wantedType)
+	if (file.ino == 0)
+		return fmt::format("{}: missing", name);
+	if ((file.mode & S_IFMT) != wantedType)
 		return fmt::format("{}: not a {}", name, wantedType == S_IFDIR ? "directory" : "regular file");
 	return {};
-}
-
-template <class T>
-std::string problemOf(const Result<T> &r)
-{
-	return r.ok() ? std::string() : r.error().message;
 }
 
 // Usable own files: from now on the folder alone stands for them (see ItemState).
@@ -67,9 +62,10 @@ OverlayFiles readOverlayFilesOnce(int treeFd, const std::string &id)
 	auto dir = openItemFolder(treeFd, id);
 	if (!dir)
 		return out.problem = dir.error().message, out;
-	if (out.problem = checkEntry(dir->get(), paths::kDiffDir, S_IFDIR); !out.problem.empty())
+	const auto &seen = out.identity.files; // link, lower, diff, empty
+	if (out.problem = checkLooked(seen[2], paths::kDiffDir, S_IFDIR); !out.problem.empty())
 		return out;
-	auto linkText = fs::readRegularFile(dir->get(), paths::kLinkFile, kMaxSmallFileBytes);
+	auto linkText = fs::readRegularFile(dir->get(), paths::kLinkFile, kMaxSmallFileBytes, asLooked(seen[0]));
 	if (!linkText)
 		return out.problem = linkText.error().message, out;
 	auto link = parseLinkFile(*linkText);
@@ -77,7 +73,7 @@ OverlayFiles readOverlayFilesOnce(int treeFd, const std::string &id)
 		return out.problem = link.error().message, out;
 	out.link = *link;
 
-	auto lowerText = fs::readRegularFile(dir->get(), paths::kLowerFile, kMaxSmallFileBytes);
+	auto lowerText = fs::readRegularFile(dir->get(), paths::kLowerFile, kMaxSmallFileBytes, asLooked(seen[1]));
 	if (lowerText) {
 		auto lower = parseLowerFile(*lowerText);
 		if (!lower)
@@ -85,7 +81,7 @@ OverlayFiles readOverlayFilesOnce(int treeFd, const std::string &id)
 		out.lower = std::move(*lower);
 	} else if (lowerText.error().code == ENOENT) {
 		// No lower: a base layer, which iSulad marks with an empty/ folder.
-		if (checkEntry(dir->get(), paths::kEmptyDir, S_IFDIR).empty())
+		if (checkLooked(seen[3], paths::kEmptyDir, S_IFDIR).empty())
 			return out;
 		out.problem = "lower: missing (and no empty/ for a base layer)";
 	} else {
@@ -102,7 +98,8 @@ LayerFiles readLayerFilesOnce(int treeFd, const std::string &id)
 	auto dir = openItemFolder(treeFd, id);
 	if (!dir)
 		return out.problem = dir.error().message, out;
-	auto text = fs::readRegularFile(dir->get(), paths::kLayerJson, kMaxJsonBytes);
+	const auto &seen = out.identity.files; // layer.json, tar-split
+	auto text = fs::readRegularFile(dir->get(), paths::kLayerJson, kMaxJsonBytes, asLooked(seen[0]));
 	if (!text)
 		return out.problem = text.error().message, out;
 	auto record = parseLayerJson(*text);
@@ -121,7 +118,7 @@ LayerFiles readLayerFilesOnce(int treeFd, const std::string &id)
 	else if (r.parent == id)
 		out.problem = "layer.json: the layer is its own parent";
 	else
-		out.problem = checkEntry(dir->get(), paths::tarSplitName(id), S_IFREG);
+		out.problem = checkLooked(seen[1], paths::tarSplitName(id), S_IFREG);
 	return out;
 }
 
@@ -146,12 +143,13 @@ ImageFiles readImageFiles(int treeFd, const std::string &id)
 	if (!dir)
 		return out.problem = dir.error().message, out;
 	// The manifest first: writers put it last, so it says whether the image is done.
-	auto manifestText = fs::readRegularFile(dir->get(), paths::kManifest, kMaxJsonBytes);
+	const auto seen = out.identity.files; // images.json, manifest (a copy: files grows below)
+	auto manifestText = fs::readRegularFile(dir->get(), paths::kManifest, kMaxJsonBytes, asLooked(seen[1]));
 	if (!manifestText)
 		return out.problem = manifestText.error().message, out;
 	if (auto manifest = parseManifest(*manifestText); !manifest)
 		return out.problem = manifest.error().message, out;
-	auto text = fs::readRegularFile(dir->get(), paths::kImagesJson, kMaxJsonBytes);
+	auto text = fs::readRegularFile(dir->get(), paths::kImagesJson, kMaxJsonBytes, asLooked(seen[0]));
 	if (!text)
 		return out.problem = text.error().message, out;
 	auto record = parseImageJson(*text);

@@ -103,7 +103,19 @@ int statEntry(int dirfd, std::string_view name, struct stat *st)
 	return sys::fstatAt(dirfd, n.c_str(), st, AT_SYMLINK_NOFOLLOW);
 }
 
-Result<std::string> readRegularFile(int dirfd, std::string_view name, std::size_t cap,
+Result<std::string> readRegularFile(int dirfd, std::string_view name, std::size_t cap, struct stat *stOut)
+{
+	// Look before opening: opening a FIFO blocks and opening a device has effects.
+	std::string n(name);
+	if (!isPlainComponent(n) || n.find('/') != std::string::npos)
+		return makeError(EINVAL, fmt::format("{}: not a plain file name", name));
+	struct stat looked = {};
+	if (int r = sys::fstatAt(dirfd, n.c_str(), &looked, AT_SYMLINK_NOFOLLOW); r < 0 && r != -ENOENT)
+		return makeError(-r, fmt::format("{}: {}", name, describeErrno(-r)));
+	return readRegularFile(dirfd, name, cap, looked, stOut);
+}
+
+Result<std::string> readRegularFile(int dirfd, std::string_view name, std::size_t cap, const struct stat &before,
 				    struct stat *stOut)
 {
 	std::string n(name);
@@ -112,10 +124,8 @@ Result<std::string> readRegularFile(int dirfd, std::string_view name, std::size_
 	auto fail = [&](int err, std::string_view problem) {
 		return makeError(err, fmt::format("{}: {}", name, problem));
 	};
-	// Look before opening: opening a FIFO blocks and opening a device has effects.
-	struct stat before;
-	if (int r = sys::fstatAt(dirfd, n.c_str(), &before, AT_SYMLINK_NOFOLLOW); r < 0)
-		return fail(-r, describeErrno(-r));
+	if (before.st_mode == 0)
+		return fail(ENOENT, describeErrno(ENOENT));
 	if (!S_ISREG(before.st_mode))
 		return fail(EINVAL, S_ISLNK(before.st_mode) ? "is a symlink" : "not a regular file");
 	if (static_cast<std::size_t>(before.st_size) > cap)

@@ -28,6 +28,10 @@ Result<UniqueFd> openDir(int dirfd, std::string_view relpath);
 // file", "images.json: larger than 1048576 bytes". st, when given, receives its stat.
 Result<std::string> readRegularFile(int dirfd, std::string_view name, std::size_t cap,
 				    struct stat *st = nullptr);
+// The same, when the caller has just looked (lstat) at the entry itself: looked says
+// what it saw (st_mode 0: absent). The file must still be the one looked at.
+Result<std::string> readRegularFile(int dirfd, std::string_view name, std::size_t cap,
+				    const struct stat &looked, struct stat *st = nullptr);
 
 struct DirEntry {
 	std::string name;

@@ -171,3 +171,25 @@ TEST_CASE("removeTree removes a symlink, never what it points to")
 	CHECK_FALSE(lw::test::exists(tmp / "victim"));
 	CHECK(lw::test::readFile(tmp / "outside/keep") == "keep");
 }
+
+TEST_CASE("a file read on an earlier look must still be the file looked at")
+{
+	TempDir tmp;
+	lw::test::writeFile(tmp / "f", "first");
+	auto dir = openRoot(tmp.path());
+	struct stat looked;
+	REQUIRE(::lstat((tmp / "f").c_str(), &looked) == 0);
+	CHECK(*fs::readRegularFile(dir.get(), "f", 100, looked) == "first");
+	// Replaced after the look (a new inode under the same name): refused.
+	lw::test::writeFile(tmp / "g", "second");
+	REQUIRE(::rename((tmp / "g").c_str(), (tmp / "f").c_str()) == 0);
+	auto swapped = fs::readRegularFile(dir.get(), "f", 100, looked);
+	REQUIRE_FALSE(swapped.ok());
+	CHECK(swapped.error().message == "f: replaced while being read");
+	// A look that saw a FIFO or nothing: refused without opening anything.
+	struct stat fifo = {};
+	fifo.st_mode = S_IFIFO | 0644;
+	CHECK(fs::readRegularFile(dir.get(), "f", 100, fifo).error().message == "f: not a regular file");
+	struct stat absent = {};
+	CHECK(fs::readRegularFile(dir.get(), "f", 100, absent).error().message == "f: missing");
+}
