@@ -226,7 +226,8 @@ Touched Validator::rescan(std::vector<std::string> *errors, TreeSet trees)
 
 		std::vector<std::string> changed;
 		for (const auto &id : present)
-			if (!unchanged(tree, id, fd.get()))
+			// A listed id we do not know is new: read it, with no probe first.
+			if (!known(tree, id) || !unchanged(tree, id, fd.get()))
 				changed.push_back(id);
 		auto read = readAll(tree, fd.get(), changed);
 		for (std::size_t i = 0; i < changed.size(); ++i)
@@ -236,11 +237,18 @@ Touched Validator::rescan(std::vector<std::string> *errors, TreeSet trees)
 	return touched;
 }
 
+const ItemState *Validator::known(Tree tree, const std::string &id) const
+{
+	if (tree == Tree::Overlay)
+		return findIn(overlays_, id);
+	if (tree == Tree::Layers)
+		return findIn(layers_, id);
+	return findIn(images_, id);
+}
+
 bool Validator::unchanged(Tree tree, const std::string &id, int fd) const
 {
-	const ItemState *known = tree == Tree::Overlay ? static_cast<const ItemState *>(findIn(overlays_, id))
-				 : tree == Tree::Layers ? static_cast<const ItemState *>(findIn(layers_, id))
-							: static_cast<const ItemState *>(findIn(images_, id));
+	const ItemState *known = this->known(tree, id);
 	if (!known)
 		return probeIdentity(fd, id, {}).folder.ino == 0; // unknown and still absent
 	return probeIdentity(fd, id, known->probeNames) == known->identity;

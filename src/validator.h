@@ -73,6 +73,7 @@ public:
 
 private:
 	int treeFd(Tree tree);
+	const ItemState *known(Tree tree, const std::string &id) const;
 	bool unchanged(Tree tree, const std::string &id, int fd) const;
 	void reread(Tree tree, const std::string &id, Touched &touched);
 	void adopt(Tree tree, const std::string &id, ItemFiles files, Touched &touched);
