@@ -16,15 +16,15 @@ enum class EventType {
 	ImageRemoved,
 	Pending, // an item is not ready, or its reason changed
 	Resync,  // the view may have been stale; a tree was rescanned
-	Error,
+	Error,   // trouble reading (message; tree, id and code when it concerns one)
 	Ready,   // the initial load is done (counts in imageCount, layerCount, pendingCount)
 	Stopped, // the watcher has stopped
 };
 
-// What produced an event.
-enum class EventSource { Initial, Inotify, Fanotify, Rescan };
+// What produced an event (Stop: the Stopped event).
+enum class EventSource { Initial, Inotify, Fanotify, Rescan, Stop };
 
-// "initial", "inotify", "fanotify", "rescan".
+// "initial", "inotify", "fanotify", "rescan", "stop".
 LW_EXPORT const char *sourceName(EventSource source);
 
 // "layer_added", "image_updated", "pending", ...: the names of `watch --json`.
@@ -37,10 +37,12 @@ struct Event {
 	ImagePtr image; // ImageAdded, ImageUpdated, ImageRemoved
 	std::string kind;   // Pending: "overlay", "layer" or "image"
 	std::string reason; // Pending, Resync
-	std::string tree;   // Resync
-	std::string message; // Error
+	std::string tree;   // Resync; Error when it concerns a tree or an item
+	std::string message; // Error: what failed and what happens next
+	int code = 0;        // Error: the errno (EIO, ESTALE ...) when there is one
 	EventSource source = EventSource::Initial;
 	std::size_t imageCount = 0, layerCount = 0, pendingCount = 0; // Ready
+	std::string backend; // Ready: "inotify", "fanotify" or "poll"
 };
 
 // An item that is not ready, with its one reason.

@@ -3,11 +3,15 @@
 // rescan of remote ones (and of any tree whose watches failed), resyncs on overflow.
 //
 // Threads: create() anywhere. attach() on the loop's thread; or start() to run on a
-// thread and loop of the watcher's own. stop() from any thread. Callbacks run on
-// the loop thread. snapshot() and stats() from any thread.
+// thread and loop of the watcher's own. stop() from any thread, at any moment.
+// Callbacks run on the loop thread, which never reads the shared trees: every read
+// runs on the watcher's worker threads, and the loop only adopts what they read.
+// snapshot() and stats() from any thread.
 // Lifetime: after stop(), the watcher's handles close on the loop; once closed()
-// (or join() returns, with start()), the watcher may be destroyed and the loop
-// closes with no handle of ours left.
+// (or join() returns, with start()), the loop closes with no handle of ours left.
+// The watcher may be destroyed at any moment, from any thread or from its own
+// callbacks (the Stopped one included): destroyed early, it stops, calls no
+// callback again, and frees itself after its last handle closed.
 #pragma once
 
 #include <layerwatch/events.h>
@@ -51,6 +55,9 @@ struct WatcherOptions {
 	std::uint32_t maxRecordsPerPass = 4096;
 	// Make and remove local links (DESIGN.md section 3).
 	bool commitLinks = true;
+	// A read of the shared trees that has not come back after this long marks its
+	// trees stalled (an Error event); 0: twice the interval, at least 10 s.
+	std::uint32_t stallMs = 0;
 	// The host's log sink; nothing is printed without one.
 	std::function<void(LogLevel, const std::string &)> log;
 	LogLevel logLevel = LogLevel::Info;
@@ -66,6 +73,9 @@ struct WatcherStats {
 	std::uint64_t lastRescanUs = 0;   // wall time of the last rescan
 	std::uint64_t watches = 0;
 	std::uint64_t pending = 0;
+	std::uint64_t errors = 0;         // Error events told
+	std::uint64_t troubled = 0;       // trees and items that cannot be read right now
+	std::uint64_t stalled = 0;        // trees whose read has not come back in time
 	std::array<bool, 3> remote{};     // overlay/RO, overlay-layers/RO, overlay-images
 	std::array<bool, 3> rescanned{};  // trees rescanned periodically
 };
@@ -80,12 +90,15 @@ public:
 	Watcher(const Watcher &) = delete;
 	Watcher &operator=(const Watcher &) = delete;
 
-	// Starts on the caller's loop, from its thread: watches first, then the initial
-	// load (its events, then a Ready event), all before returning.
+	// Starts on the caller's loop, from its thread, and returns at once: the initial
+	// load runs on worker threads, its events come on the loop, then a Ready event.
+	// EALREADY when started before.
 	Result<void> attach(uv_loop_t *loop);
-	// Starts on a thread and loop of its own.
+	// Starts on a thread and loop of its own; EALREADY when started before.
 	Result<void> start();
-	// Stops: closes every handle; the last callback is a Stopped event.
+	// Stops: closes every handle; the last callback is a Stopped event. Safe at any
+	// moment and from any thread; before a start it does nothing, and a start after
+	// it fails with ECANCELED.
 	void stop();
 	// With start(): waits for the thread to end.
 	void join();

@@ -223,10 +223,16 @@ TEST_CASE("attached to a host's loop: the loop closes with no handle left")
 	REQUIRE(uv_loop_init(&loop) == 0);
 	EventLog log;
 	auto watcher = lw::test::unwrap(Watcher::create({.root = root}, log.sink()));
-	// attach() runs the initial load before it returns.
+	// attach() returns at once; the initial load comes on the loop, then Ready.
 	lw::test::unwrap(watcher->attach(&loop));
+	CHECK(EventLog::find(log.entries(), EventType::Ready, {}) < 0);
+	CHECK(watcher->attach(&loop).error().code == EALREADY);
+	auto deadline = std::chrono::steady_clock::now() + 10s;
+	while (EventLog::find(log.entries(), EventType::Ready, {}) < 0 && std::chrono::steady_clock::now() < deadline)
+		uv_run(&loop, UV_RUN_ONCE);
 	CHECK(EventLog::find(log.entries(), EventType::LayerAdded, a) >= 0);
-	CHECK(EventLog::find(log.entries(), EventType::Ready, {}) >= 0);
+	REQUIRE(EventLog::find(log.entries(), EventType::Ready, {}) >= 0);
+	CHECK(log.entries().back().event.backend == "inotify");
 	// The host's own timer does other work, then stops the watcher from the loop.
 	uv_timer_t hostTimer;
 	uv_timer_init(&loop, &hostTimer);

@@ -2,7 +2,9 @@
 // layers and images are ready, and for each one that is not, one reason. It keeps
 // what it read, so that a rescan re-reads only ids whose identity changed and an
 // event re-reads one id; verdicts are recomputed for the changed ids and what
-// depends on them. Loop-bound: one thread uses it.
+// depends on them. Loop-bound: one thread uses it. It reads no file itself: it plans
+// a ReadRequest, readTree() (tree_reader.h) reads on any thread, and adopt() takes
+// the result; rescan(), refresh() and recheck() do the three in one go.
 #pragma once
 
 #include "dependency_index.h"
@@ -45,15 +47,28 @@ struct Touched {
 	void merge(const Touched &other);
 };
 
+struct ReadRequest;
+struct ReadResult;
+
 class Validator {
 public:
-	// rootFd stays owned by the caller and must outlive the validator.
+	// rootFd stays owned by the caller and must outlive the validator (it is used
+	// only by the reading shortcuts below).
 	explicit Validator(int rootFd);
 
+	// What to read of one tree: with list, the whole tree (what is known is copied
+	// in, to be compared); read, ids to read whatever their identity; recheck, ids
+	// to read only if their identity changed.
+	ReadRequest plan(Tree tree, bool list, const std::vector<std::string> &read = {},
+			 const std::vector<std::string> &recheck = {}) const;
+	// Takes what was read: gone ids are forgotten, read ones adopted; trouble
+	// (ioError) keeps the last known state. Returns what may have changed.
+	Touched adopt(ReadResult result);
+
 	// Lists the three trees (reopened each time, so a remount is picked up), re-reads
-	// the ids whose identity changed and forgets the ones that are gone. A tree that
-	// cannot be listed keeps what was known and its error is returned in errors.
-	// trees selects which of the three (Overlay, Layers, Images) to list.
+	// the ids whose identity changed and forgets the ones proved gone. A tree that
+	// cannot be listed keeps what was known and its error is returned in errors, as
+	// is every item that could not be read. trees selects which of the three.
 	using TreeSet = std::array<bool, 3>;
 	static constexpr TreeSet kAllTrees = {true, true, true};
 	Touched rescan(std::vector<std::string> *errors = nullptr, TreeSet trees = kAllTrees);
@@ -71,11 +86,10 @@ public:
 	const LayerFiles *layer(const std::string &id) const;
 	const ImageFiles *image(const std::string &id) const;
 
-private:
-	int treeFd(Tree tree);
 	const ItemState *known(Tree tree, const std::string &id) const;
-	bool unchanged(Tree tree, const std::string &id, int fd) const;
-	void reread(Tree tree, const std::string &id, Touched &touched);
+
+private:
+	Touched readNow(const ReadRequest &request, std::vector<std::string> *errors);
 	void adopt(Tree tree, const std::string &id, ItemFiles files, Touched &touched);
 	void forget(Tree tree, const std::string &id, Touched &touched);
 	void settle(Touched &touched);
@@ -84,7 +98,6 @@ private:
 	Verdict judgeImage(const std::string &id);
 
 	int rootFd_;
-	UniqueFd trees_[3];
 	std::unordered_map<std::string, OverlayFiles> overlays_;
 	std::unordered_map<std::string, LayerFiles> layers_;
 	std::unordered_map<std::string, ImageFiles> images_;

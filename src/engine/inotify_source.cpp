@@ -147,23 +147,19 @@ void InotifySource::dispatch(const InotifyRecord &r)
 	if (it == byWd_.end())
 		return; // a watch we already dropped
 	Target target = it->second;
-	if (r.mask & IN_IGNORED) {
-		// The kernel dropped the watch: its folder is gone or unmounted.
+	if (r.mask & (IN_IGNORED | IN_UNMOUNT | IN_DELETE_SELF | IN_MOVE_SELF)) {
+		// The watch is gone or now follows a folder that moved away: drop it, so
+		// that the path is watched again once something is there.
+		if (!(r.mask & IN_IGNORED))
+			::inotify_rm_watch(fd_.get(), r.wd);
 		byWd_.erase(it);
 		if (target.id.empty()) {
 			treeWds_[static_cast<int>(target.tree)] = -1;
-			output_.stale(target.tree, "watch_lost");
+			output_.stale(target.tree, r.mask & IN_UNMOUNT ? "unmount" : "watch_lost");
 		} else {
 			itemWds_.erase({target.tree, target.id});
 			output_.changed(target.tree, target.id);
 		}
-		return;
-	}
-	if (r.mask & (IN_UNMOUNT | IN_DELETE_SELF | IN_MOVE_SELF)) {
-		if (target.id.empty())
-			output_.stale(target.tree, r.mask & IN_UNMOUNT ? "unmount" : "watch_lost");
-		else
-			output_.changed(target.tree, target.id);
 		return;
 	}
 	if (target.id.empty()) {

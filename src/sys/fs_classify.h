@@ -10,6 +10,8 @@ namespace lw {
 struct FsClass {
 	bool remote = false;
 	std::string type; // "ext4", "nfs4", "fuse.bindfs", ... or "0x6969" from statfs alone
+	long magic = 0;   // statfs f_type
+	int error = 0;    // statfs's errno when it failed (ENOENT: no such path yet)
 };
 
 // True for network and FUSE filesystem types as /proc/self/mountinfo names them.

@@ -19,52 +19,6 @@ namespace lw::links {
 
 namespace {
 
-bool sameInode(const struct stat &a, const struct stat &b)
-{
-	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
-}
-
-// Makes dirfd/name -> target unless an equivalent link is there. expected is the
-// folder the link must resolve to.
-Result<void> ensureLink(int dirfd, std::string_view where, const std::string &name,
-			const std::string &target, const struct stat &expected)
-{
-	for (int attempt = 0; attempt < 3; ++attempt) {
-		struct stat st;
-		int r = fs::statEntry(dirfd, name, &st);
-		if (r == -ENOENT) {
-			auto made = fs::symlinkAtomic(dirfd, name, target, false);
-			if (made || made.error().code != EEXIST)
-				return made;
-			continue; // made by someone else meanwhile: look again
-		}
-		if (r < 0)
-			return makeError(-r, fmt::format("{}/{}: {}", where, name, fs::describeErrno(-r)));
-		if (!S_ISLNK(st.st_mode))
-			return makeError(EEXIST, fmt::format("{}/{}: exists and is not a link", where, name));
-		auto current = fs::readLink(dirfd, name);
-		if (current && *current == target)
-			return {};
-		struct stat resolved;
-		if (sys::fstatAt(dirfd, name.c_str(), &resolved, 0) == 0 && sameInode(resolved, expected))
-			return {}; // an absolute link iSulad wrote: correct, keep it
-		// A stale or wrong link: replace it in one step, never leaving the name empty.
-		return fs::symlinkAtomic(dirfd, name, target, true);
-	}
-	return makeError(EAGAIN, fmt::format("{}/{}: keeps changing", where, name));
-}
-
-Result<struct stat> statBeneath(int rootFd, const std::string &relpath)
-{
-	auto fd = fs::openBeneath(rootFd, relpath, O_PATH | O_DIRECTORY);
-	if (!fd)
-		return fd.error();
-	struct stat st;
-	if (int r = sys::fstat(fd->get(), &st); r < 0)
-		return makeError(-r, fmt::format("{}: {}", relpath, fs::describeErrno(-r)));
-	return st;
-}
-
 // The id a short link's target names: "../<id>/diff", or ".../overlay/<id>/diff".
 std::string shortLinkId(std::string_view target)
 {
@@ -80,6 +34,34 @@ std::string shortLinkId(std::string_view target)
 	if (!isValidId(id) || !(before == ".." || before.ends_with("/overlay")))
 		return {};
 	return std::string(id);
+}
+
+// Makes dirfd/name -> target unless a link that names the same RO item is there
+// (accepts says which). Nothing is looked up on the shared side: a commit is local
+// work only, which a stalled share cannot hold up.
+Result<void> ensureLink(int dirfd, std::string_view where, const std::string &name, const std::string &target,
+			bool (*accepts)(std::string_view existing, std::string_view id), std::string_view id)
+{
+	for (int attempt = 0; attempt < 3; ++attempt) {
+		struct stat st;
+		int r = fs::statEntry(dirfd, name, &st);
+		if (r == -ENOENT) {
+			auto made = fs::symlinkAtomic(dirfd, name, target, false);
+			if (made || made.error().code != EEXIST)
+				return made;
+			continue; // made by someone else meanwhile: look again
+		}
+		if (r < 0)
+			return makeError(-r, fmt::format("{}/{}: {}", where, name, fs::describeErrno(-r)));
+		if (!S_ISLNK(st.st_mode))
+			return makeError(EEXIST, fmt::format("{}/{}: exists and is not a link", where, name));
+		auto current = fs::readLink(dirfd, name);
+		if (current && (*current == target || accepts(*current, id)))
+			return {}; // ours, or an absolute one iSulad wrote: correct, keep it
+		// A stale or wrong link: replace it in one step, never leaving the name empty.
+		return fs::symlinkAtomic(dirfd, name, target, true);
+	}
+	return makeError(EAGAIN, fmt::format("{}/{}: keeps changing", where, name));
 }
 
 Result<void> unlinkIf(int dirfd, std::string_view where, const std::string &name, bool (*wanted)(std::string_view, std::string_view), std::string_view id)
@@ -135,23 +117,13 @@ Result<void> create(int rootFd, std::string_view id, std::string_view link)
 	if (!dirs)
 		return dirs.error();
 	std::string ident(id);
-	auto overlayDir = statBeneath(rootFd, fmt::format("{}/{}", paths::kOverlayRO, id));
-	if (!overlayDir)
-		return overlayDir.error();
-	auto layerDir = statBeneath(rootFd, fmt::format("{}/{}", paths::kLayersRO, id));
-	if (!layerDir)
-		return layerDir.error();
-	auto diffDir = statBeneath(rootFd, fmt::format("{}/{}/{}", paths::kOverlayRO, id, paths::kDiffDir));
-	if (!diffDir)
-		return diffDir.error();
-
-	if (auto r = ensureLink(dirs->overlay.get(), paths::kOverlay, ident, paths::roTarget(id), *overlayDir); !r)
+	if (auto r = ensureLink(dirs->overlay.get(), paths::kOverlay, ident, paths::roTarget(id), pointsIntoRO, id); !r)
 		return r;
-	if (auto r = ensureLink(dirs->layers.get(), paths::kLayers, ident, paths::roTarget(id), *layerDir); !r)
+	if (auto r = ensureLink(dirs->layers.get(), paths::kLayers, ident, paths::roTarget(id), pointsIntoRO, id); !r)
 		return r;
 	// After overlay/<id>, because the short link resolves through it.
-	return ensureLink(dirs->shortLinks.get(), paths::kLinks, std::string(link),
-			  paths::shortLinkTarget(id), *diffDir);
+	return ensureLink(dirs->shortLinks.get(), paths::kLinks, std::string(link), paths::shortLinkTarget(id),
+			  shortLinkNames, id);
 }
 
 Result<void> remove(int rootFd, std::string_view id, std::string_view link)

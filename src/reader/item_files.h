@@ -23,6 +23,10 @@ struct ItemState {
 	Identity identity;
 	std::vector<std::string> probeNames;
 	std::string problem; // empty: usable
+	// Not 0: the read failed on the way to the files (EIO, ESTALE, EACCES, EMFILE ...),
+	// problem says where. Such a read says nothing about the item: its last known
+	// state stands and it is read again later (DESIGN.md section 4).
+	int ioError = 0;
 };
 
 struct OverlayFiles : ItemState {

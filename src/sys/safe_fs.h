@@ -44,6 +44,13 @@ Result<std::vector<DirEntry>> listDir(int dirfd);
 // lstat of one entry of dirfd; -errno on failure.
 int statEntry(int dirfd, std::string_view name, struct stat *st);
 
+// Errors are not absence (DESIGN.md section 4). Only these two say a path is gone:
+bool isAbsence(int err);
+// What the files themselves say (missing, a symlink, too large, does not parse): a
+// reason for pending. Any other errno (EIO, ESTALE, EACCES, EMFILE ...) is trouble on
+// the way to the files, which keeps the last known state and is tried again.
+bool isContentProblem(int err);
+
 // "missing", "permission denied", ... : the problem an errno means, for a reason.
 std::string describeErrno(int err);
 

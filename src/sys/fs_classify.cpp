@@ -5,6 +5,7 @@
 
 #include <sys/vfs.h>
 
+#include <cerrno>
 #include <climits>
 #include <cstdlib>
 #include <fstream>
@@ -102,8 +103,12 @@ FsClass classifyPath(const std::string &path)
 	FsClass result;
 	struct statfs sf;
 	if (::statfs(path.c_str(), &sf) == 0) {
-		result.remote = isRemoteFsMagic(static_cast<long>(sf.f_type));
+		result.magic = static_cast<long>(sf.f_type);
+		result.remote = isRemoteFsMagic(result.magic);
 		result.type = fmt::format("{:#x}", static_cast<unsigned long>(sf.f_type) & 0xffffffffUL);
+	} else {
+		result.error = errno;
+		return result; // nothing there to find in mountinfo either
 	}
 	char real[PATH_MAX];
 	if (::realpath(path.c_str(), real)) {

@@ -61,6 +61,8 @@ const char *sourceName(EventSource source)
 		return "fanotify";
 	case EventSource::Rescan:
 		return "rescan";
+	case EventSource::Stop:
+		return "stop";
 	}
 	return "rescan";
 }
@@ -107,6 +109,14 @@ std::vector<Event> Reconciler::initialLoad()
 	auto more = rescan();
 	events.insert(events.end(), more.begin(), more.end());
 	return events;
+}
+
+std::vector<Event> Reconciler::adopt(std::vector<ReadResult> results)
+{
+	Touched touched;
+	for (auto &result : results)
+		touched.merge(validator_.adopt(std::move(result)));
+	return apply(std::move(touched));
 }
 
 std::vector<Event> Reconciler::rescan(Validator::TreeSet trees)
@@ -181,6 +191,7 @@ std::vector<Event> Reconciler::apply(Touched touched)
 			leavingImages.insert(it->second.begin(), it->second.end());
 
 	std::vector<LayerPtr> removedLayers;
+	std::set<std::string> removedLayerIds;
 	if (!leavingLayers.empty() || !leavingImages.empty()) {
 		Store::Transaction tx(store_);
 		for (const auto &id : leavingImages) {
@@ -206,6 +217,7 @@ std::vector<Event> Reconciler::apply(Touched touched)
 			unindex(childrenOf_, layer->parent, layer->id);
 			layerFolders_.erase(layer->id);
 			removedLayers.push_back(layer);
+			removedLayerIds.insert(layer->id);
 			events.push_back({.type = EventType::LayerRemoved, .id = layer->id, .layer = layer});
 		}
 	}
@@ -277,7 +289,7 @@ std::vector<Event> Reconciler::apply(Touched touched)
 		}
 	}
 	touched.images.insert(imageCandidates.begin(), imageCandidates.end());
-	reportPending(touched, events);
+	reportPending(touched, removedLayerIds, events);
 	return events;
 }
 
@@ -305,8 +317,10 @@ void Reconciler::notePending(ItemKind kind, const std::string &id, const std::st
 	events.push_back({.type = EventType::Pending, .id = id, .kind = kindName(kind), .reason = reason});
 }
 
-void Reconciler::reportPending(const Touched &touched, std::vector<Event> &events)
+void Reconciler::reportPending(const Touched &touched, const std::set<std::string> &removedLayers,
+			       std::vector<Event> &events)
 {
+
 	auto reasonOf = [&](ItemKind kind, const std::string &id, const Verdict *v) -> std::string {
 		if (!v)
 			return {}; // gone: nothing pending
@@ -317,8 +331,14 @@ void Reconciler::reportPending(const Touched &touched, std::vector<Event> &event
 	};
 	for (const auto &id : touched.overlays)
 		notePending(ItemKind::Overlay, id, reasonOf(ItemKind::Overlay, id, validator_.overlayVerdict(id)), events);
-	for (const auto &id : touched.layers)
+	for (const auto &id : touched.layers) {
+		std::size_t told = events.size();
 		notePending(ItemKind::Layer, id, reasonOf(ItemKind::Layer, id, validator_.layerVerdict(id)), events);
+		// A layer that left the store just now is on its way out (the writer removes
+		// its folders one after the other): what is left of it is counted, not told.
+		if (events.size() > told && removedLayers.count(id))
+			events.pop_back();
+	}
 	for (const auto &id : touched.images)
 		notePending(ItemKind::Image, id, reasonOf(ItemKind::Image, id, validator_.imageVerdict(id)), events);
 }

@@ -22,6 +22,9 @@ struct FileId {
 	// Birth time where the filesystem keeps one (0 elsewhere): an inode number can be
 	// reused at once by a folder recreated under the same id; a birth time cannot.
 	std::int64_t btimeNs = 0;
+	// The errno of a look that failed for another reason than absence (EIO, ESTALE,
+	// EACCES ...): such a look says nothing about the file.
+	int error = 0;
 
 	bool operator==(const FileId &) const = default;
 };
@@ -39,8 +42,10 @@ inline bool sameInode(const FileId &a, const FileId &b)
 	return a.dev == b.dev && a.ino == b.ino && a.btimeNs == b.btimeNs;
 }
 
-// lstat (statx) of dirFd/path; a zero FileId when absent.
-FileId statId(int dirFd, const std::string &path);
+// lstat (statx) of dirFd/path; a zero FileId when absent (ENOENT, ENOTDIR), one
+// with only error set when the look failed otherwise. extraFlags: for instance
+// AT_STATX_FORCE_SYNC, for an answer fresh from a network server.
+FileId statId(int dirFd, const std::string &path, int extraFlags = 0);
 
 // What a probe saw, as the struct stat that a look before opening would give
 // (st_mode 0: absent).
@@ -49,5 +54,16 @@ struct stat asLooked(const FileId &file);
 // lstat of treeFd/<id> and of treeFd/<id>/<name> for each name: directory listings
 // and stats only, nothing read. Absent entries give a zero FileId.
 Identity probeIdentity(int treeFd, const std::string &id, const std::vector<std::string> &names);
+
+// The first failed look of an identity (its errno), or 0.
+inline int identityError(const Identity &identity)
+{
+	if (identity.folder.error)
+		return identity.folder.error;
+	for (const auto &f : identity.files)
+		if (f.error)
+			return f.error;
+	return 0;
+}
 
 } // namespace lw

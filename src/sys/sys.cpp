@@ -43,6 +43,11 @@ int realRenameat2(int olddirfd, const char *oldpath, int newdirfd, const char *n
 	return ::renameat2(olddirfd, oldpath, newdirfd, newpath, flags);
 }
 
+ssize_t realGetdents64(int fd, void *buf, size_t count)
+{
+	return ::syscall(SYS_getdents64, fd, buf, count);
+}
+
 template <class F>
 auto retry(F &&call) -> decltype(call())
 {
@@ -62,6 +67,7 @@ Ops &ops()
 	static Ops table = {
 		realOpenat, realOpenat2Beneath, ::read, ::write, ::fstat, ::fstatat,
 		::readlinkat, ::symlinkat, realRenameat2, ::unlinkat, ::mkdirat, ::fsync, ::statx,
+		realGetdents64,
 	};
 	return table;
 }
@@ -139,6 +145,11 @@ int fsync(int fd)
 int statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *out)
 {
 	return retry([&] { return ops().statx(dirfd, path, flags, mask, out); });
+}
+
+ssize_t getdents64(int fd, void *buf, size_t count)
+{
+	return retry([&] { return ops().getdents64(fd, buf, count); });
 }
 
 } // namespace lw::sys

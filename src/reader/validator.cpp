@@ -3,6 +3,7 @@
 
 #include "dependency_index.h"
 #include "safe_fs.h"
+#include "tree_reader.h"
 
 #include <layerwatch/model.h>
 #include <layerwatch/paths.h>
@@ -64,15 +65,6 @@ void Touched::merge(const Touched &other)
 
 Validator::Validator(int rootFd) : rootFd_(rootFd) {}
 
-int Validator::treeFd(Tree tree)
-{
-	auto &fd = trees_[static_cast<int>(tree)];
-	if (!fd.valid())
-		if (auto opened = fs::openDir(rootFd_, treeName(tree)))
-			fd = std::move(*opened);
-	return fd.get();
-}
-
 const Verdict *Validator::overlayVerdict(const std::string &id) const { return findIn(overlayVerdicts_, id); }
 const Verdict *Validator::layerVerdict(const std::string &id) const { return findIn(layerVerdicts_, id); }
 const Verdict *Validator::imageVerdict(const std::string &id) const { return findIn(imageVerdicts_, id); }
@@ -105,51 +97,6 @@ void Validator::forget(Tree tree, const std::string &id, Touched &touched)
 	}
 }
 
-namespace {
-
-ItemFiles readItem(Tree tree, int fd, const std::string &id)
-{
-	switch (tree) {
-	case Tree::Overlay:
-		return readOverlayFiles(fd, id);
-	case Tree::Layers:
-		return readLayerFiles(fd, id);
-	case Tree::Images:
-		break;
-	}
-	return readImageFiles(fd, id);
-}
-
-// Reading is I/O-bound and independent per id, so a large batch (a start-up load, a
-// storm's rescan) is read on up to four threads, joined before this returns; what
-// was read is adopted on the caller's thread only.
-std::vector<ItemFiles> readAll(Tree tree, int fd, const std::vector<std::string> &ids)
-{
-	constexpr std::size_t kParallelFrom = 256;
-	std::vector<ItemFiles> out(ids.size());
-	std::atomic<std::size_t> next{0};
-	auto work = [&] {
-		for (std::size_t i; (i = next++) < ids.size();)
-			out[i] = readItem(tree, fd, ids[i]);
-	};
-	std::vector<std::thread> helpers;
-	if (ids.size() >= kParallelFrom) {
-		unsigned cores = std::clamp(std::thread::hardware_concurrency(), 1u, 4u);
-		try {
-			for (unsigned k = 1; k < cores; ++k)
-				helpers.emplace_back(work);
-		} catch (const std::system_error &) {
-			// No thread to be had: this one reads the rest alone.
-		}
-	}
-	work();
-	for (auto &t : helpers)
-		t.join();
-	return out;
-}
-
-} // namespace
-
 void Validator::adopt(Tree tree, const std::string &id, ItemFiles files, Touched &touched)
 {
 	forget(tree, id, touched);
@@ -173,67 +120,75 @@ void Validator::adopt(Tree tree, const std::string &id, ItemFiles files, Touched
 	}
 }
 
-void Validator::reread(Tree tree, const std::string &id, Touched &touched)
+ReadRequest Validator::plan(Tree tree, bool list, const std::vector<std::string> &read,
+			   const std::vector<std::string> &recheck) const
 {
-	int fd = treeFd(tree);
-	if (fd < 0)
-		return forget(tree, id, touched);
-	adopt(tree, id, readItem(tree, fd, id), touched);
+	ReadRequest request;
+	request.tree = tree;
+	request.list = list;
+	auto copyOf = [](const std::string &id, const ItemState &state) {
+		return ReadRequest::Known{id, state.probeNames, state.identity};
+	};
+	if (list) {
+		auto copyAll = [&](const auto &map) {
+			request.known.reserve(map.size());
+			for (const auto &[id, state] : map)
+				request.known.push_back(copyOf(id, state));
+		};
+		if (tree == Tree::Overlay)
+			copyAll(overlays_);
+		else if (tree == Tree::Layers)
+			copyAll(layers_);
+		else
+			copyAll(images_);
+	}
+	for (const auto &id : read)
+		if (isValidId(id))
+			request.read.push_back(id);
+	for (const auto &id : recheck) {
+		if (!isValidId(id))
+			continue;
+		const ItemState *state = known(tree, id);
+		request.recheck.push_back(state ? copyOf(id, *state) : ReadRequest::Known{id, {}, {}});
+	}
+	return request;
+}
+
+Touched Validator::adopt(ReadResult result)
+{
+	Touched touched;
+	for (const auto &id : result.gone)
+		forget(result.tree, id, touched);
+	for (auto &item : result.items) {
+		bool trouble = std::visit([](const ItemState &s) { return s.ioError != 0; }, item.files);
+		if (!trouble)
+			adopt(result.tree, item.id, std::move(item.files), touched);
+	}
+	settle(touched);
+	return touched;
+}
+
+Touched Validator::readNow(const ReadRequest &request, std::vector<std::string> *errors)
+{
+	ReadResult result = readTree(rootFd_, request);
+	if (errors) {
+		if (result.treeError.code)
+			errors->push_back(result.treeError.message);
+		for (const auto &item : result.items)
+			std::visit([&](const ItemState &s) {
+				if (s.ioError)
+					errors->push_back(fmt::format("{}/{}: {}", treeName(result.tree), item.id, s.problem));
+			}, item.files);
+	}
+	return adopt(std::move(result));
 }
 
 Touched Validator::rescan(std::vector<std::string> *errors, TreeSet trees)
 {
 	Touched touched;
-	for (Tree tree : {Tree::Overlay, Tree::Layers, Tree::Images}) {
-		if (!trees[static_cast<int>(tree)])
-			continue;
-		auto &fd = trees_[static_cast<int>(tree)];
-		fd.reset();
-		std::vector<fs::DirEntry> entries;
-		if (auto opened = fs::openDir(rootFd_, treeName(tree))) {
-			fd = std::move(*opened);
-			auto listed = fs::listDir(fd.get());
-			if (!listed) {
-				if (errors)
-					errors->push_back(fmt::format("{}: {}", treeName(tree), listed.error().message));
-				continue; // keep what we knew: an unreadable tree is not an empty one
-			}
-			entries = std::move(*listed);
-		} else if (opened.error().code != ENOENT) {
-			if (errors)
-				errors->push_back(opened.error().message);
-			continue;
-		}
-
-		std::unordered_set<std::string> present;
-		for (auto &e : entries)
-			if (isValidId(e.name))
-				present.insert(std::move(e.name));
-		std::vector<std::string> vanished;
-		auto collectVanished = [&](const auto &map) {
-			for (const auto &entry : map)
-				if (!present.count(entry.first))
-					vanished.push_back(entry.first);
-		};
-		if (tree == Tree::Overlay)
-			collectVanished(overlays_);
-		else if (tree == Tree::Layers)
-			collectVanished(layers_);
-		else
-			collectVanished(images_);
-		for (const auto &id : vanished)
-			forget(tree, id, touched);
-
-		std::vector<std::string> changed;
-		for (const auto &id : present)
-			// A listed id we do not know is new: read it, with no probe first.
-			if (!known(tree, id) || !unchanged(tree, id, fd.get()))
-				changed.push_back(id);
-		auto read = readAll(tree, fd.get(), changed);
-		for (std::size_t i = 0; i < changed.size(); ++i)
-			adopt(tree, changed[i], std::move(read[i]), touched);
-	}
-	settle(touched);
+	for (Tree tree : {Tree::Overlay, Tree::Layers, Tree::Images})
+		if (trees[static_cast<int>(tree)])
+			touched.merge(readNow(plan(tree, true), errors));
 	return touched;
 }
 
@@ -246,30 +201,14 @@ const ItemState *Validator::known(Tree tree, const std::string &id) const
 	return findIn(images_, id);
 }
 
-bool Validator::unchanged(Tree tree, const std::string &id, int fd) const
-{
-	const ItemState *known = this->known(tree, id);
-	if (!known)
-		return probeIdentity(fd, id, {}).folder.ino == 0; // unknown and still absent
-	return probeIdentity(fd, id, known->probeNames) == known->identity;
-}
-
 Touched Validator::recheck(Tree tree, const std::string &id)
 {
-	int fd = treeFd(tree);
-	if (!isValidId(id) || fd < 0 || unchanged(tree, id, fd))
-		return {};
-	return refresh(tree, id);
+	return readNow(plan(tree, false, {}, {id}), nullptr);
 }
 
 Touched Validator::refresh(Tree tree, const std::string &id)
 {
-	Touched touched;
-	if (!isValidId(id))
-		return touched;
-	reread(tree, id, touched);
-	settle(touched);
-	return touched;
+	return readNow(plan(tree, false, {id}), nullptr);
 }
 
 void Validator::settle(Touched &touched)

@@ -28,6 +28,8 @@ struct Ops {
 	int (*mkdirat)(int dirfd, const char *path, mode_t mode);
 	int (*fsync)(int fd);
 	int (*statx)(int dirfd, const char *path, int flags, unsigned mask, struct statx *out);
+	// getdents64(2): a folder's entries as linux_dirent64 records; 0 at the end.
+	ssize_t (*getdents64)(int fd, void *buf, size_t count);
 };
 
 // The live table. Replace entries only in tests, and restore them (ScopedOp).
@@ -48,6 +50,7 @@ int unlinkAt(int dirfd, const char *path, int flags);
 int mkdirAt(int dirfd, const char *path, mode_t mode);
 int fsync(int fd);
 int statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *out);
+ssize_t getdents64(int fd, void *buf, size_t count);
 
 // Test helper: replaces one entry of ops() for its lifetime.
 template <class Fn>

@@ -174,29 +174,55 @@ Result<std::string> readRegularFile(int dirfd, std::string_view name, std::size_
 
 Result<std::vector<DirEntry>> listDir(int dirfd)
 {
-	// fdopendir takes ownership, so list through a fresh fd of our own.
+	// A fresh fd of our own, so the offset of dirfd is never moved.
 	int fd = sys::openAt(dirfd, ".", O_RDONLY | O_DIRECTORY);
 	if (fd < 0)
 		return makeError(-fd, fmt::format("list: {}", describeErrno(-fd)));
-	DIR *dir = ::fdopendir(fd);
-	if (!dir) {
-		int err = errno;
-		::close(fd);
-		return makeError(err, fmt::format("list: {}", describeErrno(err)));
-	}
+	UniqueFd dir(fd);
+	// linux_dirent64: d_ino (8), d_off (8), d_reclen (2), d_type (1), d_name.
+	constexpr std::size_t kHeader = 19;
+	alignas(8) char buffer[32768];
 	std::vector<DirEntry> entries;
-	errno = 0;
-	while (struct dirent *e = ::readdir(dir)) {
-		std::string_view name(e->d_name);
-		if (name != "." && name != "..")
-			entries.push_back({std::string(name), e->d_type});
-		errno = 0;
+	for (;;) {
+		ssize_t n = sys::getdents64(dir.get(), buffer, sizeof buffer);
+		if (n < 0)
+			return makeError(static_cast<int>(-n), fmt::format("list: {}", describeErrno(static_cast<int>(-n))));
+		if (n == 0)
+			return entries;
+		for (std::size_t at = 0; at + kHeader <= static_cast<std::size_t>(n);) {
+			unsigned short reclen;
+			std::memcpy(&reclen, buffer + at + 16, sizeof reclen);
+			if (reclen < kHeader || at + reclen > static_cast<std::size_t>(n))
+				return makeError(EIO, "list: corrupt directory record");
+			unsigned char type = static_cast<unsigned char>(buffer[at + 18]);
+			std::string_view name(buffer + at + kHeader, ::strnlen(buffer + at + kHeader, reclen - kHeader));
+			if (name != "." && name != "..")
+				entries.push_back({std::string(name), type});
+			at += reclen;
+		}
 	}
-	int err = errno;
-	::closedir(dir);
-	if (err)
-		return makeError(err, fmt::format("list: {}", describeErrno(err)));
-	return entries;
+}
+
+bool isAbsence(int err)
+{
+	return err == ENOENT || err == ENOTDIR;
+}
+
+bool isContentProblem(int err)
+{
+	switch (err) {
+	case ENOENT:  // missing
+	case ENOTDIR: // not a folder, or a symlink on the way
+	case ELOOP:   // a symlink where a file or folder must be
+	case EXDEV:   // a path that would leave the root
+	case EFBIG:   // over a size cap
+	case EINVAL:  // does not parse, or not a regular file
+	case ENOTSUP: // a manifest schema we do not take
+	case EMLINK:  // a file with more than one name
+		return true;
+	default:
+		return false;
+	}
 }
 
 } // namespace lw::fs

@@ -41,11 +41,34 @@ std::string checkLooked(const FileId &file, std::string_view name, mode_t wanted
 	return {};
 }
 
+// Records a failed step: a content problem (the item is pending for it), or trouble
+// on the way (ioError: the item keeps its last known state).
+template <class Files>
+Files &failed(Files &out, const Error &error)
+{
+	out.problem = error.message;
+	if (!fs::isContentProblem(error.code))
+		out.ioError = error.code;
+	return out;
+}
+
+// A probe whose look failed: trouble, not absence.
+template <class Files>
+bool probeFailed(Files &out, const std::string &id)
+{
+	int err = identityError(out.identity);
+	if (err == 0)
+		return false;
+	out.problem = fmt::format("{}: {}", id, fs::describeErrno(err));
+	out.ioError = err;
+	return true;
+}
+
 // Usable own files: from now on the folder alone stands for them (see ItemState).
 template <class Files>
 Files settled(Files files)
 {
-	if (files.problem.empty()) {
+	if (files.problem.empty() && files.ioError == 0) {
 		// Freed, not just emptied: thousands of items keep this state.
 		std::vector<std::string>().swap(files.probeNames);
 		std::vector<FileId>().swap(files.identity.files);
@@ -59,15 +82,17 @@ OverlayFiles readOverlayFilesOnce(int treeFd, const std::string &id)
 	out.probeNames = {std::string(paths::kLinkFile), std::string(paths::kLowerFile),
 			  std::string(paths::kDiffDir), std::string(paths::kEmptyDir)};
 	out.identity = probeIdentity(treeFd, id, out.probeNames);
+	if (probeFailed(out, id))
+		return out;
 	auto dir = openItemFolder(treeFd, id);
 	if (!dir)
-		return out.problem = dir.error().message, out;
+		return failed(out, dir.error());
 	const auto &seen = out.identity.files; // link, lower, diff, empty
 	if (out.problem = checkLooked(seen[2], paths::kDiffDir, S_IFDIR); !out.problem.empty())
 		return out;
 	auto linkText = fs::readRegularFile(dir->get(), paths::kLinkFile, kMaxSmallFileBytes, asLooked(seen[0]));
 	if (!linkText)
-		return out.problem = linkText.error().message, out;
+		return failed(out, linkText.error());
 	auto link = parseLinkFile(*linkText);
 	if (!link)
 		return out.problem = link.error().message, out;
@@ -85,7 +110,7 @@ OverlayFiles readOverlayFilesOnce(int treeFd, const std::string &id)
 			return out;
 		out.problem = "lower: missing (and no empty/ for a base layer)";
 	} else {
-		out.problem = lowerText.error().message;
+		failed(out, lowerText.error());
 	}
 	return out;
 }
@@ -95,13 +120,15 @@ LayerFiles readLayerFilesOnce(int treeFd, const std::string &id)
 	LayerFiles out;
 	out.probeNames = {std::string(paths::kLayerJson), paths::tarSplitName(id)};
 	out.identity = probeIdentity(treeFd, id, out.probeNames);
+	if (probeFailed(out, id))
+		return out;
 	auto dir = openItemFolder(treeFd, id);
 	if (!dir)
-		return out.problem = dir.error().message, out;
+		return failed(out, dir.error());
 	const auto &seen = out.identity.files; // layer.json, tar-split
 	auto text = fs::readRegularFile(dir->get(), paths::kLayerJson, kMaxJsonBytes, asLooked(seen[0]));
 	if (!text)
-		return out.problem = text.error().message, out;
+		return failed(out, text.error());
 	auto record = parseLayerJson(*text);
 	if (!record)
 		return out.problem = record.error().message, out;
@@ -139,19 +166,21 @@ ImageFiles readImageFiles(int treeFd, const std::string &id)
 	ImageFiles out;
 	out.probeNames = {std::string(paths::kImagesJson), std::string(paths::kManifest)};
 	out.identity = probeIdentity(treeFd, id, out.probeNames);
+	if (probeFailed(out, id))
+		return out;
 	auto dir = openItemFolder(treeFd, id);
 	if (!dir)
-		return out.problem = dir.error().message, out;
+		return failed(out, dir.error());
 	// The manifest first: writers put it last, so it says whether the image is done.
 	const auto seen = out.identity.files; // images.json, manifest (a copy: files grows below)
 	auto manifestText = fs::readRegularFile(dir->get(), paths::kManifest, kMaxJsonBytes, asLooked(seen[1]));
 	if (!manifestText)
-		return out.problem = manifestText.error().message, out;
+		return failed(out, manifestText.error());
 	if (auto manifest = parseManifest(*manifestText); !manifest)
 		return out.problem = manifest.error().message, out;
 	auto text = fs::readRegularFile(dir->get(), paths::kImagesJson, kMaxJsonBytes, asLooked(seen[0]));
 	if (!text)
-		return out.problem = text.error().message, out;
+		return failed(out, text.error());
 	auto record = parseImageJson(*text);
 	if (!record)
 		return out.problem = record.error().message, out;
@@ -170,6 +199,11 @@ ImageFiles readImageFiles(int treeFd, const std::string &id)
 		if (file == paths::kManifest)
 			continue;
 		FileId found = statId(dir->get(), file);
+		if (found.error) {
+			out.problem = fmt::format("{}: {}", file, fs::describeErrno(found.error));
+			out.ioError = found.error;
+			return out;
+		}
 		out.probeNames.push_back(file);
 		out.identity.files.push_back(found);
 		if (out.problem.empty() && !S_ISREG(found.mode))

@@ -8,6 +8,7 @@
 
 #include "dependency_index.h"
 #include "identity.h"
+#include "tree_reader.h"
 #include "validator.h"
 
 #include <layerwatch/events.h>
@@ -33,9 +34,11 @@ public:
 	// rootFd stays owned by the caller.
 	Reconciler(int rootFd, Store &store, ReconcileOptions options = {});
 
-	// Start-up: removes dangling local links into RO/ (when committing links), then
-	// a full rescan.
+	// Start-up, all at once on this thread: removes dangling local links into RO/
+	// (when committing links), then a full rescan.
 	std::vector<Event> initialLoad();
+	// Takes what readTree() read (on whatever thread) and reconciles it all at once.
+	std::vector<Event> adopt(std::vector<ReadResult> results);
 	// A rescan of some trees (all by default): changed identities only.
 	std::vector<Event> rescan(Validator::TreeSet trees = Validator::kAllTrees);
 	// One id of one tree, as after an event.
@@ -47,6 +50,7 @@ public:
 	std::vector<Event> recheck(const std::vector<std::pair<Tree, std::string>> &items);
 
 	const Validator &validator() const { return validator_; }
+	bool commitsLinks() const { return options_.commitLinks; }
 	std::size_t pendingCount() const { return reported_.size(); }
 	// Every pending item, by kind then id.
 	std::vector<PendingItem> pending() const;
@@ -55,7 +59,8 @@ public:
 
 private:
 	std::vector<Event> apply(Touched touched);
-	void reportPending(const Touched &touched, std::vector<Event> &events);
+	void reportPending(const Touched &touched, const std::set<std::string> &removedLayers,
+			   std::vector<Event> &events);
 	void notePending(ItemKind kind, const std::string &id, const std::string &reason, std::vector<Event> &events);
 
 	int rootFd_;

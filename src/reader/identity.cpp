@@ -3,17 +3,23 @@
 
 #include "sys.h"
 
+#include <cerrno>
+
 #include <fcntl.h>
 #include <sys/sysmacros.h>
 
 namespace lw {
 
-FileId statId(int dirFd, const std::string &path)
+FileId statId(int dirFd, const std::string &path, int extraFlags)
 {
 	struct statx sx;
 	FileId f;
-	if (sys::statx(dirFd, path.c_str(), AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS | STATX_BTIME, &sx) < 0)
+	if (int r = sys::statx(dirFd, path.c_str(), AT_SYMLINK_NOFOLLOW | extraFlags, STATX_BASIC_STATS | STATX_BTIME, &sx);
+	    r < 0) {
+		if (r != -ENOENT && r != -ENOTDIR)
+			f.error = -r;
 		return f;
+	}
 	auto ns = [](const struct statx_timestamp &t) { return std::int64_t(t.tv_sec) * 1000000000 + t.tv_nsec; };
 	f.dev = makedev(sx.stx_dev_major, sx.stx_dev_minor); // as stat(2)'s st_dev
 	f.ino = sx.stx_ino;

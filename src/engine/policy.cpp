@@ -1,0 +1,204 @@
+// What to read and when: coalescing, backoff, stalls, overflows.
+#include "policy.h"
+
+#include <algorithm>
+
+namespace lw {
+
+void Policy::changed(Tree tree, const std::string &id)
+{
+	lane(tree).wantRead.insert(id);
+}
+
+void Policy::listWanted(Tree tree)
+{
+	lane(tree).wantList = true;
+}
+
+void Policy::recheckWanted(Tree tree, const std::string &id)
+{
+	lane(tree).wantRecheck.insert(id);
+}
+
+void Policy::overflow(Validator::TreeSet trees, std::uint64_t nowMs)
+{
+	for (Tree tree : {Tree::Overlay, Tree::Layers, Tree::Images}) {
+		if (!trees[static_cast<int>(tree)])
+			continue;
+		Lane &l = lane(tree);
+		// One that comes while the last is still fresh is part of a storm: answer
+		// it more slowly; a lone one at once.
+		bool storm = l.overflowSince && nowMs - l.lastOverflowMs < options_.quietMs;
+		l.overflowBackoffMs = storm ? std::min(options_.overflowMaxMs, std::max<std::uint64_t>(l.overflowBackoffMs * 2, 250))
+					    : 0;
+		if (!l.overflowSince)
+			l.overflowSince = nowMs;
+		l.lastOverflowMs = nowMs;
+		l.wantList = true;
+	}
+}
+
+std::uint64_t Policy::backoff(std::uint64_t current) const
+{
+	return current == 0 ? options_.retryFirstMs : std::min(options_.retryMaxMs, current * 2);
+}
+
+std::uint64_t Policy::listDueMs(const Lane &l) const
+{
+	std::uint64_t due = l.listNotBeforeMs;
+	if (l.treeError)
+		due = std::max(due, l.treeRetryAtMs);
+	if (l.overflowSince && l.overflowBackoffMs > 0) {
+		// Quiet for a moment, or waited out the backoff: whichever comes first.
+		std::uint64_t quiet = l.lastOverflowMs + std::min(l.overflowBackoffMs, options_.quietMs);
+		due = std::max(due, std::min(quiet, *l.overflowSince + l.overflowBackoffMs));
+	}
+	return due;
+}
+
+ReadPlan Policy::take(std::uint64_t nowMs)
+{
+	ReadPlan plan;
+	for (Tree tree : {Tree::Overlay, Tree::Layers, Tree::Images}) {
+		Lane &l = lane(tree);
+		if (l.busySince || (l.treeError && l.treeRetryAtMs > nowMs))
+			continue; // in flight, or unreadable and waiting for its retry
+		for (auto &[id, trouble] : l.items)
+			if (trouble.retryAtMs <= nowMs) {
+				l.wantRead.insert(id);
+				trouble.retryAtMs = UINT64_MAX; // until this read comes back
+			}
+		ReadPlan::TreePlan p;
+		if (l.wantList && listDueMs(l) <= nowMs) {
+			p.list = true;
+			l.wantList = false;
+			l.overflowSince.reset();
+			l.overflowBackoffMs = 0;
+		}
+		p.read.swap(l.wantRead);
+		for (const auto &id : l.wantRecheck)
+			if (!p.read.count(id))
+				p.recheck.insert(id);
+		l.wantRecheck.clear();
+		if (!p.list && p.read.empty() && p.recheck.empty())
+			continue;
+		l.busySince = nowMs;
+		plan.trees.emplace(tree, std::move(p));
+	}
+	return plan;
+}
+
+std::vector<TroubleNote> Policy::finished(const ReadPlan &plan, const std::vector<TreeOutcome> &outcomes,
+					  std::uint64_t nowMs)
+{
+	std::vector<TroubleNote> notes;
+	for (const auto &[tree, asked] : plan.trees) {
+		Lane &l = lane(tree);
+		l.busySince.reset();
+		if (l.stallTold) {
+			// The server answers again: look at the whole tree.
+			l.stallTold = false;
+			l.wantList = true;
+			notes.push_back({TroubleNote::StallHealed, tree, {}, 0, {}});
+		}
+		auto outcome = std::find_if(outcomes.begin(), outcomes.end(), [&](const TreeOutcome &o) { return o.tree == tree; });
+		if (outcome == outcomes.end())
+			continue;
+		if (outcome->treeError) {
+			if (l.treeError != outcome->treeError)
+				notes.push_back({TroubleNote::TreeFailed, tree, {}, outcome->treeError, outcome->treeMessage});
+			l.treeError = outcome->treeError;
+			l.treeBackoffMs = backoff(l.treeBackoffMs);
+			l.treeRetryAtMs = nowMs + l.treeBackoffMs;
+			// Nothing asked is lost: all of it comes again with the retry.
+			l.wantList = true;
+			l.wantRead.insert(asked.read.begin(), asked.read.end());
+			l.wantRecheck.insert(asked.recheck.begin(), asked.recheck.end());
+			for (auto &[id, trouble] : l.items)
+				trouble.retryAtMs = std::min(trouble.retryAtMs, l.treeRetryAtMs);
+			continue;
+		}
+		if (l.treeError)
+			notes.push_back({TroubleNote::TreeHealed, tree, {}, l.treeError, {}});
+		l.treeError = 0;
+		l.treeBackoffMs = 0;
+		if (outcome->listingStale) {
+			// A cached listing missed what a look by name found: list again soon,
+			// not at once (the cache may hold for a while).
+			l.wantList = true;
+			l.listNotBeforeMs = nowMs + options_.retryFirstMs;
+		}
+		for (const auto &id : outcome->readFine)
+			if (auto it = l.items.find(id); it != l.items.end()) {
+				notes.push_back({TroubleNote::ItemHealed, tree, id, it->second.error, {}});
+				l.items.erase(it);
+			}
+		for (const auto &[id, trouble] : outcome->troubled) {
+			auto &t = l.items[id];
+			if (t.error != trouble.first)
+				notes.push_back({TroubleNote::ItemFailed, tree, id, trouble.first, trouble.second});
+			t.error = trouble.first;
+			t.backoffMs = backoff(t.backoffMs);
+			t.retryAtMs = nowMs + t.backoffMs;
+		}
+		// An item whose retry came back without a word (a listing that no longer
+		// names it, proved gone) is at peace.
+		for (auto it = l.items.begin(); it != l.items.end();)
+			if (it->second.retryAtMs == UINT64_MAX && !outcome->troubled.count(it->first)) {
+				notes.push_back({TroubleNote::ItemHealed, tree, it->first, it->second.error, {}});
+				it = l.items.erase(it);
+			} else {
+				++it;
+			}
+	}
+	return notes;
+}
+
+std::vector<TroubleNote> Policy::checkStalls(std::uint64_t nowMs)
+{
+	std::vector<TroubleNote> notes;
+	for (Tree tree : {Tree::Overlay, Tree::Layers, Tree::Images}) {
+		Lane &l = lane(tree);
+		if (l.busySince && !l.stallTold && nowMs - *l.busySince >= options_.stallMs) {
+			l.stallTold = true;
+			notes.push_back({TroubleNote::Stalled, tree, {}, ETIMEDOUT,
+					 "no answer for " + std::to_string(nowMs - *l.busySince) + " ms"});
+		}
+	}
+	return notes;
+}
+
+std::optional<std::uint64_t> Policy::nextDueMs() const
+{
+	std::optional<std::uint64_t> next;
+	auto consider = [&](std::uint64_t t) { next = next ? std::min(*next, t) : t; };
+	for (const Lane &l : lanes_) {
+		if (l.busySince) {
+			if (!l.stallTold)
+				consider(*l.busySince + options_.stallMs);
+			continue;
+		}
+		if (l.wantList || l.treeError)
+			consider(listDueMs(l));
+		for (const auto &[id, trouble] : l.items)
+			if (trouble.retryAtMs != UINT64_MAX)
+				consider(trouble.retryAtMs);
+	}
+	return next;
+}
+
+std::size_t Policy::stalledCount() const
+{
+	return static_cast<std::size_t>(std::count_if(std::begin(lanes_), std::end(lanes_),
+						      [](const Lane &l) { return l.stallTold; }));
+}
+
+std::size_t Policy::troubleCount() const
+{
+	std::size_t n = 0;
+	for (const Lane &l : lanes_)
+		n += (l.treeError != 0) + l.items.size();
+	return n;
+}
+
+} // namespace lw

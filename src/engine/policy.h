@@ -1,0 +1,119 @@
+// The engine's decisions, apart from the kernel, the loop and the clock: which ids
+// of which tree to read and when, what is merged while a read is in flight, how
+// trouble backs off, when a read counts as stalled, and how overflows are answered.
+// Unit tests drive it with a fake source and a fake clock (test/unit/policy_test).
+// Loop-bound: one thread.
+#pragma once
+
+#include "validator.h"
+
+#include <cerrno>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace lw {
+
+struct PolicyOptions {
+	// A read that has not come back after this long marks its trees stalled.
+	std::uint64_t stallMs = 10000;
+	// Trouble (a tree or an item that could not be read) is tried again after
+	// retryFirstMs, doubling up to retryMaxMs.
+	std::uint64_t retryFirstMs = 1000, retryMaxMs = 30000;
+	// Overflows that keep coming are answered more slowly, up to overflowMaxMs; once
+	// the queue has been quiet for quietMs the rescan comes at once.
+	std::uint64_t overflowMaxMs = 30000, quietMs = 1000;
+};
+
+// One read to run off the loop: for each tree it covers, what to read.
+struct ReadPlan {
+	struct TreePlan {
+		bool list = false;
+		std::set<std::string> read, recheck;
+	};
+	std::map<Tree, TreePlan> trees;
+	bool empty() const { return trees.empty(); }
+};
+
+// What a finished read said of one tree, for the policy's bookkeeping.
+struct TreeOutcome {
+	Tree tree = Tree::Overlay;
+	int treeError = 0;            // the tree could not be read at all
+	std::string treeMessage;
+	bool listed = false;
+	bool listingStale = false;     // list it again soon: a cached listing lied
+	std::map<std::string, std::pair<int, std::string>> troubled; // id -> errno, message
+	std::set<std::string> readFine; // ids read (or proved gone) without trouble
+};
+
+// What changed in the trouble the engine tells its host about: each once.
+struct TroubleNote {
+	enum Kind { TreeFailed, TreeHealed, ItemFailed, ItemHealed, Stalled, StallHealed } kind;
+	Tree tree;
+	std::string id; // items
+	int error = 0;
+	std::string message;
+};
+
+class Policy {
+public:
+	explicit Policy(PolicyOptions options = {}) : options_(options) {}
+
+	// Inputs: an event on one id; a tree to list again (a tick, a lost watch); a
+	// pending item to look at (read only if its identity changed); an overflow.
+	void changed(Tree tree, const std::string &id);
+	void listWanted(Tree tree);
+	void recheckWanted(Tree tree, const std::string &id);
+	void overflow(Validator::TreeSet trees, std::uint64_t nowMs);
+
+	// Everything wanted of the trees that are free now (no read in flight, no
+	// backoff running), as one plan; those trees are then busy until finished().
+	ReadPlan take(std::uint64_t nowMs);
+	// A plan's read came back. Returns the trouble that appeared or healed.
+	std::vector<TroubleNote> finished(const ReadPlan &plan, const std::vector<TreeOutcome> &outcomes,
+					  std::uint64_t nowMs);
+	// Reads in flight past the stall deadline, each told once.
+	std::vector<TroubleNote> checkStalls(std::uint64_t nowMs);
+
+	// When take() may next have something that is held back now (a retry, an
+	// overflow's backoff, a stall deadline); nullopt: nothing is waiting on time.
+	std::optional<std::uint64_t> nextDueMs() const;
+
+	bool busy(Tree tree) const { return lane(tree).busySince.has_value(); }
+	bool stalled(Tree tree) const { return lane(tree).stallTold; }
+	bool troubled(Tree tree) const { return lane(tree).treeError != 0 || !lane(tree).items.empty(); }
+	std::size_t stalledCount() const;
+	std::size_t troubleCount() const;
+
+private:
+	struct ItemTrouble {
+		int error = 0;
+		std::uint64_t backoffMs = 0, retryAtMs = 0;
+	};
+	struct Lane {
+		bool wantList = false;
+		std::set<std::string> wantRead, wantRecheck;
+		std::optional<std::uint64_t> busySince;
+		bool stallTold = false;
+		int treeError = 0;
+		std::uint64_t treeBackoffMs = 0, treeRetryAtMs = 0;
+		std::uint64_t listNotBeforeMs = 0; // a relisting held back (a cached listing)
+		std::map<std::string, ItemTrouble> items;
+		// Overflow answering: when the first unanswered one came, the last one, and
+		// the backoff that grows while they keep coming.
+		std::optional<std::uint64_t> overflowSince;
+		std::uint64_t lastOverflowMs = 0, overflowBackoffMs = 0;
+	};
+	Lane &lane(Tree tree) { return lanes_[static_cast<int>(tree)]; }
+	const Lane &lane(Tree tree) const { return lanes_[static_cast<int>(tree)]; }
+	std::uint64_t listDueMs(const Lane &l) const;
+	std::uint64_t backoff(std::uint64_t current) const;
+
+	PolicyOptions options_;
+	Lane lanes_[3];
+};
+
+} // namespace lw

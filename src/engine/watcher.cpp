@@ -1,0 +1,982 @@
+// The event engine on a libuv loop: event sources say what may have changed, the
+// policy decides what to read and when, the executor reads on worker threads, and
+// the loop thread adopts, commits and delivers (DESIGN.md sections 4 and 5).
+#include <layerwatch/watcher.h>
+
+#include "executor.h"
+#include "fs_classify.h"
+#include "identity.h"
+#include "inotify_source.h"
+#include "local_links.h"
+#include "policy.h"
+#include "reconciler.h"
+#include "root.h"
+#include "safe_fs.h"
+#include "tree_reader.h"
+
+#include <layerwatch/paths.h>
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <future>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+namespace lw {
+
+namespace {
+
+constexpr std::array<Tree, 3> kTrees = {Tree::Overlay, Tree::Layers, Tree::Images};
+constexpr std::uint64_t kPendingFirstMs = 500, kPendingMaxMs = 30000;
+// Workers: one read in flight per tree at most, and one spare for the generation file.
+constexpr unsigned kWorkers = 4;
+// Several items failing alike in one read are told as one error, not one each.
+constexpr std::size_t kItemErrorsTold = 3;
+
+std::uint64_t nowMs()
+{
+	return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+		std::chrono::steady_clock::now().time_since_epoch()).count());
+}
+
+const char *errnoName(int code)
+{
+	const char *name = code ? ::strerrorname_np(code) : nullptr;
+	return name ? name : "";
+}
+
+} // namespace
+
+const char *watchModeName(WatchMode mode)
+{
+	switch (mode) {
+	case WatchMode::Auto:
+		return "auto";
+	case WatchMode::Inotify:
+		return "inotify";
+	case WatchMode::Fanotify:
+		return "fanotify";
+	case WatchMode::Poll:
+		return "poll";
+	}
+	return "auto";
+}
+
+bool parseWatchMode(const std::string &text, WatchMode &mode)
+{
+	for (WatchMode m : {WatchMode::Auto, WatchMode::Inotify, WatchMode::Fanotify, WatchMode::Poll})
+		if (text == watchModeName(m)) {
+			mode = m;
+			return true;
+		}
+	return false;
+}
+
+struct Watcher::Impl {
+	WatcherOptions options;
+	EventCallback onEvent;
+	// Shared with the workers: a read still in the kernel when the watcher is gone
+	// keeps its fd, and nothing else of ours.
+	std::shared_ptr<UniqueFd> rootFd;
+	Store store;
+	std::unique_ptr<Reconciler> reconciler;
+	std::unique_ptr<InotifySource> inotify;
+	std::unique_ptr<Executor> executor;
+	Policy policy;
+	CancelFlag cancel = std::make_shared<std::atomic<bool>>(false);
+
+	uv_loop_t *loop = nullptr;
+	uv_loop_t ownLoop{};
+	bool ownsLoop = false;
+	std::thread thread;
+
+	uv_poll_t poll{};
+	uv_timer_t tickTimer{}, safetyTimer{}, pendingTimer{}, dueTimer{};
+	uv_async_t stopAsync{}, doneAsync{};
+	int openHandles = 0;
+	bool pollOpen = false;
+
+	// Lifecycle: guarded by stateMutex, for stop() and the destructor from any thread.
+	enum class State { Created, Running, Stopping, Closed };
+	std::mutex stateMutex;
+	State state = State::Created;
+	bool stopAsked = false;  // stop() came before the handles existed
+	bool asyncReady = false; // stopAsync may be sent to
+	std::atomic<bool> closedFlag{false};
+	// Callbacks: the destructor may run on another thread while one runs, or inside
+	// one; after it, none is called again.
+	std::recursive_mutex callbackMutex;
+	bool detached = false;    // the Watcher object is gone
+	bool deleteWhenClosed = false;
+	bool deliveringStopped = false;
+
+	// Per tree: remote (another host writes it), polled (rescanned every interval),
+	// the filesystem it must stay on.
+	std::array<std::atomic<bool>, 3> remote{}, polled{};
+	std::array<long, 3> fsMagic{};
+	std::array<const char *, 3> stale{};
+	std::array<bool, 3> watchLimitTold{};
+	bool classified = false, loaded = false, noInotifyTold = false;
+	std::uint64_t pendingBackoffMs = kPendingFirstMs;
+	// The generation file: one look in flight at most, and what the last one saw.
+	bool generationInFlight = false;
+	std::optional<FileId> lastGeneration;
+	std::uint64_t lastFullRescanMs = 0;
+
+	std::atomic<std::uint64_t> kernelEvents{0}, batches{0}, coalesced{0}, rescans{0}, resyncs{0}, lastRescanUs{0},
+		watches{0}, pending{0}, generationSkips{0}, errors{0}, troubled{0}, stalledTrees{0};
+
+	~Impl()
+	{
+		if (executor)
+			executor->shutdown();
+	}
+
+	void log(LogLevel level, const std::string &message)
+	{
+		std::lock_guard lock(callbackMutex);
+		if (detached || !options.log || level < options.logLevel)
+			return;
+		try {
+			options.log(level, message);
+		} catch (...) {
+		}
+	}
+
+	void deliver(std::vector<Event> &events, EventSource source)
+	{
+		std::lock_guard lock(callbackMutex);
+		for (auto &e : events) {
+			e.source = source;
+			if (e.type == EventType::Error) {
+				++errors;
+				log(LogLevel::Error, e.message);
+			} else if (e.type == EventType::Pending) {
+				log(LogLevel::Info, fmt::format("pending {} {}: {}", e.kind, e.id, e.reason));
+			}
+			if (detached || !onEvent)
+				continue;
+			try {
+				onEvent(e);
+			} catch (const std::exception &ex) {
+				log(LogLevel::Error, fmt::format("event callback threw: {}", ex.what()));
+			} catch (...) {
+				log(LogLevel::Error, "event callback threw");
+			}
+		}
+		pending = reconciler->pendingCount();
+		if (inotify)
+			watches = inotify->watchCount();
+	}
+
+	void tell(Event event, EventSource source = EventSource::Rescan)
+	{
+		std::vector<Event> events{std::move(event)};
+		deliver(events, source);
+	}
+
+	bool stopping()
+	{
+		std::lock_guard lock(stateMutex);
+		return state != State::Running;
+	}
+
+	// ---- reading: the policy's plan, read on a worker, adopted here ----
+
+	void dispatch()
+	{
+		if (stopping() || !classified)
+			return;
+		ReadPlan plan = policy.take(nowMs());
+		if (!plan.empty()) {
+			std::vector<ReadRequest> requests;
+			bool anyList = false;
+			for (const auto &[tree, p] : plan.trees) {
+				int t = static_cast<int>(tree);
+				std::vector<std::string> read(p.read.begin(), p.read.end());
+				std::vector<std::string> recheck(p.recheck.begin(), p.recheck.end());
+				ReadRequest request = reconciler->validator().plan(tree, p.list, read, recheck);
+				if (!p.list)
+					coalesced += read.size();
+				request.forceFresh = remote[t];
+				request.expectFsMagic = fsMagic[t];
+				requests.push_back(std::move(request));
+				anyList = anyList || p.list;
+			}
+			bool initial = !loaded;
+			bool cleanLinks = initial && reconciler->commitsLinks();
+			EventSource source = initial ? EventSource::Initial : anyList || plan.trees.empty() ? EventSource::Rescan
+											   : EventSource::Inotify;
+			auto started = std::chrono::steady_clock::now();
+			auto work = [root = rootFd, cancel = cancel, requests = std::move(requests), cleanLinks, plan, source,
+				     started, this]() -> Executor::Completion {
+				std::optional<Error> linkError;
+				if (cleanLinks)
+					if (auto removed = links::removeDangling(root->get()); !removed)
+						linkError = removed.error();
+				std::vector<ReadResult> results;
+				for (const auto &request : requests)
+					results.push_back(readTree(root->get(), request, cancel));
+				return [this, plan = std::move(plan), results = std::move(results), linkError, source,
+					started]() mutable { adoptRead(plan, std::move(results), linkError, source, started); };
+			};
+			if (auto posted = executor->post(std::move(work)); !posted) {
+				// No worker to be had (threads exhausted): give the plan back and try
+				// again with the next tick.
+				policy.finished(plan, {}, nowMs());
+				for (const auto &[tree, p] : plan.trees) {
+					if (p.list)
+						policy.listWanted(tree);
+					for (const auto &id : p.read)
+						policy.changed(tree, id);
+				}
+				tell({.type = EventType::Error, .message = posted.error().message + "; trying again",
+				      .code = posted.error().code});
+			}
+		}
+		armDueTimer();
+	}
+
+	void adoptRead(const ReadPlan &plan, std::vector<ReadResult> results, const std::optional<Error> &linkError,
+		       EventSource source, std::chrono::steady_clock::time_point started)
+	{
+		std::vector<TreeOutcome> outcomes;
+		bool listed = false;
+		for (const auto &r : results) {
+			TreeOutcome o;
+			o.tree = r.tree;
+			o.treeError = r.treeError.code;
+			o.treeMessage = r.treeError.message;
+			o.listed = r.listed;
+			o.listingStale = r.listingStale;
+			listed = listed || r.listed;
+			o.readFine.insert(r.gone.begin(), r.gone.end());
+			for (const auto &item : r.items)
+				std::visit([&](const ItemState &s) {
+					if (s.ioError)
+						o.troubled[item.id] = {s.ioError, s.problem};
+					else
+						o.readFine.insert(item.id);
+				}, item.files);
+			int t = static_cast<int>(r.tree);
+			if (!r.treeError.code && fsMagic[t] == 0)
+				fsMagic[t] = r.fsMagic; // first seen: from now on it must stay there
+			outcomes.push_back(std::move(o));
+		}
+		if (listed) {
+			++rescans;
+			lastRescanUs = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+				std::chrono::steady_clock::now() - started).count());
+		} else {
+			++batches;
+		}
+		std::vector<Event> events;
+		if (linkError)
+			events.push_back({.type = EventType::Error,
+					  .message = "start-up link cleanup: " + linkError->message + "; links are kept",
+					  .code = linkError->code});
+		tellTrouble(policy.finished(plan, outcomes, nowMs()), events);
+		auto adopted = reconciler->adopt(std::move(results));
+		events.insert(events.end(), std::make_move_iterator(adopted.begin()), std::make_move_iterator(adopted.end()));
+		reconcile(std::move(events), source);
+		if (!loaded) {
+			loaded = true;
+			auto snap = store.snapshot();
+			tell({.type = EventType::Ready, .imageCount = snap.imageCount(), .layerCount = snap.layerCount(),
+			      .pendingCount = reconciler->pendingCount(), .backend = backendName()},
+			     EventSource::Initial);
+		}
+		dispatch();
+	}
+
+	const char *backendName() const { return inotify ? "inotify" : "poll"; }
+
+	// Trouble that appeared or healed, as events (once each) and log lines.
+	void tellTrouble(const std::vector<TroubleNote> &notes, std::vector<Event> &events)
+	{
+		std::map<std::pair<Tree, int>, std::vector<const TroubleNote *>> itemFailures;
+		for (const auto &n : notes) {
+			std::string tree = treeName(n.tree);
+			switch (n.kind) {
+			case TroubleNote::TreeFailed:
+				events.push_back({.type = EventType::Error, .tree = tree,
+						  .message = fmt::format("{}; keeping what was known of {}, trying again",
+									 n.message, tree),
+						  .code = n.error});
+				break;
+			case TroubleNote::TreeHealed:
+				log(LogLevel::Info, fmt::format("{}: readable again", tree));
+				break;
+			case TroubleNote::ItemFailed:
+				itemFailures[{n.tree, n.error}].push_back(&n);
+				break;
+			case TroubleNote::ItemHealed:
+				log(LogLevel::Info, fmt::format("{}/{}: readable again", tree, n.id));
+				break;
+			case TroubleNote::Stalled:
+				events.push_back({.type = EventType::Error, .tree = tree,
+						  .message = fmt::format("{}: stalled ({}): serving what was known; it is "
+									 "rescanned when its server answers",
+									 tree, n.message),
+						  .code = n.error});
+				break;
+			case TroubleNote::StallHealed:
+				log(LogLevel::Info, fmt::format("{}: answering again: rescanning it", tree));
+				events.push_back({.type = EventType::Resync, .reason = "stalled", .tree = tree});
+				++resyncs;
+				break;
+			}
+		}
+		for (const auto &[key, failed] : itemFailures) {
+			std::string tree = treeName(key.first);
+			if (failed.size() <= kItemErrorsTold) {
+				for (const auto *n : failed)
+					events.push_back({.type = EventType::Error, .id = n->id, .tree = tree,
+							  .message = fmt::format("{}/{}: {}; keeping its last known state, trying again",
+										 tree, n->id, n->message),
+							  .code = n->error});
+			} else {
+				events.push_back({.type = EventType::Error, .tree = tree,
+						  .message = fmt::format("{}: {} items could not be read ({}, first {}); keeping "
+									 "their last known state, trying again",
+									 tree, failed.size(), std::strerror(key.second),
+									 failed.front()->id),
+						  .code = key.second});
+			}
+		}
+		troubled = policy.troubleCount();
+		stalledTrees = policy.stalledCount();
+	}
+
+	// Delivers, then follows what may still change with content watches.
+	void reconcile(std::vector<Event> events, EventSource source)
+	{
+		updateWatches(events);
+		if (std::any_of(events.begin(), events.end(), [](const Event &e) { return e.type == EventType::Pending; }))
+			pendingBackoffMs = kPendingFirstMs;
+		deliver(events, source);
+		schedulePendingCheck();
+	}
+
+	// Content watches follow what may still change: pending overlay and layer
+	// folders, and every image folder (a tag rewrites images.json in place). A new
+	// watch comes with one more look at its id, for what was written before it.
+	void updateWatches(const std::vector<Event> &events)
+	{
+		if (!inotify)
+			return;
+		auto watch = [&](Tree tree, const std::string &id) {
+			if (polled[static_cast<int>(tree)] || inotify->itemWatched(tree, id))
+				return;
+			auto r = inotify->watchItem(tree, id);
+			if (r)
+				policy.recheckWanted(tree, id);
+			else if (r.error().code == ENOSPC || r.error().code == ENOMEM)
+				fallBackToRescan(tree, "watch_limit", r.error().message);
+		};
+		for (const auto &e : events) {
+			switch (e.type) {
+			case EventType::Pending:
+				if (e.kind == "image") {
+					watch(Tree::Images, e.id);
+				} else {
+					watch(Tree::Overlay, e.id);
+					if (e.kind == "layer")
+						watch(Tree::Layers, e.id);
+				}
+				break;
+			case EventType::LayerAdded:
+				inotify->unwatchItem(Tree::Overlay, e.id);
+				inotify->unwatchItem(Tree::Layers, e.id);
+				break;
+			case EventType::ImageAdded:
+			case EventType::ImageUpdated:
+				watch(Tree::Images, e.id);
+				break;
+			case EventType::ImageRemoved:
+				inotify->unwatchItem(Tree::Images, e.id);
+				break;
+			default:
+				break;
+			}
+		}
+	}
+
+	void fallBackToRescan(Tree tree, const char *reason, const std::string &detail)
+	{
+		int t = static_cast<int>(tree);
+		polled[t] = true;
+		startTickTimer();
+		if (watchLimitTold[t])
+			return;
+		watchLimitTold[t] = true;
+		++resyncs;
+		log(LogLevel::Warning, fmt::format("{}: {}; rescanning it every {} ms instead", treeName(tree), detail,
+						   options.intervalMs));
+		tell({.type = EventType::Resync, .reason = reason, .tree = treeName(tree)});
+	}
+
+	// ---- event sources ----
+
+	// After inotify records were drained: resyncs first, then the coalesced ids.
+	void flush()
+	{
+		Validator::TreeSet overflowed{};
+		std::vector<Event> resyncEvents;
+		for (Tree tree : kTrees) {
+			int t = static_cast<int>(tree);
+			if (!stale[t])
+				continue;
+			if (std::string_view(stale[t]) == "overflow")
+				overflowed[t] = true;
+			else
+				policy.listWanted(tree);
+			resyncEvents.push_back({.type = EventType::Resync, .reason = stale[t], .tree = treeName(tree)});
+			++resyncs;
+			stale[t] = nullptr;
+		}
+		if (!resyncEvents.empty()) {
+			log(LogLevel::Warning, fmt::format("view may be stale ({}): rescanning", resyncEvents.front().reason));
+			deliver(resyncEvents, EventSource::Rescan);
+			policy.overflow(overflowed, nowMs());
+			rewatchLostTrees();
+		}
+		dispatch();
+	}
+
+	// A tree whose watch went (moved, deleted, remounted) is watched again by path
+	// once it is back; until then it is rescanned.
+	void rewatchLostTrees()
+	{
+		if (!inotify)
+			return;
+		for (Tree tree : kTrees) {
+			int t = static_cast<int>(tree);
+			if (inotify->treeWatched(tree) || remote[t] || options.mode == WatchMode::Poll)
+				continue;
+			if (inotify->watchTree(tree)) {
+				polled[t] = false;
+				policy.listWanted(tree); // for what came before the watch
+			} else {
+				polled[t] = true;
+				startTickTimer();
+			}
+		}
+	}
+
+	// inotify, or (EMFILE, ENFILE, ENOSYS ...) rescans of every tree until it can be had.
+	void openInotify()
+	{
+		if (inotify || options.mode == WatchMode::Poll)
+			return;
+		InotifyOutput output{
+			[this](Tree tree, const std::string &id) { policy.changed(tree, id); },
+			[this](Tree tree, const char *reason) { stale[static_cast<int>(tree)] = reason; },
+		};
+		auto source = InotifySource::open(options.root, std::move(output));
+		if (source && !pollOpen) {
+			if (int r = uv_poll_init(loop, &poll, (*source)->fd()); r < 0) {
+				source = makeError(-r, fmt::format("uv_poll_init: {}", uv_strerror(r)));
+			} else {
+				poll.data = this;
+				++openHandles;
+				pollOpen = true;
+			}
+		}
+		if (!source) {
+			for (auto &p : polled)
+				p = true;
+			startTickTimer();
+			if (!noInotifyTold) {
+				noInotifyTold = true;
+				++resyncs;
+				log(LogLevel::Warning, fmt::format("{}: rescanning every tree every {} ms instead, and trying "
+								   "inotify again then",
+								   source.error().message, options.intervalMs));
+				for (Tree tree : kTrees)
+					tell({.type = EventType::Resync, .reason = "no_inotify", .tree = treeName(tree)});
+			}
+			return;
+		}
+		inotify = std::move(*source);
+		uv_poll_start(&poll, UV_READABLE, &Impl::onPoll);
+		if (noInotifyTold)
+			log(LogLevel::Info, "inotify is back");
+		noInotifyTold = false;
+		for (Tree tree : kTrees)
+			if (!remote[static_cast<int>(tree)])
+				polled[static_cast<int>(tree)] = false;
+		rewatchLostTrees();
+	}
+
+	// ---- timers ----
+
+	void schedulePendingCheck()
+	{
+		if (stopping())
+			return;
+		bool waiting = reconciler->pendingCount() > 0 || reconciler->hasRetries();
+		if (!waiting) {
+			uv_timer_stop(&pendingTimer);
+			pendingBackoffMs = kPendingFirstMs;
+			return;
+		}
+		if (!uv_is_active(reinterpret_cast<uv_handle_t *>(&pendingTimer)))
+			uv_timer_start(&pendingTimer, &Impl::onPendingTimer, pendingBackoffMs, 0);
+	}
+
+	void startTickTimer()
+	{
+		if (!stopping() && !uv_is_active(reinterpret_cast<uv_handle_t *>(&tickTimer)))
+			uv_timer_start(&tickTimer, &Impl::onTickTimer, options.intervalMs, options.intervalMs);
+	}
+
+	void armDueTimer()
+	{
+		if (stopping())
+			return;
+		auto due = policy.nextDueMs();
+		if (!due) {
+			uv_timer_stop(&dueTimer);
+			return;
+		}
+		std::uint64_t now = nowMs();
+		uv_timer_start(&dueTimer, &Impl::onDueTimer, *due > now ? *due - now : 0, 0);
+	}
+
+	static Impl *of(void *data) { return static_cast<Impl *>(data); }
+
+	static void onPoll(uv_poll_t *handle, int status, int)
+	{
+		Impl *self = of(handle->data);
+		if (status < 0) {
+			self->log(LogLevel::Error, fmt::format("inotify poll: {}", uv_strerror(status)));
+			for (Tree t : kTrees)
+				self->stale[static_cast<int>(t)] = "poll_error";
+		} else {
+			long n = self->inotify->drain(self->options.maxRecordsPerPass);
+			if (n < 0) {
+				self->log(LogLevel::Error, fmt::format("inotify read: {}", std::strerror(static_cast<int>(-n))));
+				for (Tree t : kTrees)
+					self->stale[static_cast<int>(t)] = "read_error";
+			} else {
+				self->kernelEvents += static_cast<std::uint64_t>(n);
+			}
+		}
+		self->flush();
+	}
+
+	static void onTickTimer(uv_timer_t *handle)
+	{
+		Impl *self = of(handle->data);
+		// The trees due now, taken before a lost watch comes back: a tree that gets
+		// its watch again still needs this rescan, for what came before the watch.
+		Validator::TreeSet due{};
+		for (Tree t : kTrees)
+			due[static_cast<int>(t)] = self->polled[static_cast<int>(t)];
+		self->openInotify();
+		self->rewatchLostTrees();
+		if (std::none_of(self->polled.begin(), self->polled.end(), [](const auto &p) { return p.load(); }))
+			uv_timer_stop(handle);
+		if (self->options.trustGeneration)
+			return self->lookAtGeneration(due);
+		self->listDue(due);
+	}
+
+	void listDue(Validator::TreeSet due)
+	{
+		for (Tree t : kTrees)
+			if (due[static_cast<int>(t)])
+				policy.listWanted(t);
+		dispatch();
+	}
+
+	// With a trusted generation file: a tick whose file is as the last one saw it
+	// (and no full rescan is due) is skipped. The look runs on a worker too.
+	void lookAtGeneration(Validator::TreeSet due)
+	{
+		if (generationInFlight)
+			return;
+		generationInFlight = true;
+		auto work = [root = rootFd, this, due]() -> Executor::Completion {
+			FileId seen = statId(root->get(), std::string(paths::kGenerationFile));
+			return [this, seen, due] {
+				generationInFlight = false;
+				std::uint64_t t = nowMs();
+				bool fullDue = t - lastFullRescanMs >= options.fullRescanMs;
+				if (seen.ino != 0 && !seen.error && lastGeneration && *lastGeneration == seen && !fullDue) {
+					++generationSkips;
+					return;
+				}
+				lastGeneration = seen;
+				lastFullRescanMs = t;
+				listDue(due);
+			};
+		};
+		if (!executor->post(std::move(work)))
+			generationInFlight = false;
+	}
+
+	static void onSafetyTimer(uv_timer_t *handle)
+	{
+		of(handle->data)->listDue(Validator::kAllTrees);
+	}
+
+	static void onDueTimer(uv_timer_t *handle)
+	{
+		Impl *self = of(handle->data);
+		std::vector<Event> events;
+		self->tellTrouble(self->policy.checkStalls(nowMs()), events);
+		self->deliver(events, EventSource::Rescan);
+		self->dispatch();
+	}
+
+	static void onPendingTimer(uv_timer_t *handle)
+	{
+		Impl *self = of(handle->data);
+		for (const auto &p : self->reconciler->pending()) {
+			if (p.kind == "image") {
+				self->policy.recheckWanted(Tree::Images, p.id);
+			} else {
+				self->policy.recheckWanted(Tree::Overlay, p.id);
+				if (p.kind == "layer")
+					self->policy.recheckWanted(Tree::Layers, p.id);
+			}
+		}
+		self->pendingBackoffMs = std::min(kPendingMaxMs, self->pendingBackoffMs * 2);
+		self->dispatch();
+		// Commits that failed (a link) are retried even when nothing was read again.
+		if (self->reconciler->hasRetries())
+			self->reconcile(self->reconciler->adopt({}), EventSource::Rescan);
+		else
+			self->schedulePendingCheck();
+	}
+
+	static void onDoneAsync(uv_async_t *handle) { of(handle->data)->executor->runCompletions(); }
+
+	static void onStopAsync(uv_async_t *handle) { of(handle->data)->closeAll(); }
+
+	static void onClosed(uv_handle_t *handle)
+	{
+		Impl *self = of(handle->data);
+		if (--self->openHandles > 0)
+			return;
+		{
+			std::lock_guard lock(self->stateMutex);
+			self->state = State::Closed;
+		}
+		self->closedFlag = true;
+		// The host may destroy the watcher from this very callback (or from another
+		// thread meanwhile): then the last one to let go frees it.
+		{
+			std::lock_guard lock(self->stateMutex);
+			self->deliveringStopped = true;
+		}
+		self->tell({.type = EventType::Stopped}, EventSource::Stop);
+		bool freeNow;
+		{
+			std::lock_guard lock(self->stateMutex);
+			self->deliveringStopped = false;
+			// With a loop of its own, its thread frees it once the loop has closed.
+			freeNow = self->deleteWhenClosed && !self->ownsLoop;
+		}
+		if (freeNow)
+			delete self;
+	}
+
+	// Loop thread: every handle closes, reads in flight are abandoned.
+	void closeAll()
+	{
+		{
+			std::lock_guard lock(stateMutex);
+			if (state == State::Closed)
+				return;
+			state = State::Stopping;
+		}
+		cancel->store(true);
+		if (executor)
+			executor->shutdown();
+		auto close = [&](auto *handle) {
+			auto *h = reinterpret_cast<uv_handle_t *>(handle);
+			if (h->loop && !uv_is_closing(h))
+				uv_close(h, &Impl::onClosed);
+		};
+		if (pollOpen)
+			close(&poll);
+		for (uv_timer_t *t : {&tickTimer, &safetyTimer, &pendingTimer, &dueTimer})
+			close(t);
+		close(&doneAsync);
+		close(&stopAsync);
+	}
+
+	Result<void> attach(uv_loop_t *target)
+	{
+		{
+			std::lock_guard lock(stateMutex);
+			if (stopAsked)
+				return makeError(ECANCELED, "watcher stopped before it started");
+			if (state != State::Created)
+				return makeError(EALREADY, "watcher already started");
+			state = State::Running;
+		}
+		loop = target;
+		auto init = [&](uv_handle_t *handle, int r) {
+			if (r == 0) {
+				handle->data = this;
+				++openHandles;
+			}
+			return r;
+		};
+		int r = init(reinterpret_cast<uv_handle_t *>(&stopAsync), uv_async_init(loop, &stopAsync, &Impl::onStopAsync));
+		if (r == 0)
+			r = init(reinterpret_cast<uv_handle_t *>(&doneAsync), uv_async_init(loop, &doneAsync, &Impl::onDoneAsync));
+		for (uv_timer_t *t : {&tickTimer, &safetyTimer, &pendingTimer, &dueTimer})
+			if (r == 0)
+				r = init(reinterpret_cast<uv_handle_t *>(t), uv_timer_init(loop, t));
+		if (r < 0) {
+			// What was made closes on the loop; the watcher is closed() after that.
+			closeAll();
+			if (openHandles == 0) {
+				std::lock_guard lock(stateMutex);
+				state = State::Created; // nothing on the loop: may be freed or tried again
+			}
+			return makeError(-r, fmt::format("cannot start on the loop: {}", uv_strerror(r)));
+		}
+		executor = std::make_unique<Executor>(kWorkers, [this] { uv_async_send(&doneAsync); });
+		bool stopNow;
+		{
+			std::lock_guard lock(stateMutex);
+			asyncReady = true;
+			stopNow = stopAsked;
+		}
+		if (stopNow) {
+			closeAll();
+			return {};
+		}
+		// Which trees another host may write behind inotify's back: found on a worker,
+		// since even a statfs waits for a server that stopped answering.
+		auto work = [root = options.root, this]() -> Executor::Completion {
+			std::array<FsClass, 3> found;
+			for (Tree tree : kTrees) {
+				auto &cls = found[static_cast<int>(tree)];
+				cls = classifyPath(root + "/" + treeName(tree));
+				if (fs::isAbsence(cls.error)) {
+					cls = classifyPath(root);
+					cls.magic = 0; // the tree's own filesystem is known once it exists
+				}
+			}
+			return [this, found] { onClassified(found); };
+		};
+		if (auto posted = executor->post(std::move(work)); !posted) {
+			closeAll();
+			return posted.error();
+		}
+		return {};
+	}
+
+	void onClassified(const std::array<FsClass, 3> &found)
+	{
+		for (Tree tree : kTrees) {
+			int t = static_cast<int>(tree);
+			const auto &cls = found[t];
+			remote[t] = cls.remote;
+			polled[t] = cls.remote || options.mode == WatchMode::Poll;
+			fsMagic[t] = cls.magic;
+			if (cls.error && !fs::isAbsence(cls.error))
+				log(LogLevel::Warning, fmt::format("{}: cannot tell its filesystem ({}): taken as local",
+								   treeName(tree), std::strerror(cls.error)));
+			log(LogLevel::Info, fmt::format("{}: {} ({})", treeName(tree), cls.remote ? "remote, rescanned" : "local",
+							cls.type.empty() ? "unknown" : cls.type));
+		}
+		if (options.mode == WatchMode::Fanotify)
+			log(LogLevel::Warning, "fanotify backend not available in this build: using inotify");
+		// Watches before the initial load: nothing written during it is missed.
+		openInotify();
+		if (std::any_of(polled.begin(), polled.end(), [](const auto &p) { return p.load(); }))
+			startTickTimer();
+		if (options.localRescanMs > 0)
+			uv_timer_start(&safetyTimer, &Impl::onSafetyTimer, options.localRescanMs, options.localRescanMs);
+		classified = true;
+		for (Tree tree : kTrees)
+			policy.listWanted(tree);
+		dispatch();
+	}
+
+	// Watcher::stop(), from any thread.
+	void stop()
+	{
+		std::lock_guard lock(stateMutex);
+		stopAsked = true;
+		if (state == State::Running && asyncReady)
+			uv_async_send(&stopAsync);
+	}
+};
+
+Watcher::Watcher(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Result<std::unique_ptr<Watcher>> Watcher::create(WatcherOptions options, EventCallback onEvent)
+{
+	try {
+		if (options.intervalMs == 0)
+			return makeError(EINVAL, "interval must be at least 1 ms");
+		if (options.maxRecordsPerPass == 0)
+			return makeError(EINVAL, "maxRecordsPerPass must be at least 1");
+		if (static_cast<unsigned>(options.mode) > static_cast<unsigned>(WatchMode::Poll))
+			return makeError(EINVAL, "unknown watch mode");
+		auto rootFd = openRoot(options.root);
+		if (!rootFd)
+			return rootFd.error();
+		auto impl = std::make_unique<Impl>();
+		std::uint64_t stallMs = options.stallMs ? options.stallMs
+							: std::max<std::uint64_t>(2ull * options.intervalMs, 10000);
+		impl->policy = Policy({.stallMs = stallMs});
+		impl->options = std::move(options);
+		impl->onEvent = std::move(onEvent);
+		impl->rootFd = std::make_shared<UniqueFd>(std::move(*rootFd));
+		impl->reconciler = std::make_unique<Reconciler>(impl->rootFd->get(), impl->store,
+								ReconcileOptions{.commitLinks = impl->options.commitLinks});
+		return std::unique_ptr<Watcher>(new Watcher(std::move(impl)));
+	} catch (const std::exception &e) {
+		return makeError(ENOMEM, e.what());
+	}
+}
+
+Watcher::~Watcher()
+{
+	if (!impl_)
+		return;
+	Impl *impl = impl_.get();
+	{
+		// No callback runs after this: one running on another thread finishes first.
+		std::lock_guard lock(impl->callbackMutex);
+		impl->detached = true;
+	}
+	bool onOwnThread = impl->ownsLoop && impl->thread.get_id() == std::this_thread::get_id();
+	if (impl->ownsLoop && !onOwnThread) {
+		impl->stop();
+		join();
+		return;
+	}
+	{
+		std::lock_guard lock(impl->stateMutex);
+		bool onLoop = impl->state != Impl::State::Created &&
+			      !(impl->state == Impl::State::Closed && !impl->deliveringStopped && !onOwnThread);
+		if (!onLoop)
+			return; // nothing of ours on a loop: freed now
+		// Handles still open, or their last callback running: whoever lets go last
+		// frees it (the last close, or with a loop of its own, its thread).
+		impl->deleteWhenClosed = true;
+		impl->stopAsked = true;
+		if (impl->state == Impl::State::Running && impl->asyncReady)
+			uv_async_send(&impl->stopAsync);
+	}
+	if (onOwnThread)
+		impl->thread.detach(); // the thread ends by itself once its loop has closed
+	(void)impl_.release();
+}
+
+Result<void> Watcher::attach(uv_loop_t *loop)
+{
+	try {
+		if (!loop)
+			return makeError(EINVAL, "no loop");
+		return impl_->attach(loop);
+	} catch (const std::exception &e) {
+		return makeError(ENOMEM, e.what());
+	}
+}
+
+Result<void> Watcher::start()
+{
+	try {
+		{
+			std::lock_guard lock(impl_->stateMutex);
+			if (impl_->state != Impl::State::Created || impl_->ownsLoop)
+				return makeError(EALREADY, "watcher already started");
+			if (impl_->stopAsked)
+				return makeError(ECANCELED, "watcher stopped before it started");
+		}
+		if (int r = uv_loop_init(&impl_->ownLoop); r < 0)
+			return makeError(-r, fmt::format("uv_loop_init: {}", uv_strerror(r)));
+		impl_->ownsLoop = true;
+		std::promise<Result<void>> attached;
+		auto result = attached.get_future();
+		Impl *impl = impl_.get();
+		impl_->thread = std::thread([impl, &attached] {
+			auto r = impl->attach(&impl->ownLoop);
+			attached.set_value(std::move(r));
+			// Runs until every handle closed (those made by a failed attach too).
+			uv_run(&impl->ownLoop, UV_RUN_DEFAULT);
+			if (impl->deleteWhenClosed) {
+				// Destroyed from its own callback: the thread was detached; finish here.
+				uv_loop_close(&impl->ownLoop);
+				delete impl;
+			}
+		});
+		auto r = result.get();
+		if (!r) {
+			impl_->thread.join();
+			uv_loop_close(&impl_->ownLoop);
+			impl_->ownsLoop = false;
+			std::lock_guard lock(impl_->stateMutex);
+			impl_->state = Impl::State::Created;
+			impl_->closedFlag = false;
+		}
+		return r;
+	} catch (const std::exception &e) {
+		return makeError(EAGAIN, e.what());
+	}
+}
+
+void Watcher::stop()
+{
+	impl_->stop();
+}
+
+void Watcher::join()
+{
+	if (!impl_->ownsLoop || !impl_->thread.joinable() || impl_->thread.get_id() == std::this_thread::get_id())
+		return;
+	impl_->thread.join();
+	if (int r = uv_loop_close(&impl_->ownLoop); r < 0)
+		impl_->log(LogLevel::Error, fmt::format("own loop did not close: {}", uv_strerror(r)));
+}
+
+bool Watcher::closed() const
+{
+	return impl_->closedFlag;
+}
+
+Snapshot Watcher::snapshot() const
+{
+	return impl_->store.snapshot();
+}
+
+WatcherStats Watcher::stats() const
+{
+	WatcherStats s;
+	const Impl &i = *impl_;
+	s.kernelEvents = i.kernelEvents;
+	s.batches = i.batches;
+	s.coalesced = i.coalesced;
+	s.rescans = i.rescans;
+	s.generationSkips = i.generationSkips;
+	s.resyncs = i.resyncs;
+	s.lastRescanUs = i.lastRescanUs;
+	s.watches = i.watches;
+	s.pending = i.pending;
+	s.errors = i.errors;
+	s.troubled = i.troubled;
+	s.stalled = i.stalledTrees;
+	for (int t = 0; t < 3; ++t) {
+		s.remote[t] = i.remote[t];
+		s.rescanned[t] = i.polled[t];
+	}
+	return s;
+}
+
+} // namespace lw

@@ -1,0 +1,184 @@
+// Reading one shared tree off the loop thread: listing, probes, item files.
+#include "tree_reader.h"
+
+#include "safe_fs.h"
+#include "sys.h"
+
+#include <layerwatch/model.h>
+
+#include <fmt/format.h>
+
+#include <sys/vfs.h>
+
+#include <algorithm>
+#include <system_error>
+#include <thread>
+#include <unordered_set>
+
+namespace lw {
+
+ItemFiles readItem(Tree tree, int treeFd, const std::string &id)
+{
+	switch (tree) {
+	case Tree::Overlay:
+		return readOverlayFiles(treeFd, id);
+	case Tree::Layers:
+		return readLayerFiles(treeFd, id);
+	case Tree::Images:
+		break;
+	}
+	return readImageFiles(treeFd, id);
+}
+
+ItemFiles troubleReading(Tree tree, int err, std::string message)
+{
+	ItemFiles files;
+	if (tree == Tree::Layers)
+		files = LayerFiles{};
+	else if (tree == Tree::Images)
+		files = ImageFiles{};
+	std::visit([&](ItemState &state) {
+		state.ioError = err;
+		state.problem = std::move(message);
+	}, files);
+	return files;
+}
+
+namespace {
+
+bool cancelled(const CancelFlag &cancel)
+{
+	return cancel && cancel->load(std::memory_order_relaxed);
+}
+
+// Reading is I/O-bound and independent per id, so a large batch (a start-up load, a
+// storm's rescan) is read on up to four threads, joined before this returns.
+std::vector<ItemFiles> readAll(Tree tree, int fd, const std::vector<std::string> &ids, const CancelFlag &cancel)
+{
+	constexpr std::size_t kParallelFrom = 256;
+	std::vector<ItemFiles> out(ids.size());
+	std::atomic<std::size_t> next{0};
+	auto work = [&] {
+		for (std::size_t i; (i = next++) < ids.size();)
+			out[i] = cancelled(cancel) ? troubleReading(tree, ECANCELED, "cancelled") : readItem(tree, fd, ids[i]);
+	};
+	std::vector<std::thread> helpers;
+	if (ids.size() >= kParallelFrom) {
+		unsigned cores = std::clamp(std::thread::hardware_concurrency(), 1u, 4u);
+		try {
+			for (unsigned k = 1; k < cores; ++k)
+				helpers.emplace_back(work);
+		} catch (const std::system_error &) {
+			// No thread to be had: this one reads the rest alone.
+		}
+	}
+	work();
+	for (auto &t : helpers)
+		t.join();
+	return out;
+}
+
+bool unchanged(int fd, const ReadRequest::Known &known)
+{
+	return probeIdentity(fd, known.id, known.probeNames) == known.identity;
+}
+
+} // namespace
+
+ReadResult readTree(int rootFd, const ReadRequest &request, const CancelFlag &cancel)
+{
+	ReadResult result;
+	result.tree = request.tree;
+	const char *name = treeName(request.tree);
+	auto opened = fs::openDir(rootFd, name);
+	if (!opened) {
+		if (fs::isAbsence(opened.error().code)) {
+			// No tree (yet): everything once in it is gone, and so is what was asked.
+			for (const auto &k : request.known)
+				result.gone.push_back(k.id);
+			for (const auto &id : request.read)
+				result.gone.push_back(id);
+			for (const auto &k : request.recheck)
+				result.gone.push_back(k.id);
+			result.listed = request.list;
+		} else {
+			result.treeError = makeError(opened.error().code, opened.error().message);
+		}
+		return result;
+	}
+	int fd = opened->get();
+	struct statfs sf;
+	if (::fstatfs(fd, &sf) < 0) {
+		result.treeError = makeError(errno, fmt::format("{}: statfs: {}", name, fs::describeErrno(errno)));
+		return result;
+	}
+	result.fsMagic = static_cast<long>(sf.f_type);
+	if (request.expectFsMagic != 0 && result.fsMagic != request.expectFsMagic) {
+		result.treeError = makeError(ESTALE, fmt::format("{}: now on another filesystem (type {:#x}, was {:#x}): "
+								 "not mounted?",
+								 name, static_cast<unsigned long>(result.fsMagic) & 0xffffffffUL,
+								 static_cast<unsigned long>(request.expectFsMagic) & 0xffffffffUL));
+		return result;
+	}
+
+	std::vector<std::string> toRead = request.read;
+	for (const auto &k : request.recheck) {
+		if (cancelled(cancel))
+			break;
+		FileId folder = statId(fd, k.id);
+		if (folder.error)
+			result.items.push_back({k.id, troubleReading(request.tree, folder.error,
+								     fmt::format("{}/{}: {}", name, k.id,
+										 fs::describeErrno(folder.error)))});
+		else if (folder.ino == 0 && k.identity.folder.ino == 0)
+			continue; // unknown and still absent
+		else if (folder.ino == 0)
+			result.gone.push_back(k.id);
+		else if (!unchanged(fd, k))
+			toRead.push_back(k.id);
+	}
+
+	if (request.list) {
+		auto listed = fs::listDir(fd);
+		if (!listed) {
+			result.treeError = makeError(listed.error().code, fmt::format("{}: {}", name, listed.error().message));
+			return result;
+		}
+		result.listed = true;
+		std::unordered_set<std::string> present;
+		for (auto &e : *listed)
+			if (isValidId(e.name))
+				present.insert(std::move(e.name));
+		for (const auto &k : request.known) {
+			if (cancelled(cancel))
+				break;
+			if (!present.erase(k.id)) {
+				// Missing from the listing: gone only if a look by name agrees.
+				FileId look = statId(fd, k.id, request.forceFresh ? AT_STATX_FORCE_SYNC : 0);
+				if (look.error)
+					result.items.push_back({k.id, troubleReading(request.tree, look.error,
+										     fmt::format("{}/{}: {}", name, k.id,
+												 fs::describeErrno(look.error)))});
+				else if (look.ino == 0)
+					result.gone.push_back(k.id);
+				else
+					result.listingStale = true;
+				continue;
+			}
+			if (!unchanged(fd, k))
+				toRead.push_back(k.id);
+		}
+		// What is left is new: read it, with no probe first.
+		toRead.insert(toRead.end(), present.begin(), present.end());
+	}
+
+	std::sort(toRead.begin(), toRead.end());
+	toRead.erase(std::unique(toRead.begin(), toRead.end()), toRead.end());
+	auto files = readAll(request.tree, fd, toRead, cancel);
+	result.items.reserve(result.items.size() + toRead.size());
+	for (std::size_t i = 0; i < toRead.size(); ++i)
+		result.items.push_back({std::move(toRead[i]), std::move(files[i])});
+	return result;
+}
+
+} // namespace lw

@@ -1,0 +1,71 @@
+// Reading the shared trees, away from the validator: a ReadRequest is a plain copy of
+// what the validator knows of one tree, made on the loop thread; readTree() runs on
+// any thread (a worker, in the engine) and touches nothing but the files; the
+// ReadResult goes back to the validator's adopt() on the loop thread.
+//
+// Errors are not absence (DESIGN.md section 4): an item is "gone" only when a look at
+// it by name says ENOENT or ENOTDIR. An id missing from a listing is looked at by
+// name first (forced fresh on a network filesystem, whose listings are cached); any
+// other errno is trouble, which keeps the last known state.
+#pragma once
+
+#include "item_files.h"
+#include "validator.h"
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace lw {
+
+struct ReadRequest {
+	Tree tree = Tree::Overlay;
+	// List the tree: ids not in `known` are read, known ones are probed and read if
+	// their identity changed, known ones missing from the listing are proved gone.
+	bool list = false;
+	// Looks that prove absence ask the server (AT_STATX_FORCE_SYNC): remote trees.
+	bool forceFresh = false;
+	// The filesystem (statfs f_type) the tree must still be on; 0: any. A tree found
+	// on another (a share unmounted, leaving its bare mountpoint) is an error.
+	long expectFsMagic = 0;
+
+	struct Known {
+		std::string id;
+		std::vector<std::string> probeNames;
+		Identity identity;
+	};
+	std::vector<Known> known;        // with list: every item the validator holds
+	std::vector<std::string> read;   // read these whatever their identity
+	std::vector<Known> recheck;      // read these only if their identity changed
+};
+
+struct ItemRead {
+	std::string id;
+	ItemFiles files; // ioError set: trouble, the read says nothing
+};
+
+struct ReadResult {
+	Tree tree = Tree::Overlay;
+	// The tree itself could not be opened, checked or listed: nothing in it is known
+	// better than before. Code 0: fine.
+	Error treeError{0, {}};
+	long fsMagic = 0;             // what the tree's filesystem is (statfs f_type)
+	bool listed = false;          // a listing was taken
+	bool listingStale = false;    // an id missing from the listing was still there
+	std::vector<std::string> gone; // proved absent
+	std::vector<ItemRead> items;  // read: adopted unless ioError
+};
+
+// Set by the engine to abandon a read (stop during a slow load).
+using CancelFlag = std::shared_ptr<std::atomic<bool>>;
+
+ReadResult readTree(int rootFd, const ReadRequest &request, const CancelFlag &cancel = nullptr);
+
+// One item of a tree, read through item_files.
+ItemFiles readItem(Tree tree, int treeFd, const std::string &id);
+
+// An item that could not be read for err: its state stands, message says where.
+ItemFiles troubleReading(Tree tree, int err, std::string message);
+
+} // namespace lw
