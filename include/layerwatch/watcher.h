@@ -58,6 +58,9 @@ struct WatcherOptions {
 	// A read of the shared trees that has not come back after this long marks its
 	// trees stalled (an Error event); 0: twice the interval, at least 10 s.
 	std::uint32_t stallMs = 0;
+	// A tree or an item that could not be read is read again after retryMs,
+	// doubling up to 30 s while the trouble lasts.
+	std::uint32_t retryMs = 1000;
 	// The host's log sink; nothing is printed without one.
 	std::function<void(LogLevel, const std::string &)> log;
 	LogLevel logLevel = LogLevel::Info;

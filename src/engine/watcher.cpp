@@ -34,8 +34,6 @@ constexpr std::array<Tree, 3> kTrees = {Tree::Overlay, Tree::Layers, Tree::Image
 constexpr std::uint64_t kPendingFirstMs = 500, kPendingMaxMs = 30000;
 // Workers: one read in flight per tree at most, and one spare for the generation file.
 constexpr unsigned kWorkers = 4;
-// Several items failing alike in one read are told as one error, not one each.
-constexpr std::size_t kItemErrorsTold = 3;
 
 std::uint64_t nowMs()
 {
@@ -298,7 +296,9 @@ struct Watcher::Impl {
 	// Trouble that appeared or healed, as events (once each) and log lines.
 	void tellTrouble(const std::vector<TroubleNote> &notes, std::vector<Event> &events)
 	{
-		std::map<std::pair<Tree, int>, std::vector<const TroubleNote *>> itemFailures;
+		// Items failing alike in one read (an fd shortage hits them all) are told
+		// as one error, not one each.
+		std::map<int, std::vector<const TroubleNote *>> itemFailures;
 		for (const auto &n : notes) {
 			std::string tree = treeName(n.tree);
 			switch (n.kind) {
@@ -312,7 +312,7 @@ struct Watcher::Impl {
 				log(LogLevel::Info, fmt::format("{}: readable again", tree));
 				break;
 			case TroubleNote::ItemFailed:
-				itemFailures[{n.tree, n.error}].push_back(&n);
+				itemFailures[n.error].push_back(&n);
 				break;
 			case TroubleNote::ItemHealed:
 				log(LogLevel::Info, fmt::format("{}/{}: readable again", tree, n.id));
@@ -331,22 +331,23 @@ struct Watcher::Impl {
 				break;
 			}
 		}
-		for (const auto &[key, failed] : itemFailures) {
-			std::string tree = treeName(key.first);
-			if (failed.size() <= kItemErrorsTold) {
-				for (const auto *n : failed)
-					events.push_back({.type = EventType::Error, .id = n->id, .tree = tree,
-							  .message = fmt::format("{}/{}: {}; keeping its last known state, trying again",
-										 tree, n->id, n->message),
-							  .code = n->error});
-			} else {
-				events.push_back({.type = EventType::Error, .tree = tree,
-						  .message = fmt::format("{}: {} items could not be read ({}, first {}); keeping "
-									 "their last known state, trying again",
-									 tree, failed.size(), std::strerror(key.second),
-									 failed.front()->id),
-						  .code = key.second});
+		for (const auto &[code, failed] : itemFailures) {
+			const TroubleNote &first = *failed.front();
+			std::string tree = treeName(first.tree);
+			if (failed.size() == 1) {
+				events.push_back({.type = EventType::Error, .id = first.id, .tree = tree,
+						  .message = fmt::format("{}/{}: {}; keeping its last known state, trying again",
+									 tree, first.id, first.message),
+						  .code = code});
+				continue;
 			}
+			bool oneTree = std::all_of(failed.begin(), failed.end(),
+						   [&](const TroubleNote *n) { return n->tree == first.tree; });
+			events.push_back({.type = EventType::Error, .tree = oneTree ? tree : std::string(),
+					  .message = fmt::format("{} items could not be read ({}; first {}/{}); keeping their "
+								 "last known state, trying again",
+								 failed.size(), std::strerror(code), tree, first.id),
+					  .code = code});
 		}
 		troubled = policy.troubleCount();
 		stalledTrees = policy.stalledCount();
@@ -833,7 +834,7 @@ Result<std::unique_ptr<Watcher>> Watcher::create(WatcherOptions options, EventCa
 		auto impl = std::make_unique<Impl>();
 		std::uint64_t stallMs = options.stallMs ? options.stallMs
 							: std::max<std::uint64_t>(2ull * options.intervalMs, 10000);
-		impl->policy = Policy({.stallMs = stallMs});
+		impl->policy = Policy({.stallMs = stallMs, .retryFirstMs = std::max<std::uint32_t>(options.retryMs, 1)});
 		impl->options = std::move(options);
 		impl->onEvent = std::move(onEvent);
 		impl->rootFd = std::make_shared<UniqueFd>(std::move(*rootFd));

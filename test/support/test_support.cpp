@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdio>
 #include <fstream>
+#include <thread>
 #include <functional>
 #include <random>
 #include <sstream>
@@ -44,6 +45,17 @@ std::string readFile(const std::string &path)
 	std::stringstream ss;
 	ss << in.rdbuf();
 	return ss.str();
+}
+
+bool eventually(const std::function<bool()> &cond, std::chrono::milliseconds timeout)
+{
+	auto deadline = std::chrono::steady_clock::now() + timeout;
+	while (!cond()) {
+		if (std::chrono::steady_clock::now() >= deadline)
+			return false;
+		std::this_thread::sleep_for(std::chrono::milliseconds(5));
+	}
+	return true;
 }
 
 void writeFile(const std::string &path, const std::string &content)

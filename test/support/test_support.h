@@ -7,7 +7,9 @@
 
 #include <sys/stat.h>
 
+#include <chrono>
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -61,6 +63,10 @@ inline void unwrap(Result<void> r)
 	if (!r.ok())
 		FAIL("unexpected error: " << r.error().message);
 }
+
+// Polls cond every few milliseconds until it holds or the deadline passes, for
+// states that no event announces (a counter in stats()).
+bool eventually(const std::function<bool()> &cond, std::chrono::milliseconds timeout);
 
 // Exit code meson reads as "skipped".
 inline constexpr int kSkipExitCode = 77;
