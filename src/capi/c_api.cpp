@@ -344,13 +344,22 @@ int lw_create(const lw_options *options, lw_watcher **out)
 		handle->options = *options;
 		lw::WatcherOptions o;
 		o.root = options->root;
-		o.mode = static_cast<lw::WatchMode>(options->mode);
-		if (options->mode < LW_MODE_AUTO || options->mode > LW_MODE_POLL)
+		// Read as a plain int: a value out of the enum's range must not be loaded as one.
+		int mode;
+		static_assert(sizeof mode == sizeof options->mode);
+		std::memcpy(&mode, &options->mode, sizeof mode);
+		if (mode < LW_MODE_AUTO || mode > LW_MODE_POLL)
 			return -EINVAL;
+		o.mode = static_cast<lw::WatchMode>(mode);
 		o.intervalMs = options->interval_ms;
 		o.commitLinks = options->commit_links != 0;
 		o.trustGeneration = options->trust_generation != 0;
-		o.logLevel = static_cast<lw::LogLevel>(options->log_level);
+		int level;
+		static_assert(sizeof level == sizeof options->log_level);
+		std::memcpy(&level, &options->log_level, sizeof level);
+		if (level < LW_LOG_DEBUG || level > LW_LOG_ERROR)
+			return -EINVAL;
+		o.logLevel = static_cast<lw::LogLevel>(level);
 		lw_watcher *self = handle.get();
 		if (options->on_log)
 			o.log = [self](lw::LogLevel level, const std::string &message) {
@@ -413,6 +422,10 @@ int lw_is_closed(const lw_watcher *watcher)
 void lw_destroy(lw_watcher *watcher)
 {
 	(void)guarded([&] {
+		if (!watcher)
+			return 0;
+		// The watcher first: once it is gone no callback reads the options.
+		watcher->watcher.reset();
 		delete watcher;
 		return 0;
 	});
