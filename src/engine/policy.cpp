@@ -28,12 +28,13 @@ void Policy::overflow(Validator::TreeSet trees, std::uint64_t nowMs)
 		Lane &l = lane(tree);
 		// One that comes while the last is still fresh is part of a storm: answer
 		// it more slowly; a lone one at once.
-		bool storm = l.overflowSince && nowMs - l.lastOverflowMs < options_.quietMs;
+		bool storm = l.overflowSeen && nowMs - l.lastOverflowMs < options_.quietMs;
 		l.overflowBackoffMs = storm ? std::min(options_.overflowMaxMs, std::max<std::uint64_t>(l.overflowBackoffMs * 2, 250))
 					    : 0;
 		if (!l.overflowSince)
 			l.overflowSince = nowMs;
 		l.lastOverflowMs = nowMs;
+		l.overflowSeen = true;
 		l.wantList = true;
 	}
 }
@@ -72,8 +73,7 @@ ReadPlan Policy::take(std::uint64_t nowMs)
 		if (l.wantList && listDueMs(l) <= nowMs) {
 			p.list = true;
 			l.wantList = false;
-			l.overflowSince.reset();
-			l.overflowBackoffMs = 0;
+			l.overflowSince.reset(); // the backoff stays while the storm goes on
 		}
 		p.read.swap(l.wantRead);
 		for (const auto &id : l.wantRecheck)

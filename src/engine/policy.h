@@ -106,6 +106,7 @@ private:
 		// the backoff that grows while they keep coming.
 		std::optional<std::uint64_t> overflowSince;
 		std::uint64_t lastOverflowMs = 0, overflowBackoffMs = 0;
+		bool overflowSeen = false;
 	};
 	Lane &lane(Tree tree) { return lanes_[static_cast<int>(tree)]; }
 	const Lane &lane(Tree tree) const { return lanes_[static_cast<int>(tree)]; }

@@ -1,0 +1,190 @@
+// The engine's policy without a kernel or a clock: a fake source (calls), a fake
+// clock (the times passed in).
+#include "policy.h"
+
+#include <doctest/doctest.h>
+
+using namespace lw;
+
+namespace {
+
+TreeOutcome fine(Tree tree, std::set<std::string> read = {})
+{
+	TreeOutcome o;
+	o.tree = tree;
+	o.readFine = std::move(read);
+	return o;
+}
+
+TreeOutcome treeFailed(Tree tree, int err)
+{
+	TreeOutcome o;
+	o.tree = tree;
+	o.treeError = err;
+	o.treeMessage = "overlay-images: list: I/O error";
+	return o;
+}
+
+std::vector<TroubleNote::Kind> kinds(const std::vector<TroubleNote> &notes)
+{
+	std::vector<TroubleNote::Kind> out;
+	for (const auto &n : notes)
+		out.push_back(n.kind);
+	return out;
+}
+
+} // namespace
+
+TEST_CASE("events are coalesced, and what comes while a read is in flight waits for the next")
+{
+	Policy p;
+	p.changed(Tree::Images, "a");
+	p.changed(Tree::Images, "b");
+	p.changed(Tree::Images, "a");
+	ReadPlan first = p.take(0);
+	REQUIRE(first.trees.size() == 1);
+	CHECK(first.trees.at(Tree::Images).read == std::set<std::string>{"a", "b"});
+	CHECK(p.busy(Tree::Images));
+
+	p.changed(Tree::Images, "c");
+	p.listWanted(Tree::Images);
+	p.changed(Tree::Layers, "x"); // another tree is free: it goes at once
+	ReadPlan meanwhile = p.take(1);
+	REQUIRE(meanwhile.trees.size() == 1);
+	CHECK(meanwhile.trees.count(Tree::Layers) == 1);
+
+	p.finished(first, {fine(Tree::Images, {"a", "b"})}, 2);
+	ReadPlan next = p.take(3);
+	REQUIRE(next.trees.count(Tree::Images) == 1);
+	CHECK(next.trees.at(Tree::Images).list);
+	CHECK(next.trees.at(Tree::Images).read == std::set<std::string>{"c"});
+	CHECK(p.take(4).empty());
+}
+
+TEST_CASE("a recheck asked for an id that is also read is only read")
+{
+	Policy p;
+	p.recheckWanted(Tree::Overlay, "a");
+	p.recheckWanted(Tree::Overlay, "b");
+	p.changed(Tree::Overlay, "a");
+	auto plan = p.take(0);
+	CHECK(plan.trees.at(Tree::Overlay).read == std::set<std::string>{"a"});
+	CHECK(plan.trees.at(Tree::Overlay).recheck == std::set<std::string>{"b"});
+}
+
+TEST_CASE("an unreadable tree is told once, retried with backoff, nothing asked is lost, and heals")
+{
+	Policy p({.retryFirstMs = 1000, .retryMaxMs = 4000});
+	p.listWanted(Tree::Images);
+	p.changed(Tree::Images, "a");
+	auto plan = p.take(0);
+	auto notes = p.finished(plan, {treeFailed(Tree::Images, EIO)}, 10);
+	CHECK(kinds(notes) == std::vector{TroubleNote::TreeFailed});
+	CHECK(notes[0].error == EIO);
+	CHECK(p.troubled(Tree::Images));
+	CHECK(p.take(500).empty());
+	CHECK(p.nextDueMs() == 1010u);
+	plan = p.take(1010);
+	REQUIRE(plan.trees.count(Tree::Images));
+	CHECK(plan.trees.at(Tree::Images).list);
+	CHECK(plan.trees.at(Tree::Images).read == std::set<std::string>{"a"});
+	// The same trouble again: not told again; the wait doubles, up to its cap.
+	CHECK(p.finished(plan, {treeFailed(Tree::Images, EIO)}, 1010).empty());
+	CHECK(p.nextDueMs() == 3010u);
+	plan = p.take(3010);
+	p.finished(plan, {treeFailed(Tree::Images, EIO)}, 3010);
+	CHECK(p.nextDueMs() == 7010u);
+	plan = p.take(7010);
+	p.finished(plan, {treeFailed(Tree::Images, EIO)}, 7010);
+	CHECK(p.nextDueMs() == 11010u);
+	// Another errno is news.
+	plan = p.take(11010);
+	CHECK(kinds(p.finished(plan, {treeFailed(Tree::Images, ESTALE)}, 11010)) == std::vector{TroubleNote::TreeFailed});
+	plan = p.take(20000);
+	CHECK(kinds(p.finished(plan, {fine(Tree::Images)}, 20000)) == std::vector{TroubleNote::TreeHealed});
+	CHECK_FALSE(p.troubled(Tree::Images));
+	CHECK(p.take(20001).empty());
+}
+
+TEST_CASE("an item that cannot be read is read again (not only looked at), then heals")
+{
+	Policy p({.retryFirstMs = 100});
+	p.changed(Tree::Layers, "a");
+	auto plan = p.take(0);
+	TreeOutcome o = fine(Tree::Layers);
+	o.troubled["a"] = {EMFILE, "layer.json: Too many open files"};
+	CHECK(kinds(p.finished(plan, {o}, 0)) == std::vector{TroubleNote::ItemFailed});
+	CHECK(p.troubleCount() == 1);
+	CHECK(p.take(50).empty());
+	plan = p.take(100);
+	CHECK(plan.trees.at(Tree::Layers).read == std::set<std::string>{"a"});
+	CHECK(kinds(p.finished(plan, {fine(Tree::Layers, {"a"})}, 120)) == std::vector{TroubleNote::ItemHealed});
+	CHECK(p.troubleCount() == 0);
+}
+
+TEST_CASE("a read past its deadline is a stall, told once; its return rescans the tree")
+{
+	Policy p({.stallMs = 10000});
+	p.listWanted(Tree::Overlay);
+	auto plan = p.take(0);
+	CHECK(p.nextDueMs() == 10000u);
+	CHECK(p.checkStalls(9999).empty());
+	auto notes = p.checkStalls(10000);
+	CHECK(kinds(notes) == std::vector{TroubleNote::Stalled});
+	CHECK(notes[0].error == ETIMEDOUT);
+	CHECK(p.stalledCount() == 1);
+	CHECK(p.checkStalls(50000).empty());
+	// Meanwhile nothing more is started on that tree.
+	p.changed(Tree::Overlay, "a");
+	CHECK(p.take(50001).empty());
+	CHECK(kinds(p.finished(plan, {fine(Tree::Overlay)}, 60000)) == std::vector{TroubleNote::StallHealed});
+	CHECK(p.stalledCount() == 0);
+	auto after = p.take(60001);
+	CHECK(after.trees.at(Tree::Overlay).list);
+	CHECK(after.trees.at(Tree::Overlay).read == std::set<std::string>{"a"});
+}
+
+TEST_CASE("overflows: a lone one is answered at once, a storm more slowly, quiet within a second")
+{
+	Policy p({.overflowMaxMs = 30000, .quietMs = 1000});
+	Validator::TreeSet all = Validator::kAllTrees;
+	p.overflow(all, 0);
+	auto plan = p.take(0);
+	CHECK(plan.trees.size() == 3);
+	p.finished(plan, {fine(Tree::Overlay), fine(Tree::Layers), fine(Tree::Images)}, 1);
+
+	// A storm: an overflow every 100 ms for a minute.
+	std::uint64_t lists = 0, lastList = 0;
+	for (std::uint64_t t = 10; t <= 60000; t += 100) {
+		p.overflow(all, t);
+		auto storm = p.take(t);
+		if (!storm.empty()) {
+			++lists;
+			CHECK(t - lastList <= 30000 + 100); // never starved longer than the cap
+			lastList = t;
+			p.finished(storm, {fine(Tree::Overlay), fine(Tree::Layers), fine(Tree::Images)}, t);
+		}
+	}
+	CHECK(lists >= 1);
+	CHECK(lists <= 20); // far fewer than the 600 overflows
+	// Then quiet: the rescan comes within a second of the last overflow.
+	auto due = p.nextDueMs();
+	if (p.take(60000).empty()) {
+		REQUIRE(due);
+		CHECK(*due <= 60000 + 1000);
+		CHECK_FALSE(p.take(*due).empty());
+	}
+}
+
+TEST_CASE("a listing that a look by name contradicts is listed again, not at once")
+{
+	Policy p({.retryFirstMs = 1000});
+	p.listWanted(Tree::Overlay);
+	auto plan = p.take(0);
+	TreeOutcome o = fine(Tree::Overlay);
+	o.listingStale = true;
+	p.finished(plan, {o}, 5);
+	CHECK(p.take(6).empty());
+	CHECK(p.nextDueMs() == 1005u);
+	CHECK(p.take(1005).trees.at(Tree::Overlay).list);
+}
