@@ -10,8 +10,13 @@
 
 #include <uv.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <ctime>
 
@@ -61,6 +66,7 @@ std::string jsonLine(const lw::Event &e)
 		w.Uint64(e.layerCount);
 		out.key("pending");
 		w.Uint64(e.pendingCount);
+		out.field("backend", e.backend);
 		break;
 	case lw::EventType::LayerAdded:
 	case lw::EventType::LayerRemoved:
@@ -86,6 +92,12 @@ std::string jsonLine(const lw::Event &e)
 		break;
 	case lw::EventType::Error:
 		out.field("message", e.message);
+		if (!e.tree.empty())
+			out.field("tree", e.tree);
+		if (!e.id.empty())
+			out.field("id", e.id);
+		if (const char *name = e.code ? ::strerrorname_np(e.code) : nullptr)
+			out.field("errno", name);
 		break;
 	case lw::EventType::Stopped:
 		break;
@@ -206,18 +218,45 @@ int runWatch(const Args &args)
 		std::fprintf(stderr, "layerwatch watch: %s\n", watcher.error().message.c_str());
 		return 1;
 	}
-	uv_loop_t loop;
-	uv_loop_init(&loop);
-	SignalStop stop{watcher->get(), {}};
-	for (int i = 0; i < 2; ++i) {
-		uv_signal_init(&loop, &stop.signals[i]);
-		stop.signals[i].data = &stop;
-		uv_signal_start(&stop.signals[i], onSignal, i == 0 ? SIGINT : SIGTERM);
+	// libuv aborts the process when its first loop cannot have its pipes (an epoll
+	// fd and two pipes): make sure that many fds can be had (ulimit -n very low),
+	// and fail cleanly if not.
+	{
+		int fds[6];
+		int made = 0;
+		while (made < 6 && ::pipe2(fds + made, O_CLOEXEC) == 0)
+			made += 2;
+		int err = errno;
+		for (int i = 0; i < made; ++i)
+			::close(fds[i]);
+		if (made < 6) {
+			std::fprintf(stderr, "layerwatch watch: cannot make an event loop: %s (ulimit -n?)\n", std::strerror(err));
+			return 1;
+		}
 	}
-	if (auto r = (*watcher)->attach(&loop); !r) {
+	uv_loop_t loop;
+	if (int r = uv_loop_init(&loop); r < 0) {
+		std::fprintf(stderr, "layerwatch watch: cannot make an event loop: %s\n", uv_strerror(r));
+		return 1;
+	}
+	SignalStop stop{watcher->get(), {}};
+	int signalsMade = 0;
+	int failed = 0;
+	for (int i = 0; i < 2 && failed == 0; ++i) {
+		failed = uv_signal_init(&loop, &stop.signals[i]);
+		if (failed == 0) {
+			++signalsMade;
+			stop.signals[i].data = &stop;
+			failed = uv_signal_start(&stop.signals[i], onSignal, i == 0 ? SIGINT : SIGTERM);
+		}
+	}
+	auto r = failed == 0 ? (*watcher)->attach(&loop)
+			     : lw::Result<void>(lw::makeError(-failed, std::string("cannot handle SIGINT and SIGTERM: ") +
+									  uv_strerror(failed)));
+	if (!r) {
 		std::fprintf(stderr, "layerwatch watch: %s\n", r.error().message.c_str());
-		for (auto &s : stop.signals)
-			uv_close(reinterpret_cast<uv_handle_t *>(&s), nullptr);
+		for (int i = 0; i < signalsMade; ++i)
+			uv_close(reinterpret_cast<uv_handle_t *>(&stop.signals[i]), nullptr);
 		uv_run(&loop, UV_RUN_DEFAULT);
 		uv_loop_close(&loop);
 		return 1;
