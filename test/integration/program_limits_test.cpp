@@ -79,8 +79,8 @@ TEST_CASE("too few fds to make a loop: a clear error and exit 1, never an abort"
 	for (int limit : {8, 9}) {
 		CAPTURE(limit);
 		lw::test::ChildProcess child({"/bin/sh", "-c",
-					      "ulimit -Sn " + std::to_string(limit) + " && exec " LAYERWATCH
-					      " watch --json --root " + root + " 2>&1"});
+					      "exec 2>&1; ulimit -Sn " + std::to_string(limit) + " && exec " LAYERWATCH
+					      " watch --json --root " + root});
 		std::string line;
 		REQUIRE(child.readLine(line, 5s));
 		CHECK(line.find("Too many open files") != std::string::npos);
