@@ -2,14 +2,13 @@
 // writer writes to the folders underneath, so that inotify on the reader's side
 // sees nothing, as on NFS. Every change must be found within interval + 1 s.
 // Skipped (77) where FUSE or bindfs is missing.
+#include "bindfs_mount.h"
 #include "event_log.h"
 #include "test_support.h"
 
 #include <layerwatch/watcher.h>
 #include <layerwatch/writer.h>
 
-#include <sched.h>
-#include <sys/mount.h>
 #include <unistd.h>
 
 using namespace lw;
@@ -21,47 +20,16 @@ namespace {
 constexpr std::uint32_t kIntervalMs = 500;
 const auto kDeadline = std::chrono::milliseconds(kIntervalMs) + 1s;
 
-// A bindfs mount, unmounted when it goes.
-class BindfsMount {
-public:
-	BindfsMount(const std::string &from, const std::string &to) : to_(to)
-	{
-		lw::test::makeDirs(to);
-		mounted_ = lw::test::run("bindfs " + from + " " + to + " 2>/dev/null") == 0;
-	}
-	~BindfsMount()
-	{
-		if (mounted_)
-			::umount2(to_.c_str(), MNT_DETACH);
-	}
-	bool mounted() const { return mounted_; }
-
-private:
-	std::string to_;
-	bool mounted_ = false;
-};
-
 } // namespace
-
-int main(int argc, char **argv)
-{
-	if (::access("/dev/fuse", R_OK | W_OK) != 0 || lw::test::run("command -v bindfs >/dev/null") != 0)
-		lw::test::skipTest("needs /dev/fuse and bindfs");
-	// A mount namespace of our own, where we can have one: nothing leaks out.
-	if (::geteuid() == 0 && ::unshare(CLONE_NEWNS) == 0)
-		::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr);
-	doctest::Context context(argc, argv);
-	return context.run();
-}
 
 TEST_CASE("changes written underneath a FUSE mount are found by rescanning")
 {
 	lw::test::TempDir tmp;
 	std::string server = tmp / "server", reader = tmp / "reader";
 	auto writer = lw::test::unwrap(StoreWriter::open(server, {.durable = false, .makeLinks = false}));
-	std::vector<std::unique_ptr<BindfsMount>> mounts;
+	std::vector<std::unique_ptr<lw::test::BindfsMount>> mounts;
 	for (auto tree : {"overlay/RO", "overlay-layers/RO", "overlay-images"}) {
-		mounts.push_back(std::make_unique<BindfsMount>(server + "/" + tree, reader + "/" + tree));
+		mounts.push_back(std::make_unique<lw::test::BindfsMount>(server + "/" + tree, reader + "/" + tree));
 		if (!mounts.back()->mounted())
 			lw::test::skipTest("bindfs could not mount");
 	}
