@@ -326,3 +326,57 @@ TEST_CASE("a trusted generation file makes an idle tick one stat; a full rescan 
 	REQUIRE(run.log.waitForEvent(EventType::ImageAdded, quiet, mark, 3s));
 	CHECK(std::chrono::steady_clock::now() - start <= 1500ms + 500ms);
 }
+
+TEST_CASE("a tree moved away and made anew is watched again by path: a new image in it is found")
+{
+	lw::test::TempDir tmp;
+	std::string root = tmp / "s";
+	auto writer = lw::test::unwrap(StoreWriter::open(root, {.durable = false, .makeLinks = false}));
+	std::string base = id4("aaaa");
+	lw::test::unwrap(writer.addLayer({.id = base}));
+	auto first = lw::test::unwrap(writer.publishImage({.topLayer = base, .names = {"first:1"}}));
+	Running run(root, {.intervalMs = 100});
+	REQUIRE(run.watcher->snapshot().image(first));
+
+	std::size_t mark = run.log.size();
+	REQUIRE(::rename((root + "/overlay-images").c_str(), (root + "/images-elsewhere").c_str()) == 0);
+	// Gone from the tree: its image goes (a look by name agrees), and the tree is lost.
+	REQUIRE(run.log.waitForEvent(EventType::ImageRemoved, first, mark));
+	REQUIRE(run.log.waitFor([&](const auto &all) {
+		for (std::size_t i = mark; i < all.size(); ++i)
+			if (all[i].event.type == EventType::Resync && all[i].event.tree == "overlay-images")
+				return true;
+		return false;
+	}));
+	makeDirs(root + "/overlay-images");
+	std::string layer = id4("bbbb");
+	lw::test::unwrap(writer.addLayer({.id = layer, .parent = base}));
+	auto second = lw::test::unwrap(writer.publishImage({.topLayer = layer, .names = {"second:1"}}));
+	REQUIRE(run.log.waitForEvent(EventType::ImageAdded, second, mark, 5s));
+	// Watched again, not only rescanned: the next one comes through inotify.
+	REQUIRE(lw::test::eventually([&] { return !run.watcher->stats().rescanned[2]; }, 5s));
+	std::string layer3 = id4("cccc");
+	lw::test::unwrap(writer.addLayer({.id = layer3, .parent = base}));
+	auto third = lw::test::unwrap(writer.publishImage({.topLayer = layer3, .names = {"third:1"}}));
+	REQUIRE(run.log.waitForEvent(EventType::ImageAdded, third, mark, 5s));
+	auto all = run.log.entries();
+	CHECK(all[static_cast<std::size_t>(EventLog::find(all, EventType::ImageAdded, third))].event.source == EventSource::Inotify);
+}
+
+TEST_CASE("removing a layer tells no pending for what is left of it on its way out")
+{
+	lw::test::TempDir tmp;
+	std::string root = tmp / "s";
+	auto writer = lw::test::unwrap(StoreWriter::open(root, {.durable = false, .makeLinks = false}));
+	std::string base = id4("aaaa"), top = id4("bbbb");
+	lw::test::unwrap(writer.addLayer({.id = base}));
+	lw::test::unwrap(writer.addLayer({.id = top, .parent = base}));
+	Running run(root);
+	std::size_t mark = run.log.size();
+	lw::test::unwrap(writer.removeLayerMetadata(top));
+	REQUIRE(run.log.waitForEvent(EventType::LayerRemoved, top, mark));
+	lw::test::unwrap(writer.removeOverlay(top));
+	REQUIRE(lw::test::eventually([&] { return run.watcher->stats().pending == 0; }, 5s));
+	auto all = run.log.entries();
+	CHECK(EventLog::find(all, EventType::Pending, top, mark) < 0);
+}
