@@ -28,7 +28,7 @@ void Policy::overflow(Validator::TreeSet trees, std::uint64_t nowMs)
 		Lane &l = lane(tree);
 		// One that comes while the last is still fresh is part of a storm: answer
 		// it more slowly; a lone one at once.
-		bool storm = l.overflowSeen && nowMs - l.lastOverflowMs < options_.quietMs;
+		bool storm = l.overflowSeen && nowMs - l.lastOverflowMs < options_.stormGapMs;
 		l.overflowBackoffMs = storm ? std::min(options_.overflowMaxMs, std::max<std::uint64_t>(l.overflowBackoffMs * 2, 250))
 					    : 0;
 		if (!l.overflowSince)

@@ -23,9 +23,10 @@ struct PolicyOptions {
 	// Trouble (a tree or an item that could not be read) is tried again after
 	// retryFirstMs, doubling up to retryMaxMs.
 	std::uint64_t retryFirstMs = 1000, retryMaxMs = 30000;
-	// Overflows that keep coming are answered more slowly, up to overflowMaxMs; once
-	// the queue has been quiet for quietMs the rescan comes at once.
-	std::uint64_t overflowMaxMs = 30000, quietMs = 1000;
+	// Overflows less than stormGapMs apart are a storm, answered more and more
+	// slowly, up to overflowMaxMs; once the queue has been quiet for quietMs the
+	// rescan comes at once.
+	std::uint64_t overflowMaxMs = 30000, stormGapMs = 1000, quietMs = 500;
 };
 
 // One read to run off the loop: for each tree it covers, what to read.

@@ -106,3 +106,56 @@ TEST_CASE("150 images written while the watcher is stopped on a 32-event queue: 
 	CHECK(stopped);
 	CHECK(child.wait(10s) == 0);
 }
+
+TEST_CASE("an overflow storm, then quiet: the view is right within a second of the quiet")
+{
+	lw::test::TempDir tmp;
+	std::string root = tmp / "s";
+	auto writer = lw::test::unwrap(StoreWriter::open(root, {.durable = false, .makeLinks = false}));
+	std::string base = lw::test::makeId();
+	lw::test::unwrap(writer.addLayer({.id = base}));
+
+	SysctlOverride queue(kQueueKnob, "32");
+	REQUIRE(queue.ok());
+	lw::test::ChildProcess child({LAYERWATCH, "watch", "--root", root, "--json"});
+	std::string line;
+	bool ready = false;
+	while (!ready && child.readLine(line, 10s))
+		ready = line.find("\"event\":\"ready\"") != std::string::npos;
+	REQUIRE(ready);
+	queue.restore();
+
+	// A storm: overflow after overflow, closer than a second apart, so the rescans back off.
+	std::set<std::string> published;
+	int n = 0;
+	std::set<std::string> added;
+	auto readAvailable = [&](std::chrono::milliseconds wait) {
+		while (child.readLine(line, wait)) {
+			rapidjson::Document doc;
+			doc.Parse(line.c_str());
+			REQUIRE_FALSE(doc.HasParseError());
+			if (std::string(doc["event"].GetString()) == "image_added")
+				added.insert(doc["id"].GetString());
+			if (added.size() == published.size())
+				return;
+		}
+	};
+	std::chrono::steady_clock::time_point quietFrom;
+	for (int round = 0; round < 6; ++round) {
+		REQUIRE(::kill(child.pid(), SIGSTOP) == 0);
+		for (int i = 0; i < 40; ++i, ++n)
+			published.insert(lw::test::unwrap(writer.publishImage({.topLayer = base, .names = {"storm:" + std::to_string(n)},
+									       .config = "{\"n\":" + std::to_string(n) + "}"})));
+		REQUIRE(::kill(child.pid(), SIGCONT) == 0);
+		quietFrom = std::chrono::steady_clock::now();
+		readAvailable(std::chrono::milliseconds(150));
+	}
+	readAvailable(std::chrono::milliseconds(5000));
+	auto took = std::chrono::steady_clock::now() - quietFrom;
+	MESSAGE("view right " << std::chrono::duration<double, std::milli>(took).count() << " ms after the last overflow");
+	CHECK(added == published);
+	CHECK(took < 1s);
+
+	REQUIRE(::kill(child.pid(), SIGTERM) == 0);
+	CHECK(child.wait(10s) == 0);
+}
