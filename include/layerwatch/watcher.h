@@ -79,6 +79,7 @@ struct WatcherStats {
 	std::uint64_t errors = 0;         // Error events told
 	std::uint64_t troubled = 0;       // trees and items that cannot be read right now
 	std::uint64_t stalled = 0;        // trees whose read has not come back in time
+	std::uint64_t readsInFlight = 0;  // reads running on workers (after stop too: stuck ones)
 	std::array<bool, 3> remote{};     // overlay/RO, overlay-layers/RO, overlay-images
 	std::array<bool, 3> rescanned{};  // trees rescanned periodically
 };

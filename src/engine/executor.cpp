@@ -98,6 +98,12 @@ void Executor::runCompletions()
 		completion();
 }
 
+unsigned Executor::busy() const
+{
+	std::lock_guard lock(core_->mutex);
+	return core_->threads - core_->idle;
+}
+
 void Executor::shutdown()
 {
 	std::deque<Work> dropped;

@@ -33,6 +33,8 @@ public:
 	void runCompletions();
 	// From now on nothing is run or woken; queued work is dropped.
 	void shutdown();
+	// Work running on a worker now (after shutdown too: a read stuck in the kernel).
+	unsigned busy() const;
 
 private:
 	struct Core;

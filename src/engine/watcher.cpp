@@ -973,6 +973,7 @@ WatcherStats Watcher::stats() const
 	s.errors = i.errors;
 	s.troubled = i.troubled;
 	s.stalled = i.stalledTrees;
+	s.readsInFlight = i.executor ? i.executor->busy() : 0;
 	for (int t = 0; t < 3; ++t) {
 		s.remote[t] = i.remote[t];
 		s.rescanned[t] = i.polled[t];
