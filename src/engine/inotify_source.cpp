@@ -131,7 +131,7 @@ long InotifySource::drain(std::size_t maxRecords)
 		});
 		if (!whole)
 			for (Tree t : {Tree::Overlay, Tree::Layers, Tree::Images})
-				output_.stale(t, "short_read");
+				output_.stale(t, StaleReason::ShortRead);
 	}
 	return static_cast<long>(handled);
 }
@@ -140,7 +140,7 @@ void InotifySource::dispatch(const InotifyRecord &r)
 {
 	if (r.mask & IN_Q_OVERFLOW) {
 		for (Tree t : {Tree::Overlay, Tree::Layers, Tree::Images})
-			output_.stale(t, "overflow");
+			output_.stale(t, StaleReason::Overflow);
 		return;
 	}
 	auto it = byWd_.find(r.wd);
@@ -155,7 +155,7 @@ void InotifySource::dispatch(const InotifyRecord &r)
 		byWd_.erase(it);
 		if (target.id.empty()) {
 			treeWds_[static_cast<int>(target.tree)] = -1;
-			output_.stale(target.tree, r.mask & IN_UNMOUNT ? "unmount" : "watch_lost");
+			output_.stale(target.tree, r.mask & IN_UNMOUNT ? StaleReason::Unmount : StaleReason::WatchLost);
 		} else {
 			itemWds_.erase({target.tree, target.id});
 			output_.changed(target.tree, target.id);

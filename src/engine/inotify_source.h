@@ -4,6 +4,7 @@
 // the store; the engine decides what to do. Loop-bound: one thread.
 #pragma once
 
+#include "event_source.h"
 #include "unique_fd.h"
 #include "validator.h"
 
@@ -32,12 +33,7 @@ struct InotifyRecord {
 bool parseInotifyRecords(const char *buffer, std::size_t length,
 			 const std::function<void(const InotifyRecord &)> &onRecord);
 
-// What the engine hears from the backend.
-struct InotifyOutput {
-	std::function<void(Tree tree, const std::string &id)> changed;
-	// The view of tree may be stale (queue overflow, a watch lost or refused).
-	std::function<void(Tree tree, const char *reason)> stale;
-};
+using InotifyOutput = SourceOutput;
 
 class InotifySource {
 public:

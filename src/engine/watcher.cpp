@@ -116,7 +116,7 @@ struct Watcher::Impl {
 	// the filesystem it must stay on.
 	std::array<std::atomic<bool>, 3> remote{}, polled{};
 	std::array<long, 3> fsMagic{};
-	std::array<const char *, 3> stale{};
+	std::array<std::optional<StaleReason>, 3> stale{};
 	std::array<bool, 3> watchLimitTold{};
 	bool classified = false, loaded = false, noInotifyTold = false;
 	std::uint64_t pendingBackoffMs = kPendingFirstMs;
@@ -432,13 +432,14 @@ struct Watcher::Impl {
 			int t = static_cast<int>(tree);
 			if (!stale[t])
 				continue;
-			if (std::string_view(stale[t]) == "overflow")
+			if (*stale[t] == StaleReason::Overflow)
 				overflowed[t] = true;
 			else
 				policy.listWanted(tree);
-			resyncEvents.push_back({.type = EventType::Resync, .reason = stale[t], .tree = treeName(tree)});
+			resyncEvents.push_back({.type = EventType::Resync, .reason = staleReasonName(*stale[t]),
+						.tree = treeName(tree)});
 			++resyncs;
-			stale[t] = nullptr;
+			stale[t].reset();
 		}
 		if (!resyncEvents.empty()) {
 			log(LogLevel::Warning, fmt::format("view may be stale ({}): rescanning", resyncEvents.front().reason));
@@ -476,7 +477,7 @@ struct Watcher::Impl {
 			return;
 		InotifyOutput output{
 			[this](Tree tree, const std::string &id) { policy.changed(tree, id); },
-			[this](Tree tree, const char *reason) { stale[static_cast<int>(tree)] = reason; },
+			[this](Tree tree, StaleReason reason) { stale[static_cast<int>(tree)] = reason; },
 		};
 		auto source = InotifySource::open(options.root, std::move(output));
 		if (source && !pollOpen) {
@@ -557,13 +558,13 @@ struct Watcher::Impl {
 		if (status < 0) {
 			self->log(LogLevel::Error, fmt::format("inotify poll: {}", uv_strerror(status)));
 			for (Tree t : kTrees)
-				self->stale[static_cast<int>(t)] = "poll_error";
+				self->stale[static_cast<int>(t)] = StaleReason::PollError;
 		} else {
 			long n = self->inotify->drain(self->options.maxRecordsPerPass);
 			if (n < 0) {
 				self->log(LogLevel::Error, fmt::format("inotify read: {}", std::strerror(static_cast<int>(-n))));
 				for (Tree t : kTrees)
-					self->stale[static_cast<int>(t)] = "read_error";
+					self->stale[static_cast<int>(t)] = StaleReason::ReadError;
 			} else {
 				self->kernelEvents += static_cast<std::uint64_t>(n);
 			}
