@@ -23,7 +23,8 @@ constexpr const char *kHelp =
 	"  --root R   the storage root (iSulad: /var/lib/isulad/storage)\n"
 	"  --config F iSulad's daemon.json: the root is graph + /storage, and\n"
 	"             storage-enable-remote-layer must be true\n"
-	"  --json     one JSON object: images, layers, pending\n";
+	"  --json     one JSON object: images, layers, pending (and, when something\n"
+	"             could not be read, incomplete and errors; the exit code is then 1)\n";
 
 std::string toJson(const lw::ScanReport &report)
 {
@@ -64,6 +65,12 @@ std::string toJson(const lw::ScanReport &report)
 		w.EndObject();
 	}
 	w.EndArray();
+	// What could not be read: the store above is what was read, not all there is.
+	if (!report.errors.empty()) {
+		out.key("incomplete");
+		w.Bool(true);
+		out.strings("errors", report.errors);
+	}
 	w.EndObject();
 	return out.str();
 }
@@ -125,7 +132,8 @@ int runScan(const Args &args)
 		std::printf("%s\n", toJson(*report).c_str());
 	else
 		printTable(*report);
-	return 0;
+	// Something could not be read: what was printed is not the whole store.
+	return report->errors.empty() ? 0 : 1;
 }
 
 } // namespace lwcli

@@ -20,7 +20,7 @@ struct ScanReport {
 	std::vector<ScannedImage> images; // by id
 	std::vector<LayerPtr> layers;     // by id
 	std::vector<PendingItem> pending; // by kind, then id
-	std::vector<std::string> errors;  // trees that could not be listed
+	std::vector<std::string> errors;  // trees and items that could not be read (kept out, not pending)
 };
 
 // Validates every overlay, layer and image below root. Makes no link and changes

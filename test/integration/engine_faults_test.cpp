@@ -7,6 +7,7 @@
 #include "test_support.h"
 
 #include <layerwatch/model.h>
+#include <layerwatch/scan.h>
 #include <layerwatch/watcher.h>
 #include <layerwatch/writer.h>
 
@@ -130,4 +131,27 @@ TEST_CASE("a tree that cannot be read at start-up is not an empty tree")
 	CHECK(lw::test::readLinkAt(root + "/overlay/" + base) == "RO/" + base);
 	watcher->stop();
 	watcher->join();
+}
+
+TEST_CASE("scan: a tree or an item that cannot be read is an error, never absence nor a pending reason")
+{
+	lw::test::TempDir tmp;
+	std::string root = tmp / "s";
+	auto writer = lw::test::unwrap(StoreWriter::open(root, {.durable = false, .makeLinks = false}));
+	std::string base = lw::test::makeId();
+	lw::test::unwrap(writer.addLayer({.id = base}));
+	lw::test::unwrap(writer.publishImage({.topLayer = base, .names = {"app:1"}}));
+	for (FaultStage stage : kStages) {
+		CAPTURE(lw::test::faultStageName(stage));
+		Fault fault(stage);
+		fault.arm(EMFILE);
+		auto report = lw::test::unwrap(scanStore(root));
+		CHECK_FALSE(report.errors.empty());
+		for (const auto &p : report.pending)
+			CHECK(p.reason.find("Too many open files") == std::string::npos);
+		fault.clear();
+		auto whole = lw::test::unwrap(scanStore(root));
+		CHECK(whole.errors.empty());
+		CHECK(whole.images.size() == 1);
+	}
 }
