@@ -49,6 +49,14 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// start() returns at once: the initial load (the first rescan) is waited out here.
+void waitLoaded(Watcher &watcher)
+{
+	for (auto until = Clock::now() + 120s; watcher.stats().rescans < 1 && Clock::now() < until;)
+		std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+
+
 // ---- small tools ----
 
 double threadCpuMs()
@@ -163,6 +171,7 @@ void localLatency(const std::string &work, const std::string &out, int count, Re
 	});
 	if (!watcher || !(*watcher)->start())
 		throw std::runtime_error("watcher did not start");
+	waitLoaded(**watcher);
 	// The floor: a bare inotify reader on a thread of its own, blocked in read(2),
 	// as the watcher's thread is blocked in epoll: the same wake-up, no work after it.
 	int floorFd = inotify_init1(IN_CLOEXEC);
@@ -313,8 +322,9 @@ void idleRescan(const std::string &root, Report &report)
 				       nullptr);
 	if (!watcher || !(*watcher)->start())
 		throw std::runtime_error("generation watcher did not start");
-	// The first tick reads the generation file and rescans in full: wait it out.
-	for (auto until = Clock::now() + 30s; (*watcher)->stats().rescans < 1 && Clock::now() < until;)
+	// The initial load, then the first tick reads the generation file and rescans in
+	// full: wait both out.
+	for (auto until = Clock::now() + 30s; (*watcher)->stats().rescans < 2 && Clock::now() < until;)
 		std::this_thread::sleep_for(std::chrono::milliseconds(kTickMs));
 	std::this_thread::sleep_for(std::chrono::milliseconds(2 * kTickMs));
 	auto skips0 = (*watcher)->stats().generationSkips;
@@ -388,6 +398,7 @@ void remoteDetection(const std::string &work, const std::string &out, bool quick
 		});
 		if (!watcher || !(*watcher)->start())
 			throw std::runtime_error("remote watcher did not start");
+		waitLoaded(**watcher);
 		// Idle cost: the whole process's CPU over some ticks, with nothing changing.
 		int ticks = static_cast<int>(std::max(3u, 2000 / interval));
 		double c0 = processCpuMs();
@@ -474,10 +485,16 @@ LoadFigures measureLoad(const std::string &root)
 		f.baseRssKiB = static_cast<double>(rssKiB());
 		uv_loop_t loop;
 		uv_loop_init(&loop);
-		auto watcher = Watcher::create({.root = root, .commitLinks = false}, nullptr);
+		bool ready = false;
+		auto watcher = Watcher::create({.root = root, .commitLinks = false}, [&ready](const Event &e) {
+			ready = ready || e.type == EventType::Ready;
+		});
 		auto start = Clock::now();
 		double cpu = processCpuMs();
+		// attach() returns at once; the load is read on workers and adopted on the loop.
 		(void)(*watcher)->attach(&loop);
+		while (!ready)
+			uv_run(&loop, UV_RUN_ONCE);
 		f.wallMs = since(start);
 		f.cpuMs = processCpuMs() - cpu;
 		f.watches = static_cast<double>((*watcher)->stats().watches);
@@ -552,6 +569,7 @@ void storm(const std::string &work, bool quick, Report &report)
 	});
 	if (!watcher || !(*watcher)->start())
 		throw std::runtime_error("storm watcher did not start");
+	waitLoaded(**watcher);
 	auto start = Clock::now();
 	std::set<std::string> published;
 	for (unsigned long i = 0; i < count; ++i)
