@@ -91,6 +91,7 @@ struct Watcher::Impl {
 	uv_loop_t ownLoop{};
 	bool ownsLoop = false;
 	std::thread thread;
+	std::atomic<std::thread::id> loopThread{}; // with a loop of its own: its thread
 
 	uv_poll_t poll{};
 	uv_timer_t tickTimer{}, safetyTimer{}, pendingTimer{}, dueTimer{};
@@ -857,7 +858,7 @@ Watcher::~Watcher()
 		std::lock_guard lock(impl->callbackMutex);
 		impl->detached = true;
 	}
-	bool onOwnThread = impl->ownsLoop && impl->thread.get_id() == std::this_thread::get_id();
+	bool onOwnThread = impl->ownsLoop && impl->loopThread == std::this_thread::get_id();
 	if (impl->ownsLoop && !onOwnThread) {
 		impl->stop();
 		join();
@@ -905,10 +906,14 @@ Result<void> Watcher::start()
 		if (int r = uv_loop_init(&impl_->ownLoop); r < 0)
 			return makeError(-r, fmt::format("uv_loop_init: {}", uv_strerror(r)));
 		impl_->ownsLoop = true;
+		// From here on only impl: once attached, a callback may destroy this Watcher.
+		Impl *impl = impl_.get();
+		std::promise<void> go;
 		std::promise<Result<void>> attached;
 		auto result = attached.get_future();
-		Impl *impl = impl_.get();
-		impl_->thread = std::thread([impl, &attached] {
+		impl->thread = std::thread([impl, started = go.get_future(), &attached]() mutable {
+			started.wait(); // impl->thread is set: the loop thread may use it
+			impl->loopThread = std::this_thread::get_id();
 			auto r = impl->attach(&impl->ownLoop);
 			attached.set_value(std::move(r));
 			// Runs until every handle closed (those made by a failed attach too).
@@ -919,14 +924,16 @@ Result<void> Watcher::start()
 				delete impl;
 			}
 		});
+		go.set_value();
 		auto r = result.get();
 		if (!r) {
-			impl_->thread.join();
-			uv_loop_close(&impl_->ownLoop);
-			impl_->ownsLoop = false;
-			std::lock_guard lock(impl_->stateMutex);
-			impl_->state = Impl::State::Created;
-			impl_->closedFlag = false;
+			// Nothing ran a callback: impl is still this watcher's.
+			impl->thread.join();
+			uv_loop_close(&impl->ownLoop);
+			impl->ownsLoop = false;
+			std::lock_guard lock(impl->stateMutex);
+			impl->state = Impl::State::Created;
+			impl->closedFlag = false;
 		}
 		return r;
 	} catch (const std::exception &e) {
@@ -941,7 +948,7 @@ void Watcher::stop()
 
 void Watcher::join()
 {
-	if (!impl_->ownsLoop || !impl_->thread.joinable() || impl_->thread.get_id() == std::this_thread::get_id())
+	if (!impl_->ownsLoop || !impl_->thread.joinable() || impl_->loopThread == std::this_thread::get_id())
 		return;
 	impl_->thread.join();
 	if (int r = uv_loop_close(&impl_->ownLoop); r < 0)

@@ -68,6 +68,13 @@ inline void unwrap(Result<void> r)
 // states that no event announces (a counter in stats()).
 bool eventually(const std::function<bool()> &cond, std::chrono::milliseconds timeout);
 
+// How many times slower a sanitized build runs, for the deadlines of timing checks
+// (never for what a check asserts otherwise).
+#ifndef LW_SANITIZED
+#define LW_SANITIZED 0
+#endif
+inline constexpr int kSlowdown = LW_SANITIZED ? 4 : 1;
+
 // Exit code meson reads as "skipped".
 inline constexpr int kSkipExitCode = 77;
 [[noreturn]] void skipTest(const std::string &why);
