@@ -15,6 +15,11 @@ void Policy::listWanted(Tree tree)
 	lane(tree).wantList = true;
 }
 
+void Policy::checkWanted(Tree tree)
+{
+	lane(tree).wantCheck = true;
+}
+
 void Policy::recheckWanted(Tree tree, const std::string &id)
 {
 	lane(tree).wantRecheck.insert(id);
@@ -74,13 +79,17 @@ ReadPlan Policy::take(std::uint64_t nowMs)
 			p.list = true;
 			l.wantList = false;
 			l.overflowSince.reset(); // the backoff stays while the storm goes on
+			l.wantCheck = false;
+		} else if (l.wantCheck) {
+			p.check = true;
+			l.wantCheck = false;
 		}
 		p.read.swap(l.wantRead);
 		for (const auto &id : l.wantRecheck)
 			if (!p.read.count(id))
 				p.recheck.insert(id);
 		l.wantRecheck.clear();
-		if (!p.list && p.read.empty() && p.recheck.empty())
+		if (!p.list && !p.check && p.read.empty() && p.recheck.empty())
 			continue;
 		l.busySince = nowMs;
 		plan.trees.emplace(tree, std::move(p));

@@ -33,6 +33,7 @@ struct PolicyOptions {
 struct ReadPlan {
 	struct TreePlan {
 		bool list = false;
+		bool check = false; // list only if the tree folder changed (a remote tick)
 		std::set<std::string> read, recheck;
 	};
 	std::map<Tree, TreePlan> trees;
@@ -67,6 +68,7 @@ public:
 	// pending item to look at (read only if its identity changed); an overflow.
 	void changed(Tree tree, const std::string &id);
 	void listWanted(Tree tree);
+	void checkWanted(Tree tree);
 	void recheckWanted(Tree tree, const std::string &id);
 	void overflow(Validator::TreeSet trees, std::uint64_t nowMs);
 
@@ -95,7 +97,7 @@ private:
 		std::uint64_t backoffMs = 0, retryAtMs = 0;
 	};
 	struct Lane {
-		bool wantList = false;
+		bool wantList = false, wantCheck = false;
 		std::set<std::string> wantRead, wantRecheck;
 		std::optional<std::uint64_t> busySince;
 		bool stallTold = false;

@@ -117,6 +117,13 @@ struct Watcher::Impl {
 	// the filesystem it must stay on.
 	std::array<std::atomic<bool>, 3> remote{}, polled{};
 	std::array<long, 3> fsMagic{};
+	// Remote trees: the tree folder as the last listing saw it, what is known of each
+	// tree as last planned (reused while unchanged), and the rotation of verification.
+	std::array<TreeStamp, 3> stamps{};
+	std::array<std::shared_ptr<const std::vector<ReadRequest::Known>>, 3> knownPlan{};
+	std::array<std::uint64_t, 3> knownPlanVersion{};
+	std::array<std::vector<std::string>, 3> rotation{};
+	std::array<std::size_t, 3> rotationAt{};
 	std::array<std::optional<StaleReason>, 3> stale{};
 	std::array<bool, 3> watchLimitTold{};
 	bool classified = false, loaded = false, noInotifyTold = false;
@@ -198,13 +205,23 @@ struct Watcher::Impl {
 				int t = static_cast<int>(tree);
 				std::vector<std::string> read(p.read.begin(), p.read.end());
 				std::vector<std::string> recheck(p.recheck.begin(), p.recheck.end());
-				ReadRequest request = reconciler->validator().plan(tree, p.list, read, recheck);
-				if (!p.list)
+				ReadRequest request = reconciler->validator().plan(tree, false, read, recheck);
+				if (p.list || p.check) {
+					request.list = true;
+					request.known = knownFor(tree);
+				} else {
 					coalesced += read.size();
+				}
+				// A remote tick lists only a changed tree, and then looks only at what
+				// may still be arriving; anything else looks at everything.
+				request.checkFirst = p.check && !p.list;
+				request.probeSettled = !remote[t] || p.list;
+				request.last = stamps[t];
 				request.forceFresh = remote[t];
 				request.expectFsMagic = fsMagic[t];
+				request.parallel = remote[t] ? std::max<std::uint32_t>(options.remoteReads, 1) : 4;
 				requests.push_back(std::move(request));
-				anyList = anyList || p.list;
+				anyList = anyList || p.list || p.check;
 			}
 			bool initial = !loaded;
 			bool cleanLinks = initial && reconciler->commitsLinks();
@@ -264,6 +281,8 @@ struct Watcher::Impl {
 			int t = static_cast<int>(r.tree);
 			if (!r.treeError.code && fsMagic[t] == 0)
 				fsMagic[t] = r.fsMagic; // first seen: from now on it must stay there
+			if (!r.treeError.code && r.stamp.valid)
+				stamps[t] = r.stamp;
 			outcomes.push_back(std::move(o));
 		}
 		if (listed) {
@@ -293,6 +312,37 @@ struct Watcher::Impl {
 	}
 
 	const char *backendName() const { return inotify ? "inotify" : "poll"; }
+
+	// What is known of a tree, as a plan shares it: rebuilt only when it changed.
+	std::shared_ptr<const std::vector<ReadRequest::Known>> knownFor(Tree tree)
+	{
+		int t = static_cast<int>(tree);
+		const Validator &v = reconciler->validator();
+		if (!knownPlan[t] || knownPlanVersion[t] != v.version(tree)) {
+			knownPlan[t] = v.plan(tree, true).known;
+			knownPlanVersion[t] = v.version(tree);
+		}
+		return knownPlan[t];
+	}
+
+	// A remote tree's tick: its folder looked at, and a slice of its items verified,
+	// so that each is verified once per verifyPeriodMs.
+	void tickRemote(Tree tree)
+	{
+		int t = static_cast<int>(tree);
+		if (options.verifyPeriodMs == 0)
+			return policy.listWanted(tree);
+		policy.checkWanted(tree);
+		auto &ids = rotation[t];
+		auto &at = rotationAt[t];
+		if (at >= ids.size()) {
+			ids = reconciler->validator().ids(tree);
+			at = 0;
+		}
+		std::size_t slice = (ids.size() * options.intervalMs + options.verifyPeriodMs - 1) / options.verifyPeriodMs;
+		for (std::size_t end = std::min(ids.size(), at + slice); at < end; ++at)
+			policy.recheckWanted(tree, ids[at]);
+	}
 
 	// Trouble that appeared or healed, as events (once each) and log lines.
 	void tellTrouble(const std::vector<TroubleNote> &notes, std::vector<Event> &events)
@@ -592,9 +642,15 @@ struct Watcher::Impl {
 
 	void listDue(Validator::TreeSet due)
 	{
-		for (Tree t : kTrees)
-			if (due[static_cast<int>(t)])
+		for (Tree t : kTrees) {
+			int i = static_cast<int>(t);
+			if (!due[i])
+				continue;
+			if (remote[i] && options.mode != WatchMode::Poll)
+				tickRemote(t);
+			else
 				policy.listWanted(t);
+		}
 		dispatch();
 	}
 

@@ -10,6 +10,8 @@
 
 #include <sys/vfs.h>
 
+#include <ctime>
+
 #include <algorithm>
 #include <system_error>
 #include <thread>
@@ -52,10 +54,12 @@ bool cancelled(const CancelFlag &cancel)
 }
 
 // Reading is I/O-bound and independent per id, so a large batch (a start-up load, a
-// storm's rescan) is read on up to four threads, joined before this returns.
-std::vector<ItemFiles> readAll(Tree tree, int fd, const std::vector<std::string> &ids, const CancelFlag &cancel)
+// storm's rescan) is read on up to `parallel` threads, joined before this returns:
+// on a network share each waits for its own round trips.
+std::vector<ItemFiles> readAll(Tree tree, int fd, const std::vector<std::string> &ids, unsigned parallel,
+			       const CancelFlag &cancel)
 {
-	constexpr std::size_t kParallelFrom = 256;
+	constexpr std::size_t kParallelFrom = 64;
 	std::vector<ItemFiles> out(ids.size());
 	std::atomic<std::size_t> next{0};
 	auto work = [&] {
@@ -63,10 +67,10 @@ std::vector<ItemFiles> readAll(Tree tree, int fd, const std::vector<std::string>
 			out[i] = cancelled(cancel) ? troubleReading(tree, ECANCELED, "cancelled") : readItem(tree, fd, ids[i]);
 	};
 	std::vector<std::thread> helpers;
-	if (ids.size() >= kParallelFrom) {
-		unsigned cores = std::clamp(std::thread::hardware_concurrency(), 1u, 4u);
+	if (ids.size() >= kParallelFrom && parallel > 1) {
+		unsigned threads = std::min<std::size_t>(parallel, ids.size() / 16 + 1);
 		try {
-			for (unsigned k = 1; k < cores; ++k)
+			for (unsigned k = 1; k < threads; ++k)
 				helpers.emplace_back(work);
 		} catch (const std::system_error &) {
 			// No thread to be had: this one reads the rest alone.
@@ -78,8 +82,15 @@ std::vector<ItemFiles> readAll(Tree tree, int fd, const std::vector<std::string>
 	return out;
 }
 
-bool unchanged(int fd, const ReadRequest::Known &known)
+// Whether an item looks as it did. On a network share a settled item is judged by its
+// folder alone, asked of the server (attributes may be cached for a minute): files are
+// replaced by a rename inside the folder, which changes it (DESIGN.md section 4).
+bool unchanged(int fd, const ReadRequest::Known &known, bool forceFresh)
 {
+	if (forceFresh && known.settled) {
+		FileId folder = statId(fd, known.id, AT_STATX_FORCE_SYNC);
+		return folder == known.identity.folder;
+	}
 	return probeIdentity(fd, known.id, known.probeNames) == known.identity;
 }
 
@@ -94,8 +105,9 @@ ReadResult readTree(int rootFd, const ReadRequest &request, const CancelFlag &ca
 	if (!opened) {
 		if (fs::isAbsence(opened.error().code)) {
 			// No tree (yet): everything once in it is gone, and so is what was asked.
-			for (const auto &k : request.known)
-				result.gone.push_back(k.id);
+			if (request.known)
+				for (const auto &k : *request.known)
+					result.gone.push_back(k.id);
 			for (const auto &id : request.read)
 				result.gone.push_back(id);
 			for (const auto &k : request.recheck)
@@ -134,11 +146,32 @@ ReadResult readTree(int rootFd, const ReadRequest &request, const CancelFlag &ca
 			continue; // unknown and still absent
 		else if (folder.ino == 0)
 			result.gone.push_back(k.id);
-		else if (!unchanged(fd, k))
+		else if (!unchanged(fd, k, request.forceFresh))
 			toRead.push_back(k.id);
 	}
 
 	if (request.list) {
+		// The folder first, fresh from the server: its attributes say whether the
+		// listing can have changed.
+		FileId folder = statId(fd, ".", AT_STATX_FORCE_SYNC);
+		if (folder.error) {
+			result.treeError = makeError(folder.error, fmt::format("{}: {}", name, fs::describeErrno(folder.error)));
+			return result;
+		}
+		struct timespec now;
+		::clock_gettime(CLOCK_REALTIME, &now);
+		result.stamp = {true, folder.mtimeNs, folder.ctimeNs, folder.size,
+				std::int64_t(now.tv_sec) * 1000000000 + now.tv_nsec};
+		const TreeStamp &last = request.last;
+		bool same = last.valid && last.mtimeNs == folder.mtimeNs && last.ctimeNs == folder.ctimeNs &&
+			    last.size == folder.size;
+		bool trusted = same && std::max(last.mtimeNs, last.ctimeNs) + kRacyNs < last.listedAtNs;
+		if (request.checkFirst && trusted) {
+			result.unchanged = true;
+			result.stamp = last; // still the listing it stands for
+		}
+	}
+	if (request.list && !result.unchanged) {
 		auto listed = fs::listDir(fd);
 		if (!listed) {
 			result.treeError = makeError(listed.error().code, fmt::format("{}: {}", name, listed.error().message));
@@ -149,7 +182,8 @@ ReadResult readTree(int rootFd, const ReadRequest &request, const CancelFlag &ca
 		for (auto &e : *listed)
 			if (isValidId(e.name))
 				present.insert(std::move(e.name));
-		for (const auto &k : request.known) {
+		static const std::vector<ReadRequest::Known> kNone;
+		for (const auto &k : request.known ? *request.known : kNone) {
 			if (cancelled(cancel))
 				break;
 			if (!present.erase(k.id)) {
@@ -165,7 +199,7 @@ ReadResult readTree(int rootFd, const ReadRequest &request, const CancelFlag &ca
 					result.listingStale = true;
 				continue;
 			}
-			if (!unchanged(fd, k))
+			if ((request.probeSettled || !k.settled) && !unchanged(fd, k, request.forceFresh))
 				toRead.push_back(k.id);
 		}
 		// What is left is new: read it, with no probe first.
@@ -174,7 +208,7 @@ ReadResult readTree(int rootFd, const ReadRequest &request, const CancelFlag &ca
 
 	std::sort(toRead.begin(), toRead.end());
 	toRead.erase(std::unique(toRead.begin(), toRead.end()), toRead.end());
-	auto files = readAll(request.tree, fd, toRead, cancel);
+	auto files = readAll(request.tree, fd, toRead, request.parallel, cancel);
 	result.items.reserve(result.items.size() + toRead.size());
 	for (std::size_t i = 0; i < toRead.size(); ++i)
 		result.items.push_back({std::move(toRead[i]), std::move(files[i])});

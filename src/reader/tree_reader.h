@@ -13,11 +13,25 @@
 #include "validator.h"
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
 namespace lw {
+
+// A tree folder's attributes as a listing saw them (DESIGN.md section 4: a remote tree
+// is listed again only when they changed, or when they are too young to trust).
+struct TreeStamp {
+	bool valid = false;
+	std::int64_t mtimeNs = 0, ctimeNs = 0, size = 0;
+	std::int64_t listedAtNs = 0; // wall clock when the listing was taken
+	bool operator==(const TreeStamp &) const = default;
+};
+
+// A folder changed within this long before its listing may change again within the
+// same timestamp tick unseen (coarse timestamps, NFS servers): list it again.
+inline constexpr std::int64_t kRacyNs = 2'000'000'000;
 
 struct ReadRequest {
 	Tree tree = Tree::Overlay;
@@ -29,13 +43,24 @@ struct ReadRequest {
 	// The filesystem (statfs f_type) the tree must still be on; 0: any. A tree found
 	// on another (a share unmounted, leaving its bare mountpoint) is an error.
 	long expectFsMagic = 0;
+	// With list: first look at the tree folder (forced fresh) and list it only when it
+	// changed since `last`, or `last` is too young to trust (the racy-timestamp rule).
+	bool checkFirst = false;
+	TreeStamp last;
+	// With list: probe known items whose own files are settled too. Off for remote
+	// trees: RO data is never edited in place, and ready images are verified in slices.
+	bool probeSettled = true;
+	// Items read at once, at most (a network share answers many requests in parallel).
+	unsigned parallel = 4;
 
 	struct Known {
 		std::string id;
 		std::vector<std::string> probeNames;
 		Identity identity;
+		bool settled = false; // its own files are usable: nothing left to arrive
 	};
-	std::vector<Known> known;        // with list: every item the validator holds
+	// With list: every item the validator holds (shared: idle ticks copy nothing).
+	std::shared_ptr<const std::vector<Known>> known;
 	std::vector<std::string> read;   // read these whatever their identity
 	std::vector<Known> recheck;      // read these only if their identity changed
 };
@@ -51,6 +76,8 @@ struct ReadResult {
 	// better than before. Code 0: fine.
 	Error treeError{0, {}};
 	long fsMagic = 0;             // what the tree's filesystem is (statfs f_type)
+	TreeStamp stamp;              // the tree folder as looked at before the listing
+	bool unchanged = false;       // checkFirst: the tree had not changed, nothing listed
 	bool listed = false;          // a listing was taken
 	bool listingStale = false;    // an id missing from the listing was still there
 	std::vector<std::string> gone; // proved absent

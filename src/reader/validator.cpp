@@ -74,6 +74,7 @@ const ImageFiles *Validator::image(const std::string &id) const { return findIn(
 
 void Validator::forget(Tree tree, const std::string &id, Touched &touched)
 {
+	++versions_[static_cast<int>(tree)];
 	switch (tree) {
 	case Tree::Overlay:
 		overlays_.erase(id);
@@ -127,13 +128,14 @@ ReadRequest Validator::plan(Tree tree, bool list, const std::vector<std::string>
 	request.tree = tree;
 	request.list = list;
 	auto copyOf = [](const std::string &id, const ItemState &state) {
-		return ReadRequest::Known{id, state.probeNames, state.identity};
+		return ReadRequest::Known{id, state.probeNames, state.identity, state.problem.empty()};
 	};
 	if (list) {
+		auto known = std::make_shared<std::vector<ReadRequest::Known>>();
 		auto copyAll = [&](const auto &map) {
-			request.known.reserve(map.size());
+			known->reserve(map.size());
 			for (const auto &[id, state] : map)
-				request.known.push_back(copyOf(id, state));
+				known->push_back(copyOf(id, state));
 		};
 		if (tree == Tree::Overlay)
 			copyAll(overlays_);
@@ -141,6 +143,7 @@ ReadRequest Validator::plan(Tree tree, bool list, const std::vector<std::string>
 			copyAll(layers_);
 		else
 			copyAll(images_);
+		request.known = std::move(known);
 	}
 	for (const auto &id : read)
 		if (isValidId(id))
@@ -149,7 +152,7 @@ ReadRequest Validator::plan(Tree tree, bool list, const std::vector<std::string>
 		if (!isValidId(id))
 			continue;
 		const ItemState *state = known(tree, id);
-		request.recheck.push_back(state ? copyOf(id, *state) : ReadRequest::Known{id, {}, {}});
+		request.recheck.push_back(state ? copyOf(id, *state) : ReadRequest::Known{id, {}, {}, false});
 	}
 	return request;
 }
@@ -199,6 +202,23 @@ const ItemState *Validator::known(Tree tree, const std::string &id) const
 	if (tree == Tree::Layers)
 		return findIn(layers_, id);
 	return findIn(images_, id);
+}
+
+std::vector<std::string> Validator::ids(Tree tree) const
+{
+	std::vector<std::string> out;
+	auto collect = [&](const auto &map) {
+		out.reserve(map.size());
+		for (const auto &entry : map)
+			out.push_back(entry.first);
+	};
+	if (tree == Tree::Overlay)
+		collect(overlays_);
+	else if (tree == Tree::Layers)
+		collect(layers_);
+	else
+		collect(images_);
+	return out;
 }
 
 Touched Validator::recheck(Tree tree, const std::string &id)

@@ -87,6 +87,11 @@ public:
 	const ImageFiles *image(const std::string &id) const;
 
 	const ItemState *known(Tree tree, const std::string &id) const;
+	// Changes whenever what is known of the tree changes: a plan made at the same
+	// version may be reused (idle ticks copy nothing).
+	std::uint64_t version(Tree tree) const { return versions_[static_cast<int>(tree)]; }
+	// The ids known in a tree, in no particular order.
+	std::vector<std::string> ids(Tree tree) const;
 
 private:
 	Touched readNow(const ReadRequest &request, std::vector<std::string> *errors);
@@ -98,6 +103,7 @@ private:
 	Verdict judgeImage(const std::string &id);
 
 	int rootFd_;
+	std::uint64_t versions_[3] = {};
 	std::unordered_map<std::string, OverlayFiles> overlays_;
 	std::unordered_map<std::string, LayerFiles> layers_;
 	std::unordered_map<std::string, ImageFiles> images_;

@@ -123,7 +123,9 @@ static void *simInit(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->use_ino = 1; /* the source's inode numbers: identities stay true */
 	cfg->attr_timeout = options.attrTimeout;
 	cfg->entry_timeout = options.entryTimeout;
-	cfg->negative_timeout = options.entryTimeout;
+	/* Not cached: an NFS client revalidates a negative lookup against its folder's
+	 * mtime, which FUSE cannot; a cached "missing" would be harsher than NFS. */
+	cfg->negative_timeout = 0;
 	return NULL;
 }
 
