@@ -159,11 +159,13 @@ namespace {
 std::atomic<bool> gPublishArmed{false};
 std::function<void()> gPublishNow;
 ssize_t (*gRealGetdents)(int, void *, size_t);
+ino_t gImagesIno = 0; // the images tree (netsim passes inode numbers through)
 
 ssize_t getdentsThenPublish(int fd, void *buf, size_t count)
 {
 	ssize_t n = gRealGetdents(fd, buf, count);
-	if (n == 0 && gPublishArmed.exchange(false))
+	struct stat st;
+	if (n == 0 && ::fstat(fd, &st) == 0 && st.st_ino == gImagesIno && gPublishArmed.exchange(false))
 		gPublishNow();
 	return n;
 }
@@ -176,6 +178,8 @@ TEST_CASE("a change within the timestamp tick of a listing is not missed (racy t
 	std::string image;
 	std::string imagesDir = share.server + "/overlay-images";
 	struct stat before {};
+	REQUIRE(::stat(imagesDir.c_str(), &before) == 0);
+	gImagesIno = before.st_ino;
 	gPublishNow = [&] {
 		::stat(imagesDir.c_str(), &before);
 		image = share.publish("racy:1");
