@@ -786,7 +786,7 @@ void simulatedNetwork(const std::string &work, bool quick, Report &report)
 int main(int argc, char **argv)
 {
 	bool quick = false;
-	std::string out, work;
+	std::string out, work, only;
 	for (int i = 1; i < argc; ++i) {
 		std::string a = argv[i];
 		if (a == "--quick")
@@ -795,11 +795,14 @@ int main(int argc, char **argv)
 			out = argv[++i];
 		else if (a == "--work" && i + 1 < argc)
 			work = argv[++i];
+		else if (a == "--only" && i + 1 < argc)
+			only = argv[++i]; // one section: local, scale, remote, storm, netsim
 		else {
-			std::fprintf(stderr, "usage: layerwatch_bench [--quick] --out DIR [--work DIR]\n");
+			std::fprintf(stderr, "usage: layerwatch_bench [--quick] [--only SECTION] --out DIR [--work DIR]\n");
 			return 2;
 		}
 	}
+	auto wanted = [&](const char *section) { return only.empty() || only == section; };
 	if (out.empty()) {
 		std::fprintf(stderr, "usage: layerwatch_bench [--quick] --out DIR [--work DIR]\n");
 		return 2;
@@ -815,13 +818,19 @@ int main(int argc, char **argv)
 	int status = 0;
 	try {
 		auto started = Clock::now();
-		localLatency(work, out, 1000, report);
-		std::string tenK;
-		scale(work, quick, report, tenK);
-		idleRescan(tenK, report);
-		remoteDetection(work, out, quick, report);
-		storm(work, quick, report);
-		simulatedNetwork(work, quick, report);
+		if (wanted("local"))
+			localLatency(work, out, 1000, report);
+		if (wanted("scale")) {
+			std::string tenK;
+			scale(work, quick, report, tenK);
+			idleRescan(tenK, report);
+		}
+		if (wanted("remote"))
+			remoteDetection(work, out, quick, report);
+		if (wanted("storm"))
+			storm(work, quick, report);
+		if (wanted("netsim"))
+			simulatedNetwork(work, quick, report);
 		report.add("total_seconds", since(started) / 1000);
 	} catch (const std::exception &e) {
 		std::fprintf(stderr, "layerwatch_bench: %s\n", e.what());

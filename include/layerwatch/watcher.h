@@ -44,9 +44,9 @@ struct WatcherOptions {
 	// Rescan period of remote trees (and of every tree in Poll mode).
 	std::uint32_t intervalMs = 5000;
 	// On a remote tree an idle tick looks at the tree folder (fresh from the server)
-	// and lists it only when it changed; ready items are verified (their folder, an
-	// image's images.json and manifest) in a rotating slice, each at least once per
-	// verifyPeriodMs. 0: every item at every tick.
+	// and lists it only when it changed; ready images are verified (their folder, fresh)
+	// in a rotating slice, each at least once per verifyPeriodMs. 0: every item at
+	// every tick.
 	std::uint32_t verifyPeriodMs = 300000;
 	// Items of a remote tree read at once, at most (many requests in flight).
 	std::uint32_t remoteReads = 32;

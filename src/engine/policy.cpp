@@ -163,6 +163,13 @@ std::vector<TroubleNote> Policy::finished(const ReadPlan &plan, const std::vecto
 	return notes;
 }
 
+void Policy::progressed(Tree tree, std::uint64_t atMs)
+{
+	Lane &l = lane(tree);
+	if (l.busySince && !l.stallTold && atMs > *l.busySince)
+		l.busySince = atMs;
+}
+
 std::vector<TroubleNote> Policy::checkStalls(std::uint64_t nowMs)
 {
 	std::vector<TroubleNote> notes;

@@ -78,6 +78,10 @@ public:
 	// A plan's read came back. Returns the trouble that appeared or healed.
 	std::vector<TroubleNote> finished(const ReadPlan &plan, const std::vector<TreeOutcome> &outcomes,
 					  std::uint64_t nowMs);
+	// A read in flight on tree got somewhere at nowMs (an item read): the stall
+	// deadline counts from there. A read is stalled when it stops moving, not when it
+	// is long (a first load of a large store over a slow network).
+	void progressed(Tree tree, std::uint64_t atMs);
 	// Reads in flight past the stall deadline, each told once.
 	std::vector<TroubleNote> checkStalls(std::uint64_t nowMs);
 

@@ -124,6 +124,8 @@ struct Watcher::Impl {
 	std::array<std::uint64_t, 3> knownPlanVersion{};
 	std::array<std::vector<std::string>, 3> rotation{};
 	std::array<std::size_t, 3> rotationAt{};
+	// How far the read in flight on each tree got (see Policy::progressed).
+	std::array<std::shared_ptr<std::atomic<std::int64_t>>, 3> progress{};
 	std::array<std::optional<StaleReason>, 3> stale{};
 	std::array<bool, 3> watchLimitTold{};
 	bool classified = false, loaded = false, noInotifyTold = false;
@@ -201,6 +203,7 @@ struct Watcher::Impl {
 		if (!plan.empty()) {
 			std::vector<ReadRequest> requests;
 			bool anyList = false;
+			auto moved = std::make_shared<std::atomic<std::int64_t>>(0);
 			for (const auto &[tree, p] : plan.trees) {
 				int t = static_cast<int>(tree);
 				std::vector<std::string> read(p.read.begin(), p.read.end());
@@ -220,6 +223,8 @@ struct Watcher::Impl {
 				request.forceFresh = remote[t];
 				request.expectFsMagic = fsMagic[t];
 				request.parallel = remote[t] ? std::max<std::uint32_t>(options.remoteReads, 1) : 4;
+				request.progress = moved;
+				progress[t] = moved;
 				requests.push_back(std::move(request));
 				anyList = anyList || p.list || p.check;
 			}
@@ -325,14 +330,19 @@ struct Watcher::Impl {
 		return knownPlan[t];
 	}
 
-	// A remote tree's tick: its folder looked at, and a slice of its items verified,
-	// so that each is verified once per verifyPeriodMs.
+	// A remote tree's tick: its folder looked at, and for images a slice verified, so
+	// that each image is verified once per verifyPeriodMs (a re-tag renames images.json
+	// inside its folder). Ready overlays and layers are never edited in place, and one
+	// made anew under the same id is the same content (ids are digests): the tree's
+	// listing says all there is to know of them.
 	void tickRemote(Tree tree)
 	{
 		int t = static_cast<int>(tree);
 		if (options.verifyPeriodMs == 0)
 			return policy.listWanted(tree);
 		policy.checkWanted(tree);
+		if (tree != Tree::Images)
+			return;
 		auto &ids = rotation[t];
 		auto &at = rotationAt[t];
 		if (at >= ids.size()) {
@@ -688,6 +698,9 @@ struct Watcher::Impl {
 	static void onDueTimer(uv_timer_t *handle)
 	{
 		Impl *self = of(handle->data);
+		for (Tree t : kTrees)
+			if (auto &moved = self->progress[static_cast<int>(t)]; moved && self->policy.busy(t))
+				self->policy.progressed(t, static_cast<std::uint64_t>(moved->load()));
 		std::vector<Event> events;
 		self->tellTrouble(self->policy.checkStalls(nowMs()), events);
 		self->deliver(events, EventSource::Rescan);

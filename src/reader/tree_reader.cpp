@@ -13,6 +13,7 @@
 #include <ctime>
 
 #include <algorithm>
+#include <chrono>
 #include <system_error>
 #include <thread>
 #include <unordered_set>
@@ -53,18 +54,31 @@ bool cancelled(const CancelFlag &cancel)
 	return cancel && cancel->load(std::memory_order_relaxed);
 }
 
+void progressed(const ReadRequest &request)
+{
+	if (request.progress)
+		request.progress->store(std::chrono::duration_cast<std::chrono::milliseconds>(
+						std::chrono::steady_clock::now().time_since_epoch())
+						.count(),
+					std::memory_order_relaxed);
+}
+
 // Reading is I/O-bound and independent per id, so a large batch (a start-up load, a
 // storm's rescan) is read on up to `parallel` threads, joined before this returns:
 // on a network share each waits for its own round trips.
-std::vector<ItemFiles> readAll(Tree tree, int fd, const std::vector<std::string> &ids, unsigned parallel,
+std::vector<ItemFiles> readAll(const ReadRequest &request, int fd, const std::vector<std::string> &ids,
 			       const CancelFlag &cancel)
 {
+	Tree tree = request.tree;
+	unsigned parallel = request.parallel;
 	constexpr std::size_t kParallelFrom = 64;
 	std::vector<ItemFiles> out(ids.size());
 	std::atomic<std::size_t> next{0};
 	auto work = [&] {
-		for (std::size_t i; (i = next++) < ids.size();)
+		for (std::size_t i; (i = next++) < ids.size();) {
 			out[i] = cancelled(cancel) ? troubleReading(tree, ECANCELED, "cancelled") : readItem(tree, fd, ids[i]);
+			progressed(request);
+		}
 	};
 	std::vector<std::thread> helpers;
 	if (ids.size() >= kParallelFrom && parallel > 1) {
@@ -178,6 +192,7 @@ ReadResult readTree(int rootFd, const ReadRequest &request, const CancelFlag &ca
 			return result;
 		}
 		result.listed = true;
+		progressed(request);
 		std::unordered_set<std::string> present;
 		for (auto &e : *listed)
 			if (isValidId(e.name))
@@ -208,7 +223,7 @@ ReadResult readTree(int rootFd, const ReadRequest &request, const CancelFlag &ca
 
 	std::sort(toRead.begin(), toRead.end());
 	toRead.erase(std::unique(toRead.begin(), toRead.end()), toRead.end());
-	auto files = readAll(request.tree, fd, toRead, request.parallel, cancel);
+	auto files = readAll(request, fd, toRead, cancel);
 	result.items.reserve(result.items.size() + toRead.size());
 	for (std::size_t i = 0; i < toRead.size(); ++i)
 		result.items.push_back({std::move(toRead[i]), std::move(files[i])});

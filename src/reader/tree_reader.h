@@ -52,6 +52,9 @@ struct ReadRequest {
 	bool probeSettled = true;
 	// Items read at once, at most (a network share answers many requests in parallel).
 	unsigned parallel = 4;
+	// Set to the steady clock's milliseconds whenever the read gets somewhere (a
+	// listing, an item): a long read that moves is slow, not stalled.
+	std::shared_ptr<std::atomic<std::int64_t>> progress;
 
 	struct Known {
 		std::string id;

@@ -366,6 +366,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	rest[n++] = "-o";
-	rest[n++] = "default_permissions,fsname=netsim,subtype=netsim";
+	/* Many requests in flight, as an NFS server serves many at once. */
+	rest[n++] = "default_permissions,fsname=netsim,subtype=netsim,max_threads=64,max_idle_threads=64";
 	return fuse_main(n, rest, &kOps, NULL);
 }

@@ -34,7 +34,9 @@ TEST_CASE("changes written underneath a FUSE mount are found by rescanning")
 			lw::test::skipTest("bindfs could not mount");
 	}
 	EventLog log;
-	auto watcher = lw::test::unwrap(Watcher::create({.root = reader, .intervalMs = kIntervalMs}, log.sink()));
+	// Every image verified at every tick: a re-tag is then due within one interval.
+	auto watcher = lw::test::unwrap(
+		Watcher::create({.root = reader, .intervalMs = kIntervalMs, .verifyPeriodMs = kIntervalMs}, log.sink()));
 	lw::test::unwrap(watcher->start());
 	REQUIRE(log.waitForEvent(EventType::Ready));
 	CHECK(watcher->stats().remote == std::array<bool, 3>{true, true, true});
@@ -64,7 +66,10 @@ TEST_CASE("changes written underneath a FUSE mount are found by rescanning")
 	mark = log.size();
 	auto record = lw::test::unwrap(parseImageJson(lw::test::readFile(server + "/overlay-images/" + image + "/images.json")));
 	record.names.push_back("remote:latest");
-	lw::test::writeFile(server + "/overlay-images/" + image + "/images.json", toJson(record));
+	// As iSulad re-tags: a new images.json renamed over the old one, inside the folder.
+	std::string folder = server + "/overlay-images/" + image;
+	lw::test::writeFile(folder + "/images.json.tmp", toJson(record));
+	REQUIRE(::rename((folder + "/images.json.tmp").c_str(), (folder + "/images.json").c_str()) == 0);
 	timed(EventType::ImageUpdated, image, mark);
 
 	mark = log.size();

@@ -188,3 +188,18 @@ TEST_CASE("a listing that a look by name contradicts is listed again, not at onc
 	CHECK(p.nextDueMs() == 1005u);
 	CHECK(p.take(1005).trees.at(Tree::Overlay).list);
 }
+
+TEST_CASE("a long read that keeps moving is slow, not stalled")
+{
+	Policy p({.stallMs = 10000});
+	p.listWanted(Tree::Images);
+	auto plan = p.take(0);
+	for (std::uint64_t t = 1000; t <= 60000; t += 1000) {
+		p.progressed(Tree::Images, t - 500); // an item read half a second ago
+		CHECK(p.checkStalls(t).empty());
+	}
+	// It stops moving: ten seconds later it is stalled.
+	CHECK(p.checkStalls(69000).empty());
+	CHECK(kinds(p.checkStalls(69500)) == std::vector{TroubleNote::Stalled});
+	CHECK(p.finished(plan, {fine(Tree::Images)}, 70000).size() == 1);
+}
