@@ -21,15 +21,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string storeWithOneImage(const lw::test::TempDir &tmp)
-{
-	std::string root = tmp / "s";
-	auto writer = lw::test::unwrap(StoreWriter::open(root, {.durable = false, .makeLinks = false}));
-	std::string base = lw::test::makeId();
-	lw::test::unwrap(writer.addLayer({.id = base}));
-	lw::test::unwrap(writer.publishImage({.topLayer = base, .names = {"app:1"}}));
-	return root;
-}
 
 // The tick that keeps a host loop turning in runUntil, not counted as a handle.
 char tickMark;
@@ -61,7 +52,8 @@ int handlesOn(uv_loop_t *loop)
 TEST_CASE("stop before start: the start is refused, nothing runs")
 {
 	lw::test::TempDir tmp;
-	std::string root = storeWithOneImage(tmp);
+	std::string root = tmp / "s";
+	lw::test::storeWithOneImage(root);
 	EventLog log;
 	auto w = lw::test::unwrap(Watcher::create({.root = root}, log.sink()));
 	w->stop();
@@ -75,7 +67,8 @@ TEST_CASE("stop before start: the start is refused, nothing runs")
 TEST_CASE("start twice, attach after start: EALREADY")
 {
 	lw::test::TempDir tmp;
-	std::string root = storeWithOneImage(tmp);
+	std::string root = tmp / "s";
+	lw::test::storeWithOneImage(root);
 	EventLog log;
 	auto w = lw::test::unwrap(Watcher::create({.root = root}, log.sink()));
 	lw::test::unwrap(w->start());
@@ -96,7 +89,8 @@ TEST_CASE("start twice, attach after start: EALREADY")
 TEST_CASE("stop from another thread right after start, and racing the start")
 {
 	lw::test::TempDir tmp;
-	std::string root = storeWithOneImage(tmp);
+	std::string root = tmp / "s";
+	lw::test::storeWithOneImage(root);
 	for (int round = 0; round < 20; ++round) {
 		EventLog log;
 		auto w = lw::test::unwrap(Watcher::create({.root = root}, log.sink()));
@@ -125,7 +119,8 @@ TEST_CASE("stop from another thread right after start, and racing the start")
 TEST_CASE("destroyed without stop, on its own thread or attached to a host's loop")
 {
 	lw::test::TempDir tmp;
-	std::string root = storeWithOneImage(tmp);
+	std::string root = tmp / "s";
+	lw::test::storeWithOneImage(root);
 	{
 		EventLog log;
 		auto w = lw::test::unwrap(Watcher::create({.root = root}, log.sink()));
@@ -146,7 +141,8 @@ TEST_CASE("destroyed without stop, on its own thread or attached to a host's loo
 TEST_CASE("the host destroys the watcher from its Stopped callback, or any other")
 {
 	lw::test::TempDir tmp;
-	std::string root = storeWithOneImage(tmp);
+	std::string root = tmp / "s";
+	lw::test::storeWithOneImage(root);
 	SUBCASE("attached, from Stopped")
 	{
 		uv_loop_t loop;
@@ -201,7 +197,8 @@ TEST_CASE("the host destroys the watcher from its Stopped callback, or any other
 TEST_CASE("destroyed from another thread while the host's loop runs")
 {
 	lw::test::TempDir tmp;
-	std::string root = storeWithOneImage(tmp);
+	std::string root = tmp / "s";
+	lw::test::storeWithOneImage(root);
 	uv_loop_t loop;
 	REQUIRE(uv_loop_init(&loop) == 0);
 	EventLog log;
@@ -221,7 +218,8 @@ TEST_CASE("destroyed from another thread while the host's loop runs")
 TEST_CASE("the C API: lw_start twice, lw_stop from a second thread right after lw_start, lw_destroy without stop")
 {
 	lw::test::TempDir tmp;
-	std::string root = storeWithOneImage(tmp);
+	std::string root = tmp / "s";
+	lw::test::storeWithOneImage(root);
 	lw_options options;
 	lw_options_init(&options);
 	options.root = root.c_str();

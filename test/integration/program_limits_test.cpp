@@ -60,22 +60,14 @@ struct Watch {
 	}
 };
 
-std::string storeWithOneImage(const lw::test::TempDir &tmp)
-{
-	std::string root = tmp / "s";
-	auto writer = lw::test::unwrap(StoreWriter::open(root, {.durable = false, .makeLinks = false}));
-	std::string base = lw::test::makeId();
-	lw::test::unwrap(writer.addLayer({.id = base}));
-	lw::test::unwrap(writer.publishImage({.topLayer = base, .names = {"app:1"}}));
-	return root;
-}
 
 } // namespace
 
 TEST_CASE("too few fds to make a loop: a clear error and exit 1, never an abort")
 {
 	lw::test::TempDir tmp;
-	std::string root = storeWithOneImage(tmp);
+	std::string root = tmp / "s";
+	lw::test::storeWithOneImage(root);
 	for (int limit : {8, 9}) {
 		CAPTURE(limit);
 		lw::test::ChildProcess child({"/bin/sh", "-c",
@@ -91,7 +83,8 @@ TEST_CASE("too few fds to make a loop: a clear error and exit 1, never an abort"
 TEST_CASE("short of fds: errors, no spin, and the store once fds come back")
 {
 	lw::test::TempDir tmp;
-	std::string root = storeWithOneImage(tmp);
+	std::string root = tmp / "s";
+	lw::test::storeWithOneImage(root);
 	for (int limit : {10, 12}) {
 		CAPTURE(limit);
 		Watch watch(limit, root);
@@ -118,7 +111,8 @@ TEST_CASE("short of fds: errors, no spin, and the store once fds come back")
 TEST_CASE("enough fds (ulimit -n 16): the whole store at once")
 {
 	lw::test::TempDir tmp;
-	std::string root = storeWithOneImage(tmp);
+	std::string root = tmp / "s";
+	lw::test::storeWithOneImage(root);
 	Watch watch(16, root);
 	REQUIRE(watch.waitFor("\"event\":\"ready\""));
 	::kill(watch.child.pid(), SIGTERM);

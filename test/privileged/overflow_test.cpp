@@ -48,6 +48,16 @@ private:
 	bool ok_ = false;
 };
 
+// Reads child's lines until one holds needle, or the deadline passes.
+bool waitForLine(lw::test::ChildProcess &child, const std::string &needle, std::chrono::milliseconds timeout = 10s)
+{
+	std::string line;
+	while (child.readLine(line, timeout))
+		if (line.find(needle) != std::string::npos)
+			return true;
+	return false;
+}
+
 } // namespace
 
 int main(int argc, char **argv)
@@ -70,10 +80,7 @@ TEST_CASE("150 images written while the watcher is stopped on a 32-event queue: 
 	REQUIRE(queue.ok());
 	lw::test::ChildProcess child({LAYERWATCH, "watch", "--root", root, "--json"});
 	std::string line;
-	bool ready = false;
-	while (!ready && child.readLine(line, 10s))
-		ready = line.find("\"event\":\"ready\"") != std::string::npos;
-	REQUIRE(ready);
+	REQUIRE(waitForLine(child, "\"event\":\"ready\""));
 	// The queue size was fixed when the watcher made its inotify fd.
 	queue.restore();
 
@@ -100,10 +107,7 @@ TEST_CASE("150 images written while the watcher is stopped on a 32-event queue: 
 	CHECK(overflowResyncs >= 1);
 
 	REQUIRE(::kill(child.pid(), SIGTERM) == 0);
-	bool stopped = false;
-	while (!stopped && child.readLine(line, 10s))
-		stopped = line.find("\"event\":\"stopped\"") != std::string::npos;
-	CHECK(stopped);
+	CHECK(waitForLine(child, "\"event\":\"stopped\""));
 	CHECK(child.wait(10s) == 0);
 }
 
@@ -119,10 +123,7 @@ TEST_CASE("an overflow storm, then quiet: the view is right within a second of t
 	REQUIRE(queue.ok());
 	lw::test::ChildProcess child({LAYERWATCH, "watch", "--root", root, "--json"});
 	std::string line;
-	bool ready = false;
-	while (!ready && child.readLine(line, 10s))
-		ready = line.find("\"event\":\"ready\"") != std::string::npos;
-	REQUIRE(ready);
+	REQUIRE(waitForLine(child, "\"event\":\"ready\""));
 	queue.restore();
 
 	// A storm: overflow after overflow, closer than a second apart, so the rescans back off.

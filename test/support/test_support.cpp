@@ -1,6 +1,8 @@
 // Helpers shared by the tests.
 #include "test_support.h"
 
+#include <layerwatch/writer.h>
+
 #include <dirent.h>
 #include <ftw.h>
 #include <unistd.h>
@@ -45,6 +47,14 @@ std::string readFile(const std::string &path)
 	std::stringstream ss;
 	ss << in.rdbuf();
 	return ss.str();
+}
+
+std::string storeWithOneImage(const std::string &root)
+{
+	auto writer = unwrap(StoreWriter::open(root, {.durable = false, .makeLinks = false}));
+	std::string base = makeId();
+	unwrap(writer.addLayer({.id = base}));
+	return unwrap(writer.publishImage({.topLayer = base, .names = {"app:1"}}));
 }
 
 bool eventually(const std::function<bool()> &cond, std::chrono::milliseconds timeout)

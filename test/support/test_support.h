@@ -47,6 +47,10 @@ std::map<std::string, std::string> snapshotTree(const std::string &root);
 // Runs a shell command; returns its exit status.
 int run(const std::string &command);
 
+// A store at root with one base layer and one image on it ("app:1"), written as a
+// pulling host writes (no local links). Returns the image's id.
+std::string storeWithOneImage(const std::string &root);
+
 // A random valid id; distinct on every call.
 std::string makeId();
 
