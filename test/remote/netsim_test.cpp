@@ -193,9 +193,11 @@ TEST_CASE("a change within the timestamp tick of a listing is not missed (racy t
 	REQUIRE(log.waitForEvent(EventType::Ready));
 	// Past the racy window of the folders as they are, then one listing more.
 	std::this_thread::sleep_for(2500ms);
-	gPublishArmed = true;
-	// Make the tree change: the next tick lists it, and the hook publishes at once.
+	// Make the tree change: the ticks list it (it is young again), and at the end of the
+	// images tree's next listing the hook publishes. Armed once this thread's own
+	// writing is done: the writer is not shared between threads.
 	(void)share.publish("trigger:1");
+	gPublishArmed = true;
 	REQUIRE(lw::test::eventually([&] { return !gPublishArmed.load(); }, 5s));
 	struct stat after {};
 	::stat(imagesDir.c_str(), &after);

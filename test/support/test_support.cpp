@@ -12,6 +12,7 @@
 #include <fstream>
 #include <thread>
 #include <functional>
+#include <mutex>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -152,6 +153,9 @@ int run(const std::string &command)
 
 std::string makeId()
 {
+	// Tests call it from hooks on worker threads too.
+	static std::mutex mutex;
+	std::lock_guard lock(mutex);
 	static std::mt19937_64 rng(std::random_device{}());
 	static constexpr char kHex[] = "0123456789abcdef";
 	std::string id(64, '0');
