@@ -159,7 +159,7 @@ TEST_CASE("layerwatch watch exits on SIGTERM while its server is stopped, during
 	Share share;
 	auto waitForLine = [](lw::test::ChildProcess &child, const std::string &needle) {
 		std::string line;
-		while (child.readLine(line, 10s))
+		while (child.readLine(line, 10s * lw::test::kSlowdown))
 			if (line.find(needle) != std::string::npos)
 				return true;
 		return false;

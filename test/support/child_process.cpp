@@ -17,15 +17,17 @@ ChildProcess::ChildProcess(const std::vector<std::string> &argv)
 	int fds[2];
 	if (::pipe2(fds, O_CLOEXEC) != 0)
 		throw std::runtime_error("pipe2 failed");
+	// Made before the fork: between fork and exec a child of a threaded process may
+	// not allocate (another thread may have held the allocator's lock at the fork).
+	std::vector<char *> args;
+	for (const auto &a : argv)
+		args.push_back(const_cast<char *>(a.c_str()));
+	args.push_back(nullptr);
 	pid_ = ::fork();
 	if (pid_ < 0)
 		throw std::runtime_error("fork failed");
 	if (pid_ == 0) {
 		::dup2(fds[1], 1);
-		std::vector<char *> args;
-		for (const auto &a : argv)
-			args.push_back(const_cast<char *>(a.c_str()));
-		args.push_back(nullptr);
 		::execv(args[0], args.data());
 		::_exit(127);
 	}
