@@ -52,16 +52,24 @@ Files &failed(Files &out, const Error &error)
 	return out;
 }
 
-// A probe whose look failed: trouble, not absence.
+// Every reader's first steps: the probe of the folder and of out.probeNames, then the
+// folder opened. An invalid fd means out already says why: a failed look (trouble, not
+// absence) or a folder that cannot be opened.
 template <class Files>
-bool probeFailed(Files &out, const std::string &id)
+UniqueFd probeAndOpen(Files &out, int treeFd, const std::string &id)
 {
-	int err = identityError(out.identity);
-	if (err == 0)
-		return false;
-	out.problem = fmt::format("{}: {}", id, fs::describeErrno(err));
-	out.ioError = err;
-	return true;
+	out.identity = probeIdentity(treeFd, id, out.probeNames);
+	if (int err = identityError(out.identity)) {
+		out.problem = fmt::format("{}: {}", id, fs::describeErrno(err));
+		out.ioError = err;
+		return {};
+	}
+	auto dir = openItemFolder(treeFd, id);
+	if (!dir) {
+		failed(out, dir.error());
+		return {};
+	}
+	return std::move(*dir);
 }
 
 // Usable own files: from now on the folder alone stands for them (see ItemState).
@@ -81,16 +89,13 @@ OverlayFiles readOverlayFilesOnce(int treeFd, const std::string &id)
 	OverlayFiles out;
 	out.probeNames = {std::string(paths::kLinkFile), std::string(paths::kLowerFile),
 			  std::string(paths::kDiffDir), std::string(paths::kEmptyDir)};
-	out.identity = probeIdentity(treeFd, id, out.probeNames);
-	if (probeFailed(out, id))
+	UniqueFd dir = probeAndOpen(out, treeFd, id);
+	if (!dir.valid())
 		return out;
-	auto dir = openItemFolder(treeFd, id);
-	if (!dir)
-		return failed(out, dir.error());
 	const auto &seen = out.identity.files; // link, lower, diff, empty
 	if (out.problem = checkLooked(seen[2], paths::kDiffDir, S_IFDIR); !out.problem.empty())
 		return out;
-	auto linkText = fs::readRegularFile(dir->get(), paths::kLinkFile, kMaxSmallFileBytes, asLooked(seen[0]));
+	auto linkText = fs::readRegularFile(dir.get(), paths::kLinkFile, kMaxSmallFileBytes, asLooked(seen[0]));
 	if (!linkText)
 		return failed(out, linkText.error());
 	auto link = parseLinkFile(*linkText);
@@ -98,7 +103,7 @@ OverlayFiles readOverlayFilesOnce(int treeFd, const std::string &id)
 		return out.problem = link.error().message, out;
 	out.link = *link;
 
-	auto lowerText = fs::readRegularFile(dir->get(), paths::kLowerFile, kMaxSmallFileBytes, asLooked(seen[1]));
+	auto lowerText = fs::readRegularFile(dir.get(), paths::kLowerFile, kMaxSmallFileBytes, asLooked(seen[1]));
 	if (lowerText) {
 		auto lower = parseLowerFile(*lowerText);
 		if (!lower)
@@ -119,14 +124,11 @@ LayerFiles readLayerFilesOnce(int treeFd, const std::string &id)
 {
 	LayerFiles out;
 	out.probeNames = {std::string(paths::kLayerJson), paths::tarSplitName(id)};
-	out.identity = probeIdentity(treeFd, id, out.probeNames);
-	if (probeFailed(out, id))
+	UniqueFd dir = probeAndOpen(out, treeFd, id);
+	if (!dir.valid())
 		return out;
-	auto dir = openItemFolder(treeFd, id);
-	if (!dir)
-		return failed(out, dir.error());
 	const auto &seen = out.identity.files; // layer.json, tar-split
-	auto text = fs::readRegularFile(dir->get(), paths::kLayerJson, kMaxJsonBytes, asLooked(seen[0]));
+	auto text = fs::readRegularFile(dir.get(), paths::kLayerJson, kMaxJsonBytes, asLooked(seen[0]));
 	if (!text)
 		return failed(out, text.error());
 	auto record = parseLayerJson(*text);
@@ -165,20 +167,17 @@ ImageFiles readImageFiles(int treeFd, const std::string &id)
 {
 	ImageFiles out;
 	out.probeNames = {std::string(paths::kImagesJson), std::string(paths::kManifest)};
-	out.identity = probeIdentity(treeFd, id, out.probeNames);
-	if (probeFailed(out, id))
+	UniqueFd dir = probeAndOpen(out, treeFd, id);
+	if (!dir.valid())
 		return out;
-	auto dir = openItemFolder(treeFd, id);
-	if (!dir)
-		return failed(out, dir.error());
 	// The manifest first: writers put it last, so it says whether the image is done.
 	const auto seen = out.identity.files; // images.json, manifest (a copy: files grows below)
-	auto manifestText = fs::readRegularFile(dir->get(), paths::kManifest, kMaxJsonBytes, asLooked(seen[1]));
+	auto manifestText = fs::readRegularFile(dir.get(), paths::kManifest, kMaxJsonBytes, asLooked(seen[1]));
 	if (!manifestText)
 		return failed(out, manifestText.error());
 	if (auto manifest = parseManifest(*manifestText); !manifest)
 		return out.problem = manifest.error().message, out;
-	auto text = fs::readRegularFile(dir->get(), paths::kImagesJson, kMaxJsonBytes, asLooked(seen[0]));
+	auto text = fs::readRegularFile(dir.get(), paths::kImagesJson, kMaxJsonBytes, asLooked(seen[0]));
 	if (!text)
 		return failed(out, text.error());
 	auto record = parseImageJson(*text);
@@ -198,7 +197,7 @@ ImageFiles readImageFiles(int treeFd, const std::string &id)
 		std::string file = bigDataFileName(key);
 		if (file == paths::kManifest)
 			continue;
-		FileId found = statId(dir->get(), file);
+		FileId found = statId(dir.get(), file);
 		if (found.error) {
 			out.problem = fmt::format("{}: {}", file, fs::describeErrno(found.error));
 			out.ioError = found.error;
