@@ -45,7 +45,6 @@ struct TreeOutcome {
 	Tree tree = Tree::Overlay;
 	int treeError = 0;            // the tree could not be read at all
 	std::string treeMessage;
-	bool listed = false;
 	bool listingStale = false;     // list it again soon: a cached listing lied
 	std::map<std::string, std::pair<int, std::string>> troubled; // id -> errno, message
 	std::set<std::string> readFine; // ids read (or proved gone) without trouble
@@ -90,7 +89,6 @@ public:
 	std::optional<std::uint64_t> nextDueMs() const;
 
 	bool busy(Tree tree) const { return lane(tree).busySince.has_value(); }
-	bool stalled(Tree tree) const { return lane(tree).stallTold; }
 	bool troubled(Tree tree) const { return lane(tree).treeError != 0 || !lane(tree).items.empty(); }
 	std::size_t stalledCount() const;
 	std::size_t troubleCount() const;

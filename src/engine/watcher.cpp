@@ -272,7 +272,6 @@ struct Watcher::Impl {
 			o.tree = r.tree;
 			o.treeError = r.treeError.code;
 			o.treeMessage = r.treeError.message;
-			o.listed = r.listed;
 			o.listingStale = r.listingStale;
 			listed = listed || r.listed;
 			o.readFine.insert(r.gone.begin(), r.gone.end());
