@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <memory>
 #include <set>
 
 using namespace lw;
@@ -58,6 +59,32 @@ bool waitForLine(lw::test::ChildProcess &child, const std::string &needle, std::
 	return false;
 }
 
+// A store with one base layer, and `layerwatch watch` on it with an inotify queue of
+// 32 events (the queue's size is fixed when the watcher makes its fd; the knob is put
+// back at once).
+struct SmallQueueWatch {
+	lw::test::TempDir tmp;
+	std::string root = tmp / "s";
+	StoreWriter writer = lw::test::unwrap(StoreWriter::open(root, {.durable = false, .makeLinks = false}));
+	std::string base = lw::test::makeId();
+	std::unique_ptr<lw::test::ChildProcess> child;
+
+	SmallQueueWatch()
+	{
+		lw::test::unwrap(writer.addLayer({.id = base}));
+		SysctlOverride queue(kQueueKnob, "32");
+		REQUIRE(queue.ok());
+		child = std::make_unique<lw::test::ChildProcess>(
+			std::vector<std::string>{LAYERWATCH, "watch", "--root", root, "--json"});
+		REQUIRE(waitForLine(*child, "\"event\":\"ready\""));
+	}
+	std::string publish(int n, const std::string &name)
+	{
+		return lw::test::unwrap(writer.publishImage(
+			{.topLayer = base, .names = {name}, .config = "{\"n\":" + std::to_string(n) + "}"}));
+	}
+};
+
 } // namespace
 
 int main(int argc, char **argv)
@@ -70,25 +97,14 @@ int main(int argc, char **argv)
 
 TEST_CASE("150 images written while the watcher is stopped on a 32-event queue: all found, one resync")
 {
-	lw::test::TempDir tmp;
-	std::string root = tmp / "s";
-	auto writer = lw::test::unwrap(StoreWriter::open(root, {.durable = false, .makeLinks = false}));
-	std::string base = lw::test::makeId();
-	lw::test::unwrap(writer.addLayer({.id = base}));
-
-	SysctlOverride queue(kQueueKnob, "32");
-	REQUIRE(queue.ok());
-	lw::test::ChildProcess child({LAYERWATCH, "watch", "--root", root, "--json"});
+	SmallQueueWatch w;
+	auto &child = *w.child;
 	std::string line;
-	REQUIRE(waitForLine(child, "\"event\":\"ready\""));
-	// The queue size was fixed when the watcher made its inotify fd.
-	queue.restore();
 
 	REQUIRE(::kill(child.pid(), SIGSTOP) == 0);
 	std::set<std::string> published;
 	for (int i = 0; i < 150; ++i)
-		published.insert(lw::test::unwrap(writer.publishImage({.topLayer = base, .names = {"app:" + std::to_string(i)},
-								       .config = "{\"n\":" + std::to_string(i) + "}"})));
+		published.insert(w.publish(i, "app:" + std::to_string(i)));
 	REQUIRE(::kill(child.pid(), SIGCONT) == 0);
 
 	std::set<std::string> added;
@@ -113,18 +129,9 @@ TEST_CASE("150 images written while the watcher is stopped on a 32-event queue: 
 
 TEST_CASE("an overflow storm, then quiet: the view is right within a second of the quiet")
 {
-	lw::test::TempDir tmp;
-	std::string root = tmp / "s";
-	auto writer = lw::test::unwrap(StoreWriter::open(root, {.durable = false, .makeLinks = false}));
-	std::string base = lw::test::makeId();
-	lw::test::unwrap(writer.addLayer({.id = base}));
-
-	SysctlOverride queue(kQueueKnob, "32");
-	REQUIRE(queue.ok());
-	lw::test::ChildProcess child({LAYERWATCH, "watch", "--root", root, "--json"});
+	SmallQueueWatch w;
+	auto &child = *w.child;
 	std::string line;
-	REQUIRE(waitForLine(child, "\"event\":\"ready\""));
-	queue.restore();
 
 	// A storm: overflow after overflow, closer than a second apart, so the rescans back off.
 	std::set<std::string> published;
@@ -145,8 +152,7 @@ TEST_CASE("an overflow storm, then quiet: the view is right within a second of t
 	for (int round = 0; round < 6; ++round) {
 		REQUIRE(::kill(child.pid(), SIGSTOP) == 0);
 		for (int i = 0; i < 40; ++i, ++n)
-			published.insert(lw::test::unwrap(writer.publishImage({.topLayer = base, .names = {"storm:" + std::to_string(n)},
-									       .config = "{\"n\":" + std::to_string(n) + "}"})));
+			published.insert(w.publish(n, "storm:" + std::to_string(n)));
 		REQUIRE(::kill(child.pid(), SIGCONT) == 0);
 		quietFrom = std::chrono::steady_clock::now();
 		readAvailable(std::chrono::milliseconds(150));
