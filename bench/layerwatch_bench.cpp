@@ -359,6 +359,51 @@ void idleRescan(const std::string &root, Report &report)
 			perTick, s50));
 }
 
+// What a watcher told: whether it is ready, and when each image was added; waited on
+// from the bench's own thread.
+struct AddedLog {
+	std::mutex mutex;
+	std::condition_variable cv;
+	std::map<std::string, Clock::time_point> added;
+	bool ready = false;
+
+	Watcher::EventCallback sink()
+	{
+		return [this](const Event &e) {
+			std::lock_guard lock(mutex);
+			if (e.type == EventType::Ready)
+				ready = true;
+			if (e.type == EventType::ImageAdded)
+				added[e.id] = Clock::now();
+			cv.notify_all();
+		};
+	}
+	bool waitReady(std::chrono::milliseconds timeout)
+	{
+		std::unique_lock lock(mutex);
+		return cv.wait_for(lock, timeout, [&] { return ready; });
+	}
+};
+
+// Images published by writer on top, each at a random phase of the tick; the time from
+// each publish to its image_added, in ms. tag keeps the configs (and ids) apart.
+std::vector<double> detectionLatencies(StoreWriter &writer, const std::string &top, unsigned interval, int samples,
+				       const std::string &tag, AddedLog &log, std::mt19937 &rng,
+				       std::chrono::milliseconds slack)
+{
+	std::vector<double> latencies;
+	for (int i = 0; i < samples; ++i) {
+		std::this_thread::sleep_for(std::chrono::milliseconds(rng() % interval));
+		auto start = Clock::now();
+		auto id = writer.publishImage({.topLayer = top, .config = fmt::format("{{\"{}\":\"{}-{}\"}}", tag, interval, i)});
+		std::unique_lock lock(log.mutex);
+		if (!id || !log.cv.wait_for(lock, std::chrono::milliseconds(interval) + slack, [&] { return log.added.count(*id); }))
+			throw std::runtime_error(fmt::format("{}: a published image never arrived", tag));
+		latencies.push_back(std::chrono::duration<double, std::milli>(log.added[*id] - start).count());
+	}
+	return latencies;
+}
+
 // ---- 4. remote detection over bindfs ----
 
 void remoteDetection(const std::string &work, const std::string &out, bool quick, Report &report)
@@ -386,16 +431,8 @@ void remoteDetection(const std::string &work, const std::string &out, bool quick
 							   : std::vector<std::pair<unsigned, int>>{{100, 50}, {1000, 20}, {5000, 8}};
 	std::mt19937 rng(42);
 	for (auto [interval, samples] : plan) {
-		std::mutex mutex;
-		std::condition_variable cv;
-		std::map<std::string, Clock::time_point> added;
-		auto watcher = Watcher::create({.root = reader, .intervalMs = interval}, [&](const Event &e) {
-			if (e.type != EventType::ImageAdded)
-				return;
-			std::lock_guard lock(mutex);
-			added[e.id] = Clock::now();
-			cv.notify_all();
-		});
+		AddedLog log;
+		auto watcher = Watcher::create({.root = reader, .intervalMs = interval}, log.sink());
 		if (!watcher || !(*watcher)->start())
 			throw std::runtime_error("remote watcher did not start");
 		waitLoaded(**watcher);
@@ -404,17 +441,8 @@ void remoteDetection(const std::string &work, const std::string &out, bool quick
 		double c0 = processCpuMs();
 		std::this_thread::sleep_for(std::chrono::milliseconds(interval) * ticks);
 		double perTick = (processCpuMs() - c0) / ticks;
-		std::vector<double> latencies;
-		for (int i = 0; i < samples; ++i) {
-			// At a random phase of the rescan timer.
-			std::this_thread::sleep_for(std::chrono::milliseconds(rng() % interval));
-			auto start = Clock::now();
-			auto id = writer->publishImage({.topLayer = base, .config = fmt::format("{{\"n\":\"{}-{}\"}}", interval, i)});
-			std::unique_lock lock(mutex);
-			if (!id || !cv.wait_for(lock, std::chrono::milliseconds(interval) + 5s, [&] { return added.count(*id); }))
-				throw std::runtime_error("a remote image never arrived");
-			latencies.push_back(std::chrono::duration<double, std::milli>(added[*id] - start).count());
-		}
+		// At a random phase of the rescan timer.
+		auto latencies = detectionLatencies(*writer, base, interval, samples, "n", log, rng, 5s);
 		(*watcher)->stop();
 		(*watcher)->join();
 		saveSamples(out + fmt::format("/latency_remote_{}ms.dat", interval), latencies);
@@ -674,29 +702,15 @@ void simulatedNetwork(const std::string &work, bool quick, Report &report)
 		double seedMs = since(s0);
 		std::uint64_t seedOps = net.operations() - o0;
 
-		std::atomic<bool> ready{false};
-		std::mutex mutex;
-		std::condition_variable cv;
-		std::map<std::string, Clock::time_point> added;
+		AddedLog loadLog;
 		std::uint32_t interval = 5000;
-		auto watcher = Watcher::create({.root = reader, .intervalMs = interval, .commitLinks = false},
-					       [&](const Event &e) {
-						       std::lock_guard lock(mutex);
-						       if (e.type == EventType::Ready)
-							       ready = true;
-						       if (e.type == EventType::ImageAdded)
-							       added[e.id] = Clock::now();
-						       cv.notify_all();
-					       });
+		auto watcher = Watcher::create({.root = reader, .intervalMs = interval, .commitLinks = false}, loadLog.sink());
 		o0 = net.operations();
 		auto l0 = Clock::now();
 		if (!watcher || !(*watcher)->start())
 			throw std::runtime_error("netsim watcher did not start");
-		{
-			std::unique_lock lock(mutex);
-			if (!cv.wait_for(lock, 300s, [&] { return ready.load(); }))
-				throw std::runtime_error("netsim load never finished");
-		}
+		if (!loadLog.waitReady(300s))
+			throw std::runtime_error("netsim load never finished");
 		double loadMs = since(l0);
 		std::uint64_t loadOps = net.operations() - o0;
 
@@ -717,17 +731,11 @@ void simulatedNetwork(const std::string &work, bool quick, Report &report)
 		{
 			std::string reader0 = fresh(work, fmt::format("net-reader0-{}", images));
 			SimulatedNetwork fast(server, reader0, 0);
-			std::atomic<bool> loaded{false};
-			auto w0 = Watcher::create({.root = reader0, .intervalMs = interval, .commitLinks = false},
-						  [&](const Event &e) {
-							  if (e.type == EventType::Ready)
-								  loaded = true;
-						  });
+			AddedLog fastLog;
+			auto w0 = Watcher::create({.root = reader0, .intervalMs = interval, .commitLinks = false}, fastLog.sink());
 			auto t0 = Clock::now();
-			if (!w0 || !(*w0)->start())
-				throw std::runtime_error("netsim watcher did not start");
-			while (!loaded && since(t0) < 300000)
-				std::this_thread::sleep_for(std::chrono::milliseconds(5));
+			if (!w0 || !(*w0)->start() || !fastLog.waitReady(300s))
+				throw std::runtime_error("netsim watcher did not load");
 			ceilingMs = since(t0);
 			(*w0)->stop();
 			(*w0)->join();
@@ -762,33 +770,11 @@ void simulatedNetwork(const std::string &work, bool quick, Report &report)
 		std::vector<std::pair<std::uint32_t, int>> plan = quick ? std::vector<std::pair<std::uint32_t, int>>{{1000, 3}}
 									: std::vector<std::pair<std::uint32_t, int>>{{1000, 10}, {5000, 5}};
 		for (auto [every, samples] : plan) {
-			added.clear();
-			ready = false;
-			auto w = Watcher::create({.root = reader, .intervalMs = every, .commitLinks = false}, [&](const Event &e) {
-				std::lock_guard lock(mutex);
-				if (e.type == EventType::Ready)
-					ready = true;
-				if (e.type == EventType::ImageAdded)
-					added[e.id] = Clock::now();
-				cv.notify_all();
-			});
-			if (!w || !(*w)->start())
-				throw std::runtime_error("netsim watcher did not start");
-			{
-				std::unique_lock lock(mutex);
-				cv.wait_for(lock, 300s, [&] { return ready.load(); });
-			}
-			std::vector<double> latencies;
-			for (int i = 0; i < samples; ++i) {
-				std::this_thread::sleep_for(std::chrono::milliseconds(rng() % every));
-				auto start = Clock::now();
-				auto id = writer->publishImage({.topLayer = netBase,
-								.config = fmt::format("{{\"net\":\"{}-{}\"}}", every, i)});
-				std::unique_lock lock(mutex);
-				if (!id || !cv.wait_for(lock, std::chrono::milliseconds(every) + 10s, [&] { return added.count(*id); }))
-					throw std::runtime_error("an image published behind netsim never arrived");
-				latencies.push_back(std::chrono::duration<double, std::milli>(added[*id] - start).count());
-			}
+			AddedLog log;
+			auto w = Watcher::create({.root = reader, .intervalMs = every, .commitLinks = false}, log.sink());
+			if (!w || !(*w)->start() || !log.waitReady(300s))
+				throw std::runtime_error("netsim watcher did not load");
+			auto latencies = detectionLatencies(*writer, netBase, every, samples, "net", log, rng, 10s);
 			(*w)->stop();
 			(*w)->join();
 			double p99 = percentile(latencies, 0.99);
