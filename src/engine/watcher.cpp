@@ -41,12 +41,6 @@ std::uint64_t nowMs()
 		std::chrono::steady_clock::now().time_since_epoch()).count());
 }
 
-const char *errnoName(int code)
-{
-	const char *name = code ? ::strerrorname_np(code) : nullptr;
-	return name ? name : "";
-}
-
 } // namespace
 
 const char *watchModeName(WatchMode mode)
