@@ -110,7 +110,7 @@ std::vector<TroubleNote> Policy::finished(const ReadPlan &plan, const std::vecto
 			l.wantList = true;
 			notes.push_back({TroubleNote::StallHealed, tree, {}, 0, {}});
 		}
-		auto outcome = std::find_if(outcomes.begin(), outcomes.end(), [&](const TreeOutcome &o) { return o.tree == tree; });
+		auto outcome = std::find_if(outcomes.begin(), outcomes.end(), [t = tree](const TreeOutcome &o) { return o.tree == t; });
 		if (outcome == outcomes.end())
 			continue;
 		if (outcome->treeError) {
