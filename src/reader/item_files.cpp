@@ -8,26 +8,12 @@
 
 #include <fmt/format.h>
 
-#include <fcntl.h>
 
 #include <map>
 
 namespace lw {
 
 namespace {
-
-// Opens treeFd/<id>, which must be a real folder: a symlink is never followed.
-Result<UniqueFd> openItemFolder(int treeFd, const std::string &id)
-{
-	auto dir = fs::openBeneath(treeFd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
-	if (dir)
-		return dir;
-	// ENOTDIR or ELOOP: say which, a symlink being the case worth naming.
-	struct stat st;
-	if (fs::statEntry(treeFd, id, &st) == 0 && !S_ISDIR(st.st_mode))
-		return makeError(ENOTDIR, S_ISLNK(st.st_mode) ? "folder: is a symlink" : "folder: not a directory");
-	return makeError(dir.error().code, "folder: " + fs::describeErrno(dir.error().code));
-}
 
 // "" when what the probe saw of name is of the wanted type, else the problem. The
 // probe's look stands in for another stat: it was taken a moment ago, and every file
@@ -52,24 +38,35 @@ Files &failed(Files &out, const Error &error)
 	return out;
 }
 
-// Every reader's first steps: the probe of the folder and of out.probeNames, then the
-// folder opened. An invalid fd means out already says why: a failed look (trouble, not
-// absence) or a folder that cannot be opened.
+// Every reader's first step: the probe of the folder and of out.probeNames. False
+// when out already says why the item cannot be read: a failed look (trouble, not
+// absence), or a folder that is missing or is no real folder. The files are then read
+// by their path below the tree, without opening the folder: a round trip less per
+// item on a network share.
 template <class Files>
-UniqueFd probeAndOpen(Files &out, int treeFd, const std::string &id)
+bool probe(Files &out, int treeFd, const std::string &id)
 {
 	out.identity = probeIdentity(treeFd, id, out.probeNames);
 	if (int err = identityError(out.identity)) {
 		out.problem = fmt::format("{}: {}", id, fs::describeErrno(err));
 		out.ioError = err;
-		return {};
+		return false;
 	}
-	auto dir = openItemFolder(treeFd, id);
-	if (!dir) {
-		failed(out, dir.error());
-		return {};
-	}
-	return std::move(*dir);
+	const FileId &folder = out.identity.folder;
+	if (folder.ino == 0)
+		out.problem = "folder: missing";
+	else if (S_ISLNK(folder.mode))
+		out.problem = "folder: is a symlink";
+	else if (!S_ISDIR(folder.mode))
+		out.problem = "folder: not a directory";
+	return out.problem.empty();
+}
+
+// Reads <id>/<name> as the probe saw it.
+Result<std::string> readLooked(int treeFd, const std::string &id, std::string_view name, std::size_t cap,
+			       const FileId &looked)
+{
+	return fs::readRegularFile(treeFd, fmt::format("{}/{}", id, name), cap, asLooked(looked));
 }
 
 // Usable own files: from now on the folder alone stands for them (see ItemState).
@@ -89,13 +86,12 @@ OverlayFiles readOverlayFilesOnce(int treeFd, const std::string &id)
 	OverlayFiles out;
 	out.probeNames = {std::string(paths::kLinkFile), std::string(paths::kLowerFile),
 			  std::string(paths::kDiffDir), std::string(paths::kEmptyDir)};
-	UniqueFd dir = probeAndOpen(out, treeFd, id);
-	if (!dir.valid())
+	if (!probe(out, treeFd, id))
 		return out;
 	const auto &seen = out.identity.files; // link, lower, diff, empty
 	if (out.problem = checkLooked(seen[2], paths::kDiffDir, S_IFDIR); !out.problem.empty())
 		return out;
-	auto linkText = fs::readRegularFile(dir.get(), paths::kLinkFile, kMaxSmallFileBytes, asLooked(seen[0]));
+	auto linkText = readLooked(treeFd, id, paths::kLinkFile, kMaxSmallFileBytes, seen[0]);
 	if (!linkText)
 		return failed(out, linkText.error());
 	auto link = parseLinkFile(*linkText);
@@ -103,7 +99,7 @@ OverlayFiles readOverlayFilesOnce(int treeFd, const std::string &id)
 		return out.problem = link.error().message, out;
 	out.link = *link;
 
-	auto lowerText = fs::readRegularFile(dir.get(), paths::kLowerFile, kMaxSmallFileBytes, asLooked(seen[1]));
+	auto lowerText = readLooked(treeFd, id, paths::kLowerFile, kMaxSmallFileBytes, seen[1]);
 	if (lowerText) {
 		auto lower = parseLowerFile(*lowerText);
 		if (!lower)
@@ -124,11 +120,10 @@ LayerFiles readLayerFilesOnce(int treeFd, const std::string &id)
 {
 	LayerFiles out;
 	out.probeNames = {std::string(paths::kLayerJson), paths::tarSplitName(id)};
-	UniqueFd dir = probeAndOpen(out, treeFd, id);
-	if (!dir.valid())
+	if (!probe(out, treeFd, id))
 		return out;
 	const auto &seen = out.identity.files; // layer.json, tar-split
-	auto text = fs::readRegularFile(dir.get(), paths::kLayerJson, kMaxJsonBytes, asLooked(seen[0]));
+	auto text = readLooked(treeFd, id, paths::kLayerJson, kMaxJsonBytes, seen[0]);
 	if (!text)
 		return failed(out, text.error());
 	auto record = parseLayerJson(*text);
@@ -167,17 +162,16 @@ ImageFiles readImageFiles(int treeFd, const std::string &id)
 {
 	ImageFiles out;
 	out.probeNames = {std::string(paths::kImagesJson), std::string(paths::kManifest)};
-	UniqueFd dir = probeAndOpen(out, treeFd, id);
-	if (!dir.valid())
+	if (!probe(out, treeFd, id))
 		return out;
 	// The manifest first: writers put it last, so it says whether the image is done.
 	const auto seen = out.identity.files; // images.json, manifest (a copy: files grows below)
-	auto manifestText = fs::readRegularFile(dir.get(), paths::kManifest, kMaxJsonBytes, asLooked(seen[1]));
+	auto manifestText = readLooked(treeFd, id, paths::kManifest, kMaxJsonBytes, seen[1]);
 	if (!manifestText)
 		return failed(out, manifestText.error());
 	if (auto manifest = parseManifest(*manifestText); !manifest)
 		return out.problem = manifest.error().message, out;
-	auto text = fs::readRegularFile(dir.get(), paths::kImagesJson, kMaxJsonBytes, asLooked(seen[0]));
+	auto text = readLooked(treeFd, id, paths::kImagesJson, kMaxJsonBytes, seen[0]);
 	if (!text)
 		return failed(out, text.error());
 	auto record = parseImageJson(*text);
@@ -197,7 +191,7 @@ ImageFiles readImageFiles(int treeFd, const std::string &id)
 		std::string file = bigDataFileName(key);
 		if (file == paths::kManifest)
 			continue;
-		FileId found = statId(dir.get(), file);
+		FileId found = statId(treeFd, id + "/" + file);
 		if (found.error) {
 			out.problem = fmt::format("{}: {}", file, fs::describeErrno(found.error));
 			out.ioError = found.error;

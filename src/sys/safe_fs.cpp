@@ -118,11 +118,23 @@ Result<std::string> readRegularFile(int dirfd, std::string_view name, std::size_
 Result<std::string> readRegularFile(int dirfd, std::string_view name, std::size_t cap, const struct stat &before,
 				    struct stat *stOut)
 {
+	// A path of plain components: an item's file is read straight from its tree, which
+	// spares a network share the opening of the item's folder. A folder on the way
+	// swapped for a symlink since the look is caught below: the file opened must be the
+	// very inode looked at.
 	std::string n(name);
-	if (!isPlainComponent(n) || n.find('/') != std::string::npos)
-		return makeError(EINVAL, fmt::format("{}: not a plain file name", name));
+	for (std::size_t start = 0;;) {
+		std::size_t slash = n.find('/', start);
+		if (!isPlainComponent(std::string_view(n).substr(start, slash - start)))
+			return makeError(EINVAL, fmt::format("{}: not a plain file name", name));
+		if (slash == std::string::npos)
+			break;
+		start = slash + 1;
+	}
+	// Errors name the file itself ("manifest: missing"): the caller knows the item.
+	std::string_view shown = name.substr(name.rfind('/') + 1);
 	auto fail = [&](int err, std::string_view problem) {
-		return makeError(err, fmt::format("{}: {}", name, problem));
+		return makeError(err, fmt::format("{}: {}", shown, problem));
 	};
 	if (before.st_mode == 0)
 		return fail(ENOENT, describeErrno(ENOENT));
@@ -141,6 +153,10 @@ Result<std::string> readRegularFile(int dirfd, std::string_view name, std::size_
 	// Swapped between the look and the open: refuse rather than guess.
 	if (!S_ISREG(st.st_mode) || st.st_ino != before.st_ino || st.st_dev != before.st_dev)
 		return fail(EAGAIN, "replaced while being read");
+	// A second name may be a hard link made from outside the store (any file the
+	// writer of the share could reach): metadata has exactly one name.
+	if (st.st_nlink > 1)
+		return fail(EMLINK, fmt::format("has {} names (a hard link), refused", st.st_nlink));
 
 	std::string data;
 	data.resize(std::min<std::size_t>(static_cast<std::size_t>(st.st_size), cap) + 1);

@@ -29,7 +29,10 @@ Result<UniqueFd> openDir(int dirfd, std::string_view relpath);
 Result<std::string> readRegularFile(int dirfd, std::string_view name, std::size_t cap,
 				    struct stat *st = nullptr);
 // The same, when the caller has just looked (lstat) at the entry itself: looked says
-// what it saw (st_mode 0: absent). The file must still be the one looked at.
+// what it saw (st_mode 0: absent). The file must still be the one looked at. name may
+// here be a relative path of plain components ("<id>/manifest").
+// Both refuse a file with more than one name (EMLINK): a hard link can carry a file
+// from outside the store into it.
 Result<std::string> readRegularFile(int dirfd, std::string_view name, std::size_t cap,
 				    const struct stat &looked, struct stat *st = nullptr);
 

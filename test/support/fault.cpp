@@ -29,6 +29,7 @@ bool failing(FaultStage stage)
 bool isItemFile(const char *path)
 {
 	std::string_view p(path ? path : "");
+	p = p.substr(p.rfind('/') + 1); // "<id>/manifest" as well as "manifest"
 	for (std::string_view name : {"layer.json", "images.json", "manifest", "link", "lower"})
 		if (p == name)
 			return true;

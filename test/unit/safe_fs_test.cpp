@@ -89,6 +89,38 @@ TEST_CASE("readRegularFile refuses what is not a plain file, and caps the size")
 	CHECK_FALSE(fs::readRegularFile(dir.get(), "../small", 100).ok());
 }
 
+TEST_CASE("readRegularFile reads an item's file by its path, and refuses a second name")
+{
+	TempDir tmp;
+	lw::test::makeDirs(tmp / "item");
+	lw::test::writeFile(tmp / "item/manifest", "{}");
+	lw::test::writeFile(tmp / "outside", "secret");
+	auto dir = openRoot(tmp.path());
+	struct stat looked;
+	REQUIRE(::fstatat(dir.get(), "item/manifest", &looked, AT_SYMLINK_NOFOLLOW) == 0);
+	CHECK(*fs::readRegularFile(dir.get(), "item/manifest", 100, looked) == "{}");
+	CHECK(fs::readRegularFile(dir.get(), "item/../outside", 100, looked).error().code == EINVAL);
+	CHECK(fs::readRegularFile(dir.get(), "item//manifest", 100, looked).error().code == EINVAL);
+
+	// A hard link carries a file from anywhere the share's writer can reach.
+	REQUIRE(::link((tmp / "outside").c_str(), (tmp / "item/layer.json").c_str()) == 0);
+	auto linked = fs::readRegularFile(dir.get(), "item/layer.json", 100);
+	CHECK(linked.error().code == EINVAL); // one component only without a look
+	REQUIRE(::fstatat(dir.get(), "item/layer.json", &looked, AT_SYMLINK_NOFOLLOW) == 0);
+	linked = fs::readRegularFile(dir.get(), "item/layer.json", 100, looked);
+	REQUIRE_FALSE(linked.ok());
+	CHECK(linked.error().code == EMLINK);
+	CHECK(linked.error().message == "layer.json: has 2 names (a hard link), refused");
+
+	// A folder swapped for a symlink between the look and the read.
+	REQUIRE(::fstatat(dir.get(), "item/manifest", &looked, AT_SYMLINK_NOFOLLOW) == 0);
+	lw::test::makeDirs(tmp / "elsewhere");
+	lw::test::writeFile(tmp / "elsewhere/manifest", "{}");
+	REQUIRE(::rename((tmp / "item").c_str(), (tmp / "moved").c_str()) == 0);
+	lw::test::makeSymlink("elsewhere", tmp / "item");
+	CHECK(fs::readRegularFile(dir.get(), "item/manifest", 100, looked).error().code == EAGAIN);
+}
+
 namespace {
 
 int g_eintrLeft = 0;

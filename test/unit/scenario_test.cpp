@@ -125,6 +125,8 @@ public:
 			lw::test::makeDirs(root_ + "/" + arg(1));
 		} else if (op == "symlink") {
 			lw::test::makeSymlink(arg(1), root_ + "/" + arg(2));
+		} else if (op == "hardlink") {
+			REQUIRE(::link((root_ + "/" + arg(1)).c_str(), (root_ + "/" + arg(2)).c_str()) == 0);
 		} else if (op == "outside") {
 			// outside NAME: a perfect-looking overlay folder outside the root
 			std::string dir = tmp_ / ("outside/" + words[1]);
