@@ -98,6 +98,7 @@ OverlayFiles readOverlayFilesOnce(int treeFd, const std::string &id)
 	if (!link)
 		return out.problem = link.error().message, out;
 	out.link = *link;
+	out.linkBornNs = seen[0].btimeNs ? seen[0].btimeNs : seen[0].ctimeNs;
 
 	auto lowerText = readLooked(treeFd, id, paths::kLowerFile, kMaxSmallFileBytes, seen[1]);
 	if (lowerText) {

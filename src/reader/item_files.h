@@ -32,6 +32,9 @@ struct ItemState {
 struct OverlayFiles : ItemState {
 	std::string link;
 	std::vector<std::string> lower; // nearest parent first; empty for a base layer
+	// When the link file was made: its birth time, or its change time where the
+	// filesystem keeps none. Of two layers naming the same link, the earlier keeps it.
+	std::int64_t linkBornNs = 0;
 };
 
 struct LayerFiles : ItemState {

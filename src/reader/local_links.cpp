@@ -4,6 +4,7 @@
 #include "fs_write.h"
 #include "safe_fs.h"
 #include "sys.h"
+#include "text.h"
 
 #include <layerwatch/model.h>
 #include <layerwatch/paths.h>
@@ -12,6 +13,7 @@
 
 #include <fcntl.h>
 
+#include <functional>
 #include <set>
 #include <vector>
 
@@ -36,11 +38,16 @@ std::string shortLinkId(std::string_view target)
 	return std::string(id);
 }
 
+// Whether an existing link may be replaced: always for overlay/<id> and
+// overlay-layers/<id> (their name is the id), only when it is an RO layer's for l/.
+using MayReplace = std::function<bool(std::string_view existing)>;
+
 // Makes dirfd/name -> target unless a link that names the same RO item is there
 // (accepts says which). Nothing is looked up on the shared side: a commit is local
 // work only, which a stalled share cannot hold up.
 Result<void> ensureLink(int dirfd, std::string_view where, const std::string &name, const std::string &target,
-			bool (*accepts)(std::string_view existing, std::string_view id), std::string_view id)
+			bool (*accepts)(std::string_view existing, std::string_view id), std::string_view id,
+			const MayReplace &mayReplace = {})
 {
 	for (int attempt = 0; attempt < 3; ++attempt) {
 		struct stat st;
@@ -58,6 +65,9 @@ Result<void> ensureLink(int dirfd, std::string_view where, const std::string &na
 		auto current = fs::readLink(dirfd, name);
 		if (current && (*current == target || accepts(*current, id)))
 			return {}; // ours, or an absolute one iSulad wrote: correct, keep it
+		if (current && mayReplace && !mayReplace(*current))
+			return makeError(EEXIST, fmt::format("{}/{}: taken by a link that is not an RO layer's (-> {})", where,
+							     name, quoteForMessage(*current)));
 		// A stale or wrong link: replace it in one step, never leaving the name empty.
 		return fs::symlinkAtomic(dirfd, name, target, true);
 	}
@@ -121,9 +131,21 @@ Result<void> create(int rootFd, std::string_view id, std::string_view link)
 		return r;
 	if (auto r = ensureLink(dirs->layers.get(), paths::kLayers, ident, paths::roTarget(id), pointsIntoRO, id); !r)
 		return r;
-	// After overlay/<id>, because the short link resolves through it.
+	// After overlay/<id>, because the short link resolves through it. A short link
+	// already there is replaced only if it is another RO layer's (../<other>/diff with
+	// overlay/<other> a link into RO/): the validator gives a link to one ready layer
+	// at a time, so that one is a leftover. A container's own link, or anything else
+	// we did not make, is never touched.
+	int overlayFd = dirs->overlay.get();
+	auto roLayersLink = [overlayFd](std::string_view existing) {
+		std::string other = shortLinkId(existing);
+		if (other.empty())
+			return false;
+		auto target = fs::readLink(overlayFd, other);
+		return target && pointsIntoRO(*target, other);
+	};
 	return ensureLink(dirs->shortLinks.get(), paths::kLinks, std::string(link), paths::shortLinkTarget(id),
-			  shortLinkNames, id);
+			  shortLinkNames, id, roLayersLink);
 }
 
 Result<void> remove(int rootFd, std::string_view id, std::string_view link)

@@ -2,6 +2,7 @@
 //   overlay/<id> -> RO/<id>, overlay-layers/<id> -> RO/<id>, overlay/l/<link> -> ../<id>/diff
 // Created only if missing, atomically and relative; a correct link (relative, or an
 // absolute one iSulad wrote that resolves to the same folder) is never replaced.
+// An l/ link that leads elsewhere is replaced only if it is another RO layer's.
 // Removed only when they point into RO/. Container RW layers are never touched.
 #pragma once
 
@@ -14,7 +15,8 @@
 namespace lw::links {
 
 // Makes the three links of a layer whose RO folders exist. EEXIST when a name is
-// taken by something that is not a link (a container's RW layer under the same id).
+// taken by something that is not a link (a container's RW layer under the same id),
+// or l/<link> by a link that is not an RO layer's.
 Result<void> create(int rootFd, std::string_view id, std::string_view link);
 
 // Removes the layer's links that point into RO/; the short link first, so that a

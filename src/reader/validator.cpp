@@ -77,7 +77,10 @@ void Validator::forget(Tree tree, const std::string &id, Touched &touched)
 	++versions_[static_cast<int>(tree)];
 	switch (tree) {
 	case Tree::Overlay:
-		overlays_.erase(id);
+		if (auto it = overlays_.find(id); it != overlays_.end()) {
+			unclaim(id, it->second, touched);
+			overlays_.erase(it);
+		}
 		touched.overlays.insert(id);
 		touched.layers.insert(id);
 		break;
@@ -104,8 +107,10 @@ void Validator::adopt(Tree tree, const std::string &id, ItemFiles files, Touched
 	// Gone since it was listed, or never there: the same as removed.
 	auto gone = [](const ItemState &state) { return state.identity.folder.ino == 0; };
 	if (auto *overlay = std::get_if<OverlayFiles>(&files)) {
-		if (!gone(*overlay))
-			overlays_.emplace(id, std::move(*overlay));
+		if (gone(*overlay))
+			return;
+		claim(id, *overlay, touched);
+		overlays_.emplace(id, std::move(*overlay));
 	} else if (auto *layer = std::get_if<LayerFiles>(&files)) {
 		if (gone(*layer))
 			return;
@@ -119,6 +124,47 @@ void Validator::adopt(Tree tree, const std::string &id, ItemFiles files, Touched
 			imagesOf_[image->record.layer].insert(id);
 		images_.emplace(id, std::move(*image));
 	}
+}
+
+void Validator::claim(const std::string &id, const OverlayFiles &overlay, Touched &touched)
+{
+	if (!overlay.problem.empty())
+		return;
+	auto &claimants = claimsOf_[overlay.link];
+	claimants.insert(id);
+	touched.layers.insert(claimants.begin(), claimants.end());
+}
+
+void Validator::unclaim(const std::string &id, const OverlayFiles &overlay, Touched &touched)
+{
+	if (!overlay.problem.empty())
+		return;
+	unindex(claimsOf_, overlay.link, id);
+	// The holder stays named: read again (a re-read forgets, then adopts) it keeps its
+	// link, whatever its times now say. chooseHolder() moves it only if it left.
+	if (auto *rest = findIn(claimsOf_, overlay.link))
+		touched.layers.insert(rest->begin(), rest->end());
+	else
+		holderOf_.erase(overlay.link);
+}
+
+void Validator::chooseHolder(const std::string &link)
+{
+	const auto *claimants = findIn(claimsOf_, link);
+	if (!claimants) {
+		holderOf_.erase(link);
+		return;
+	}
+	if (auto h = holderOf_.find(link); h != holderOf_.end() && claimants->count(h->second))
+		return;
+	const std::string *best = nullptr;
+	std::int64_t bestBorn = 0;
+	for (const auto &id : *claimants) {
+		std::int64_t born = overlays_.at(id).linkBornNs;
+		if (!best || born < bestBorn || (born == bestBorn && id < *best))
+			best = &id, bestBorn = born;
+	}
+	holderOf_[link] = *best;
 }
 
 ReadRequest Validator::plan(Tree tree, bool list, const std::vector<std::string> &read,
@@ -252,8 +298,11 @@ void Validator::settle(Touched &touched)
 		else
 			overlayVerdicts_.erase(id);
 	}
-	for (const auto &id : touched.layers)
+	for (const auto &id : touched.layers) {
 		layerVerdicts_.erase(id);
+		if (const auto *overlay = findIn(overlays_, id); overlay && overlay->problem.empty())
+			chooseHolder(overlay->link);
+	}
 	for (const auto &id : touched.layers)
 		if (overlays_.count(id) || layers_.count(id))
 			evaluateLayer(id);
@@ -312,6 +361,8 @@ Verdict Validator::judgeLayer(const std::string &id) const
 		return notReady(fmt::format("overlay: missing (no {}/{})", paths::kOverlayRO, id));
 	if (!overlay->problem.empty())
 		return notReady("overlay: " + overlay->problem);
+	if (const auto *holder = findIn(holderOf_, overlay->link); holder && *holder != id)
+		return notReady(fmt::format("link: already used by {}", *holder));
 	if (!files)
 		return notReady(fmt::format("layer.json: missing (no {}/{})", paths::kLayersRO, id));
 	if (!files->problem.empty())

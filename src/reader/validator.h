@@ -101,6 +101,9 @@ private:
 	const Verdict &evaluateLayer(const std::string &id);
 	Verdict judgeLayer(const std::string &id) const;
 	Verdict judgeImage(const std::string &id);
+	void claim(const std::string &id, const OverlayFiles &overlay, Touched &touched);
+	void unclaim(const std::string &id, const OverlayFiles &overlay, Touched &touched);
+	void chooseHolder(const std::string &link);
 
 	int rootFd_;
 	std::uint64_t versions_[3] = {};
@@ -110,6 +113,12 @@ private:
 	std::unordered_map<std::string, Verdict> overlayVerdicts_, layerVerdicts_, imageVerdicts_;
 	// Who depends on whom, from the files as last read.
 	DependencyIndex childrenOf_, imagesOf_;
+	// Short links: the usable overlays naming each link, and which of them holds it.
+	// The holder keeps it while it names it; a new holder is the earliest claimant
+	// (linkBornNs, then id), so that no listing order and no newcomer can take a link
+	// from a layer that has it (BEHAVIOUR.md, "Readiness and reasons").
+	DependencyIndex claimsOf_;
+	std::unordered_map<std::string, std::string> holderOf_;
 };
 
 } // namespace lw

@@ -56,7 +56,7 @@ public:
 			lw::test::makeDirs(root_ + "/" + dir);
 		lw::test::makeDirs(tmp_ / "outside");
 		rootFd_ = unwrapFd();
-		reconciler_ = std::make_unique<Reconciler>(rootFd_.get(), store_);
+		restart();
 	}
 
 	void step(int lineNo, const std::string &line)
@@ -140,6 +140,10 @@ public:
 			lw::test::makeSymlink("../" + id(words[1]) + "/diff", root_ + "/overlay/l/" + link(words[1]));
 		} else if (op == "snapshot-outside") {
 			outsideBefore_ = lw::test::snapshotTree(tmp_ / "outside");
+		} else if (op == "restart") {
+			restart();
+		} else if (op == "nexttick") {
+			nextTick();
 		} else if (op == "scan") {
 			events_ = reconciler_->rescan();
 			checkInvariant();
@@ -151,6 +155,30 @@ public:
 	}
 
 private:
+	// A reader starting afresh on the store as it is: new store, new reconciler.
+	void restart()
+	{
+		reconciler_.reset();
+		store_ = std::make_unique<Store>();
+		reconciler_ = std::make_unique<Reconciler>(rootFd_.get(), *store_);
+	}
+
+	// Until the filesystem's clock has moved on: files made after this have later
+	// timestamps than files made before (they may share a coarse tick otherwise).
+	void nextTick()
+	{
+		auto stamp = [&] {
+			lw::test::writeFile(tmp_ / "tick", "");
+			struct statx st;
+			REQUIRE(::statx(AT_FDCWD, (tmp_ / "tick").c_str(), 0, STATX_CTIME | STATX_BTIME, &st) == 0);
+			auto t = (st.stx_mask & STATX_BTIME) ? st.stx_btime : st.stx_ctime;
+			::unlink((tmp_ / "tick").c_str());
+			return std::pair{t.tv_sec, t.tv_nsec};
+		};
+		auto first = stamp();
+		REQUIRE(lw::test::eventually([&] { return stamp() != first; }, std::chrono::seconds(2)));
+	}
+
 	UniqueFd unwrapFd() { return lw::test::unwrap(openRoot(root_)); }
 
 	std::string id(const std::string &name)
@@ -261,7 +289,7 @@ private:
 	void expect(const std::vector<std::string> &words, const std::string &line)
 	{
 		const std::string &what = words.at(1);
-		Snapshot snap = store_.snapshot();
+		Snapshot snap = store_->snapshot();
 		if (what == "events") {
 			// expect events layer_added A, image_added I   (pending events aside)
 			std::vector<std::string> got, want;
@@ -313,6 +341,9 @@ private:
 			CHECK(lw::test::readLinkAt(root_ + "/overlay/" + i) == "RO/" + i);
 			CHECK(lw::test::readLinkAt(root_ + "/overlay-layers/" + i) == "RO/" + i);
 			CHECK(lw::test::readLinkAt(root_ + "/overlay/l/" + link(words[2])) == "../" + i + "/diff");
+		} else if (what == "shortlink") {
+			// expect shortlink L X: overlay/l/L leads to X's diff
+			CHECK(lw::test::readLinkAt(root_ + "/overlay/l/" + subst(words[2])) == "../" + id(words[3]) + "/diff");
 		} else if (what == "nolinks") {
 			std::string i = id(words[2]);
 			CHECK_FALSE(lw::test::exists(root_ + "/overlay/" + i));
@@ -338,7 +369,7 @@ private:
 	// At every instant, every visible image's whole chain is visible.
 	void checkInvariant()
 	{
-		Snapshot snap = store_.snapshot();
+		Snapshot snap = store_->snapshot();
 		for (const auto &image : snap.images()) {
 			auto chain = snap.chain(image->id);
 			REQUIRE_FALSE(chain.empty());
@@ -353,7 +384,7 @@ private:
 	lw::test::TempDir tmp_;
 	std::string root_;
 	UniqueFd rootFd_;
-	Store store_;
+	std::unique_ptr<Store> store_;
 	std::unique_ptr<Reconciler> reconciler_;
 	std::map<std::string, std::string> ids_;
 	std::vector<Event> events_;
