@@ -58,6 +58,11 @@ struct WatcherOptions {
 	// rescan still runs every fullRescanMs.
 	bool trustGeneration = false;
 	std::uint32_t fullRescanMs = 60000;
+	// Content watches on pending items' folders (inotify), at most: beyond it pending
+	// items are looked at only by the pending rescan. Each watch pins kernel memory
+	// and counts against the user's fs.inotify.max_user_watches, which every other
+	// program of that user shares: a share full of junk folders must not take it all.
+	std::uint32_t maxPendingWatches = 1024;
 	// Kernel records handled per loop pass at most, so a storm cannot starve the host.
 	std::uint32_t maxRecordsPerPass = 4096;
 	// Make and remove local links (DESIGN.md section 3).

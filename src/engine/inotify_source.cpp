@@ -91,6 +91,7 @@ Result<void> InotifySource::watchItem(Tree tree, const std::string &id)
 		return {};
 	itemWds_[{tree, id}] = wd;
 	byWd_[wd] = {tree, id};
+	++itemCounts_[static_cast<int>(tree)];
 	return {};
 }
 
@@ -102,6 +103,7 @@ void InotifySource::unwatchItem(Tree tree, const std::string &id)
 	::inotify_rm_watch(fd_.get(), it->second);
 	byWd_.erase(it->second);
 	itemWds_.erase(it);
+	--itemCounts_[static_cast<int>(tree)];
 }
 
 bool InotifySource::itemWatched(Tree tree, const std::string &id) const
@@ -157,7 +159,8 @@ void InotifySource::dispatch(const InotifyRecord &r)
 			treeWds_[static_cast<int>(target.tree)] = -1;
 			output_.stale(target.tree, r.mask & IN_UNMOUNT ? StaleReason::Unmount : StaleReason::WatchLost);
 		} else {
-			itemWds_.erase({target.tree, target.id});
+			if (itemWds_.erase({target.tree, target.id}))
+				--itemCounts_[static_cast<int>(target.tree)];
 			output_.changed(target.tree, target.id);
 		}
 		return;

@@ -57,6 +57,7 @@ public:
 	long drain(std::size_t maxRecords);
 
 	std::size_t watchCount() const { return byWd_.size(); }
+	std::size_t itemWatchCount(Tree tree) const { return itemCounts_[static_cast<int>(tree)]; }
 
 private:
 	InotifySource(std::string root, InotifyOutput output, int fd);
@@ -74,6 +75,7 @@ private:
 	int treeWds_[3] = {-1, -1, -1};
 	std::unordered_map<int, Target> byWd_;
 	std::map<std::pair<Tree, std::string>, int> itemWds_;
+	std::size_t itemCounts_[3] = {};
 };
 
 } // namespace lw

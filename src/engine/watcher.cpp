@@ -424,9 +424,18 @@ struct Watcher::Impl {
 	{
 		if (!inotify)
 			return;
-		auto watch = [&](Tree tree, const std::string &id) {
+		// Watches held for pending items: every overlay and layer watch, and the image
+		// watches beyond one per ready image.
+		auto pendingWatches = [&] {
+			std::size_t images = inotify->itemWatchCount(Tree::Images), ready = store.snapshot().imageCount();
+			return inotify->itemWatchCount(Tree::Overlay) + inotify->itemWatchCount(Tree::Layers) +
+			       (images > ready ? images - ready : 0);
+		};
+		auto watch = [&](Tree tree, const std::string &id, bool pending) {
 			if (polled[static_cast<int>(tree)] || inotify->itemWatched(tree, id))
 				return;
+			if (pending && pendingWatches() >= options.maxPendingWatches)
+				return; // the pending rescan looks at it instead
 			auto r = inotify->watchItem(tree, id);
 			if (r)
 				policy.recheckWanted(tree, id);
@@ -437,11 +446,11 @@ struct Watcher::Impl {
 			switch (e.type) {
 			case EventType::Pending:
 				if (e.kind == "image") {
-					watch(Tree::Images, e.id);
+					watch(Tree::Images, e.id, true);
 				} else {
-					watch(Tree::Overlay, e.id);
+					watch(Tree::Overlay, e.id, true);
 					if (e.kind == "layer")
-						watch(Tree::Layers, e.id);
+						watch(Tree::Layers, e.id, true);
 				}
 				break;
 			case EventType::LayerAdded:
@@ -450,7 +459,7 @@ struct Watcher::Impl {
 				break;
 			case EventType::ImageAdded:
 			case EventType::ImageUpdated:
-				watch(Tree::Images, e.id);
+				watch(Tree::Images, e.id, false);
 				break;
 			case EventType::ImageRemoved:
 				inotify->unwatchItem(Tree::Images, e.id);

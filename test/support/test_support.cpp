@@ -19,10 +19,19 @@
 
 namespace lw::test {
 
-TempDir::TempDir()
+namespace {
+std::string defaultTempBase()
 {
 	const char *base = std::getenv("TMPDIR");
-	std::string tmpl = std::string(base && *base ? base : "/tmp") + "/layerwatch-test-XXXXXX";
+	return base && *base ? base : "/tmp";
+}
+} // namespace
+
+TempDir::TempDir() : TempDir(defaultTempBase()) {}
+
+TempDir::TempDir(const std::string &base)
+{
+	std::string tmpl = base + "/layerwatch-test-XXXXXX";
 	if (!::mkdtemp(tmpl.data()))
 		throw std::runtime_error("mkdtemp failed");
 	path_ = tmpl;

@@ -20,6 +20,9 @@ namespace lw::test {
 class TempDir {
 public:
 	TempDir();
+	// Below base instead of TMPDIR (a tmpfs such as /dev/shm, for tests that make and
+	// remove many thousand folders: ext4 takes seconds over it).
+	explicit TempDir(const std::string &base);
 	~TempDir();
 	TempDir(const TempDir &) = delete;
 	TempDir &operator=(const TempDir &) = delete;
