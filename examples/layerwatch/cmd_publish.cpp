@@ -191,8 +191,15 @@ int runPublish(const Args &args)
 				return r;
 			};
 		}
-		if (auto r = writer->addLayer(spec); !r) {
-			std::fprintf(stderr, "layerwatch publish: layer %zu: %s\n", i + 1, r.error().message.c_str());
+		// A layer already there (a base another image shares, or one a killed publish
+		// finished) is used as it is: its id says its content.
+		auto added = writer->addLayer(spec);
+		if (!added && added.error().code == EEXIST && links)
+			added = writer->linkLayer(id);
+		else if (!added && added.error().code == EEXIST)
+			added = {};
+		if (!added) {
+			std::fprintf(stderr, "layerwatch publish: layer %zu: %s\n", i + 1, added.error().message.c_str());
 			return 1;
 		}
 		diffIds += fmt::format("{}\"{}\"", diffIds.empty() ? "" : ",", diffDigest);

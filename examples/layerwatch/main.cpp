@@ -31,6 +31,7 @@ constexpr const char *kHelp =
 	"  watch --root R [--json]  load the store, then follow it until SIGINT/SIGTERM\n"
 	"  publish --root R ...     writer side: publish an image (synthetic or from folders)\n"
 	"  rmi --root R IMAGE       writer side: remove an image and the layers it alone used\n"
+	"  gc --root R              writer side: remove what killed writers left\n"
 	"  demo                     a temporary store, a writer publishing into it, and\n"
 	"                           layerwatch reading it\n"
 	"\n"
@@ -63,6 +64,8 @@ int main(int argc, char **argv)
 		return lwcli::runPublish(args);
 	if (command == "rmi")
 		return lwcli::runRmi(args);
+	if (command == "gc")
+		return lwcli::runGc(args);
 	if (command == "demo")
 		return lwcli::runDemo(args);
 	std::fprintf(stderr, "layerwatch: unknown command '%s' (see layerwatch --help)\n", command.c_str());

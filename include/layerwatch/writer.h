@@ -64,7 +64,9 @@ public:
 	// Builds overlay/RO/<id> (diff/, link, lower or empty/) and then
 	// overlay-layers/RO/<id> (<id>.tar-split.gz, then layer.json), each in a
 	// temporary folder inside RO/ renamed into place; then the local links. EEXIST if
-	// the layer exists; on failure nothing half-made is left.
+	// the layer exists (both halves); one half alone, left by a writer killed on the
+	// way, is removed and the layer built anew. On failure nothing half-made is left.
+	// One writer per store at a time: two at once would take each other's halves.
 	Result<void> addLayer(const LayerSpec &spec);
 
 	// The seed's steps for a layer whose RO folders already exist: make or remove
@@ -74,6 +76,8 @@ public:
 
 	// Writes overlay-images/<id>/: images.json, the config and extra big data, and
 	// the manifest last (each file through a temporary name). Returns the image id.
+	// EEXIST if the image has its manifest; a folder without one (a writer killed on
+	// the way) is removed and written anew.
 	Result<std::string> publishImage(const ImageSpec &spec);
 
 	// Removes an image: its folder is renamed away first (so the image disappears in
@@ -86,6 +90,11 @@ public:
 	// The two halves of removeLayer, for the seed's interface.
 	Result<void> removeLayerMetadata(std::string_view id);
 	Result<void> removeOverlay(std::string_view id);
+
+	// Removes what killed writers left: the ".tmp-*" and ".trash-*" entries of the
+	// shared trees and of the local link folders whose change time is at least
+	// olderThanSeconds ago (a writer still at work keeps its own). Returns how many.
+	Result<std::size_t> removeLeftovers(std::int64_t olderThanSeconds);
 
 	const std::string &root() const { return root_; }
 

@@ -259,14 +259,27 @@ Result<void> StoreWriter::addLayer(const LayerSpec &spec)
 		return makeError(EINVAL, fmt::format("layer {}: is its own parent", spec.id));
 	if (!spec.link.empty() && !isValidLinkName(spec.link))
 		return makeError(EINVAL, fmt::format("link {}: not 26 characters of [0-9a-z]", spec.link.substr(0, 80)));
-	for (auto tree : {paths::kOverlayRO, paths::kLayersRO}) {
+	bool there[2] = {};
+	for (int i = 0; auto tree : {paths::kOverlayRO, paths::kLayersRO}) {
 		struct stat st;
 		auto dir = fs::openDir(rootFd_, tree);
 		if (!dir)
 			return dir.error();
-		if (fs::statEntry(dir->get(), spec.id, &st) == 0)
-			return makeError(EEXIST, fmt::format("{}/{}: exists", tree, spec.id));
+		int r = fs::statEntry(dir->get(), spec.id, &st);
+		if (r < 0 && r != -ENOENT)
+			return errnoError(-r, fmt::format("{}/{}", tree, spec.id));
+		there[i++] = r == 0;
 	}
+	if (there[0] && there[1])
+		return makeError(EEXIST, fmt::format("layer {}: exists", spec.id));
+	// Half a layer: what a writer killed while adding or removing it left. It was
+	// never ready (a layer needs both halves), so it goes and is built anew.
+	if (there[1])
+		if (auto r = removeRO(paths::kLayersRO, spec.id); !r && r.error().code != ENOENT)
+			return r;
+	if (there[0])
+		if (auto r = removeRO(paths::kOverlayRO, spec.id); !r && r.error().code != ENOENT)
+			return r;
 
 	auto link = buildOverlay(spec);
 	if (!link)
@@ -357,6 +370,13 @@ Result<std::string> StoreWriter::publishImage(const ImageSpec &spec)
 	auto images = fs::openDir(rootFd_, paths::kImages);
 	if (!images)
 		return images.error();
+	struct stat st;
+	if (fs::statEntry(images->get(), id + "/" + std::string(paths::kManifest), &st) == 0)
+		return makeError(EEXIST, fmt::format("{}/{}: exists", paths::kImages, id));
+	// A folder without its manifest is what a writer killed while publishing left:
+	// never ready (the manifest comes last), so it goes and is written anew.
+	if (auto r = fs::removeAtomically(images->get(), id); !r && r.error().code != ENOENT)
+		return withPath(r, paths::kImages).error();
 	auto dir = makeDir(images->get(), id);
 	if (!dir) {
 		if (dir.error().code == EEXIST)
@@ -389,6 +409,42 @@ Result<void> StoreWriter::removeImage(std::string_view id)
 	if (!images)
 		return images.error();
 	return withPath(fs::removeAtomically(images->get(), id), paths::kImages);
+}
+
+Result<std::size_t> StoreWriter::removeLeftovers(std::int64_t olderThanSeconds)
+{
+	std::size_t removed = 0;
+	struct timespec now;
+	::clock_gettime(CLOCK_REALTIME, &now);
+	for (auto tree : {paths::kOverlayRO, paths::kLayersRO, paths::kImages, paths::kOverlay, paths::kLayers,
+			  paths::kLinks}) {
+		auto dir = fs::openDir(rootFd_, tree);
+		if (!dir) {
+			if (dir.error().code == ENOENT)
+				continue;
+			return dir.error();
+		}
+		auto entries = fs::listDir(dir->get());
+		if (!entries)
+			return withPath(entries.error(), tree).error();
+		for (const auto &e : *entries) {
+			// Only the writer's own temporary names: ".tmp-<name>-<random>" and
+			// ".trash-<name>-<random>" (random_name.h).
+			if (!e.name.starts_with(".tmp-") && !e.name.starts_with(".trash-"))
+				continue;
+			struct stat st;
+			if (fs::statEntry(dir->get(), e.name, &st) < 0 || now.tv_sec - st.st_ctim.tv_sec < olderThanSeconds)
+				continue;
+			// In the local folders (iSulad's own) only our temporary links.
+			bool local = tree == paths::kOverlay || tree == paths::kLayers || tree == paths::kLinks;
+			if (local && !S_ISLNK(st.st_mode))
+				continue;
+			if (auto r = fs::removeTree(dir->get(), e.name); !r)
+				return withPath(r, tree).error();
+			++removed;
+		}
+	}
+	return removed;
 }
 
 Result<void> StoreWriter::removeRO(std::string_view tree, std::string_view id)

@@ -311,3 +311,34 @@ TEST_CASE("--config takes the root and the switch from iSulad's daemon.json")
 	CHECK(bad.err.find("invalid JSON") != std::string::npos);
 	CHECK(runLayerwatch("scan --config " + tmp.path() + "/missing.json").status == 1);
 }
+
+TEST_CASE("gc removes the temporary entries killed writers left, and nothing else")
+{
+	lw::test::TempDir tmp;
+	std::string root = tmp / "storage";
+	composeStore(root);
+	lw::test::makeDirs(root + "/overlay/RO/.tmp-" + std::string(64, 'a') + "-0123456789/diff");
+	lw::test::makeDirs(root + "/overlay-images/.trash-" + std::string(64, 'e') + "-0123456789");
+	lw::test::makeSymlink("RO/x", root + "/overlay/.tmp-" + std::string(64, 'f') + "-0123456789");
+	// Not ours: a folder in iSulad's local tree that happens to look like a temporary.
+	lw::test::makeDirs(root + "/overlay/.tmp-isulad");
+	auto before = lw::test::snapshotTree(root);
+
+	auto run = runLayerwatch("gc --root " + root);
+	CHECK(run.status == 0);
+	CHECK(run.out == "removed 0 leftovers\n"); // all younger than an hour
+	CHECK(lw::test::snapshotTree(root) == before);
+
+	run = runLayerwatch("gc --root " + root + " --older-than 0");
+	CHECK(run.status == 0);
+	CHECK(run.out == "removed 3 leftovers\n");
+	CHECK(lw::test::exists(root + "/overlay/.tmp-isulad"));
+	auto report = lw::test::unwrap(scanStore(root));
+	CHECK(report.images.size() == 2);
+
+	run = runLayerwatch("gc --root " + (tmp / "nowhere"));
+	CHECK(run.status == 1);
+	CHECK(run.err.find("no such folder") != std::string::npos);
+	CHECK_FALSE(lw::test::exists(tmp / "nowhere"));
+	CHECK(runLayerwatch("gc --root " + root + " --older-than soon").status == 2);
+}
