@@ -210,9 +210,11 @@ struct Watcher::Impl {
 					coalesced += read.size();
 				}
 				// A remote tick lists only a changed tree, and then looks only at what
-				// may still be arriving; anything else looks at everything.
+				// may still be arriving, and at every overlay (one made anew under
+				// its id between two ticks has a new link); anything else looks at
+				// everything.
 				request.checkFirst = p.check && !p.list;
-				request.probeSettled = !remote[t] || p.list;
+				request.probeSettled = !remote[t] || p.list || tree == Tree::Overlay;
 				request.last = stamps[t];
 				request.forceFresh = remote[t];
 				request.expectFsMagic = fsMagic[t];
@@ -302,6 +304,20 @@ struct Watcher::Impl {
 		if (!loaded) {
 			loaded = true;
 			auto snap = store.snapshot();
+			if (options.commitLinks) {
+				// Local and cheap (one listing of l/): a layer made anew under its id
+				// while this host was down has a new link; its old one goes.
+				auto stale = links::removeStaleShortLinks(rootFd->get(), [&](const std::string &id) {
+					auto layer = snap.layer(id);
+					return layer ? std::optional<std::string>(layer->link) : std::nullopt;
+				});
+				if (!stale) {
+					Event error{.type = EventType::Error};
+					error.message = "start-up link cleanup: " + stale.error().message;
+					error.code = stale.error().code;
+					tell(std::move(error), EventSource::Initial);
+				}
+			}
 			tell({.type = EventType::Ready, .imageCount = snap.imageCount(), .layerCount = snap.layerCount(),
 			      .pendingCount = reconciler->pendingCount(), .backend = backendName()},
 			     EventSource::Initial);
@@ -325,9 +341,9 @@ struct Watcher::Impl {
 
 	// A remote tree's tick: its folder looked at, and for images a slice verified, so
 	// that each image is verified once per verifyPeriodMs (a re-tag renames images.json
-	// inside its folder). Ready overlays and layers are never edited in place, and one
-	// made anew under the same id is the same content (ids are digests): the tree's
-	// listing says all there is to know of them.
+	// inside its folder). Ready overlays and layers are never edited in place: a tree
+	// whose folder did not change holds the same ones; when it changed, every overlay
+	// is looked at (see probeSettled).
 	void tickRemote(Tree tree)
 	{
 		int t = static_cast<int>(tree);

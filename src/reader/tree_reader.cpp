@@ -13,10 +13,11 @@
 #include <ctime>
 
 #include <algorithm>
+#include <functional>
 #include <chrono>
 #include <system_error>
 #include <thread>
-#include <unordered_set>
+#include <unordered_map>
 
 namespace lw {
 
@@ -64,35 +65,42 @@ void progressed(const ReadRequest &request)
 }
 
 // Reading is I/O-bound and independent per id, so a large batch (a start-up load, a
-// storm's rescan) is read on up to `parallel` threads, joined before this returns:
-// on a network share each waits for its own round trips.
-std::vector<ItemFiles> readAll(const ReadRequest &request, int fd, const std::vector<std::string> &ids,
-			       const CancelFlag &cancel)
+// storm's rescan, the probes of a changed tree) runs on up to `parallel` threads,
+// joined before this returns: on a network share each waits for its own round trips.
+// each(i) is called once for every i below count.
+void forEachParallel(const ReadRequest &request, std::size_t count, const std::function<void(std::size_t)> &each)
 {
-	Tree tree = request.tree;
-	unsigned parallel = request.parallel;
 	constexpr std::size_t kParallelFrom = 64;
-	std::vector<ItemFiles> out(ids.size());
 	std::atomic<std::size_t> next{0};
 	auto work = [&] {
-		for (std::size_t i; (i = next++) < ids.size();) {
-			out[i] = cancelled(cancel) ? troubleReading(tree, ECANCELED, "cancelled") : readItem(tree, fd, ids[i]);
+		for (std::size_t i; (i = next++) < count;) {
+			each(i);
 			progressed(request);
 		}
 	};
 	std::vector<std::thread> helpers;
-	if (ids.size() >= kParallelFrom && parallel > 1) {
-		unsigned threads = std::min<std::size_t>(parallel, ids.size() / 16 + 1);
+	if (count >= kParallelFrom && request.parallel > 1) {
+		unsigned threads = std::min<std::size_t>(request.parallel, count / 16 + 1);
 		try {
 			for (unsigned k = 1; k < threads; ++k)
 				helpers.emplace_back(work);
 		} catch (const std::system_error &) {
-			// No thread to be had: this one reads the rest alone.
+			// No thread to be had: this one does the rest alone.
 		}
 	}
 	work();
 	for (auto &t : helpers)
 		t.join();
+}
+
+std::vector<ItemFiles> readAll(const ReadRequest &request, int fd, const std::vector<std::string> &ids,
+			       const CancelFlag &cancel)
+{
+	std::vector<ItemFiles> out(ids.size());
+	forEachParallel(request, ids.size(), [&](std::size_t i) {
+		out[i] = cancelled(cancel) ? troubleReading(request.tree, ECANCELED, "cancelled")
+					   : readItem(request.tree, fd, ids[i]);
+	});
 	return out;
 }
 
@@ -193,15 +201,17 @@ ReadResult readTree(int rootFd, const ReadRequest &request, const CancelFlag &ca
 		}
 		result.listed = true;
 		progressed(request);
-		std::unordered_set<std::string> present;
+		std::unordered_map<std::string, std::uint64_t> present; // id -> inode listed
 		for (auto &e : *listed)
 			if (isValidId(e.name))
-				present.insert(std::move(e.name));
+				present.emplace(std::move(e.name), e.ino);
 		static const std::vector<ReadRequest::Known> kNone;
+		std::vector<const ReadRequest::Known *> toProbe;
 		for (const auto &k : request.known ? *request.known : kNone) {
 			if (cancelled(cancel))
 				break;
-			if (!present.erase(k.id)) {
+			auto listedAs = present.find(k.id);
+			if (listedAs == present.end()) {
 				// Missing from the listing: gone only if a look by name agrees.
 				FileId look = statId(fd, k.id, request.forceFresh ? AT_STATX_FORCE_SYNC : 0);
 				if (look.error)
@@ -214,11 +224,27 @@ ReadResult readTree(int rootFd, const ReadRequest &request, const CancelFlag &ca
 					result.listingStale = true;
 				continue;
 			}
-			if ((request.probeSettled || !k.settled) && !unchanged(fd, k, request.forceFresh))
-				toRead.push_back(k.id);
+			// A settled item is looked at when settled ones are (probeSettled), or when
+			// the listing names another inode under its id: a folder removed and made
+			// anew between two listings (a layer removed and pulled again) is a new
+			// item, with a new link. (One that reuses the inode number is found only
+			// by probeSettled.)
+			std::uint64_t ino = listedAs->second;
+			present.erase(listedAs);
+			bool moved = ino != 0 && ino != k.identity.folder.ino;
+			if (request.probeSettled || !k.settled || moved)
+				toProbe.push_back(&k);
 		}
+		std::vector<char> changed(toProbe.size());
+		forEachParallel(request, toProbe.size(), [&](std::size_t i) {
+			changed[i] = !cancelled(cancel) && !unchanged(fd, *toProbe[i], request.forceFresh);
+		});
+		for (std::size_t i = 0; i < toProbe.size(); ++i)
+			if (changed[i])
+				toRead.push_back(toProbe[i]->id);
 		// What is left is new: read it, with no probe first.
-		toRead.insert(toRead.end(), present.begin(), present.end());
+		for (auto &[id, ino] : present)
+			toRead.push_back(id);
 	}
 
 	std::sort(toRead.begin(), toRead.end());

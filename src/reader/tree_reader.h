@@ -47,8 +47,11 @@ struct ReadRequest {
 	// changed since `last`, or `last` is too young to trust (the racy-timestamp rule).
 	bool checkFirst = false;
 	TreeStamp last;
-	// With list: probe known items whose own files are settled too. Off for remote
-	// trees: RO data is never edited in place, and ready images are verified in slices.
+	// With list: probe known items whose own files are settled too. Off for a remote
+	// tree's tick whose listing did not change, and for its images and layers always:
+	// RO data is never edited in place, ready images are verified in slices, and a
+	// layer made anew under the same id has the same metadata. On for a remote
+	// overlay tree that changed: an overlay made anew has a new link.
 	bool probeSettled = true;
 	// Items read at once, at most (a network share answers many requests in parallel).
 	unsigned parallel = 4;

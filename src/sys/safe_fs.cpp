@@ -212,8 +212,10 @@ Result<std::vector<DirEntry>> listDir(int dirfd)
 				return makeError(EIO, "list: corrupt directory record");
 			unsigned char type = static_cast<unsigned char>(buffer[at + 18]);
 			std::string_view name(buffer + at + kHeader, ::strnlen(buffer + at + kHeader, reclen - kHeader));
+			std::uint64_t ino;
+			std::memcpy(&ino, buffer + at, sizeof ino);
 			if (name != "." && name != "..")
-				entries.push_back({std::string(name), type});
+				entries.push_back({std::string(name), type, ino});
 			at += reclen;
 		}
 	}

@@ -9,6 +9,7 @@
 
 #include <sys/stat.h>
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,6 +40,7 @@ Result<std::string> readRegularFile(int dirfd, std::string_view name, std::size_
 struct DirEntry {
 	std::string name;
 	unsigned char type; // DT_DIR, DT_LNK, ... or DT_UNKNOWN (some network filesystems)
+	std::uint64_t ino = 0; // the entry's inode number as the listing gives it
 };
 
 // Every entry of an open directory but "." and "..".
