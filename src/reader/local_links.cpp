@@ -178,6 +178,35 @@ Result<void> remove(int rootFd, std::string_view id, std::string_view link)
 	return {};
 }
 
+Result<std::size_t> removeStaleShortLinks(
+	int rootFd, const std::function<std::optional<std::string>(const std::string &id)> &linkOf)
+{
+	auto dirs = openLocalDirs(rootFd, false);
+	if (!dirs)
+		return dirs.error();
+	if (!dirs->shortLinks.valid() || !dirs->overlay.valid())
+		return std::size_t{0};
+	auto entries = fs::listDir(dirs->shortLinks.get());
+	if (!entries)
+		return entries.error();
+	std::size_t removed = 0;
+	for (const auto &e : *entries) {
+		if (!isValidLinkName(e.name))
+			continue;
+		auto target = fs::readLink(dirs->shortLinks.get(), e.name);
+		std::string id = target ? shortLinkId(*target) : std::string();
+		if (id.empty())
+			continue;
+		auto overlayLink = fs::readLink(dirs->overlay.get(), id);
+		if (!overlayLink || !pointsIntoRO(*overlayLink, id))
+			continue; // not an RO layer's: never ours to touch
+		auto current = linkOf(id);
+		if (current && *current != e.name && sys::unlinkAt(dirs->shortLinks.get(), e.name.c_str(), 0) == 0)
+			++removed;
+	}
+	return removed;
+}
+
 Result<std::size_t> removeDangling(int rootFd)
 {
 	auto dirs = openLocalDirs(rootFd, false);

@@ -9,6 +9,8 @@
 #include <layerwatch/result.h>
 
 #include <cstddef>
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -29,5 +31,12 @@ bool pointsIntoRO(std::string_view target, std::string_view id);
 // Start-up reconciliation: removes dangling local links into RO/ and nothing else.
 // Returns how many links it removed.
 Result<std::size_t> removeDangling(int rootFd);
+
+// After the first load: removes l/<name> -> ../<id>/diff when <id> is an RO layer
+// (overlay/<id> a link into RO/) that is ready under another link (linkOf(id) gives
+// it; nullopt: not ready, left alone). What a layer made anew under its id while the
+// reader was down leaves behind. Returns how many links it removed.
+Result<std::size_t> removeStaleShortLinks(
+	int rootFd, const std::function<std::optional<std::string>(const std::string &id)> &linkOf);
 
 } // namespace lw::links

@@ -1,0 +1,66 @@
+// The local links of RO layers on real folders: what is replaced, what is removed,
+// and what is never touched.
+#include "local_links.h"
+#include "root.h"
+#include "test_support.h"
+
+using namespace lw;
+
+namespace {
+
+const std::string kA = std::string(64, 'a'), kB = std::string(64, 'b'), kRw = std::string(64, 'c');
+const std::string kOld = std::string(26, 'o'), kNew = std::string(26, 'n'), kRwLink = std::string(26, 'r');
+
+struct Host {
+	lw::test::TempDir tmp;
+	std::string root = tmp / "s";
+	UniqueFd fd;
+	Host()
+	{
+		for (auto d : {"overlay/RO", "overlay/l", "overlay-layers/RO"})
+			lw::test::makeDirs(root + "/" + d);
+		for (const auto &id : {kA, kB}) {
+			lw::test::makeDirs(root + "/overlay/RO/" + id + "/diff");
+			lw::test::makeDirs(root + "/overlay-layers/RO/" + id);
+		}
+		// A container's RW layer, with its own short link.
+		lw::test::makeDirs(root + "/overlay/" + kRw + "/diff");
+		lw::test::makeSymlink("../" + kRw + "/diff", root + "/overlay/l/" + kRwLink);
+		fd = lw::test::unwrap(openRoot(root));
+	}
+	std::string shortLink(const std::string &name) { return lw::test::readLinkAt(root + "/overlay/l/" + name); }
+};
+
+} // namespace
+
+TEST_CASE("a short link held by a container's layer is never replaced; an RO leftover is")
+{
+	Host h;
+	auto taken = links::create(h.fd.get(), kA, kRwLink);
+	REQUIRE_FALSE(taken.ok());
+	CHECK(taken.error().code == EEXIST);
+	CHECK(h.shortLink(kRwLink) == "../" + kRw + "/diff");
+
+	// l/<old> left by RO layer B (its overlay/<B> a link into RO/): A may take it.
+	lw::test::unwrap(links::create(h.fd.get(), kB, kOld));
+	lw::test::unwrap(links::create(h.fd.get(), kA, kOld));
+	CHECK(h.shortLink(kOld) == "../" + kA + "/diff");
+}
+
+TEST_CASE("after a load, a ready layer's old short links go, and nothing else does")
+{
+	Host h;
+	lw::test::unwrap(links::create(h.fd.get(), kA, kOld));
+	lw::test::unwrap(links::create(h.fd.get(), kA, kNew)); // A made anew: a new link
+	lw::test::unwrap(links::create(h.fd.get(), kB, std::string(26, 'b')));
+	auto removed = lw::test::unwrap(links::removeStaleShortLinks(h.fd.get(), [&](const std::string &id) {
+		if (id == kA)
+			return std::optional<std::string>(kNew);
+		return std::optional<std::string>(); // B: not known ready, left alone
+	}));
+	CHECK(removed == 1);
+	CHECK_FALSE(lw::test::exists(h.root + "/overlay/l/" + kOld));
+	CHECK(h.shortLink(kNew) == "../" + kA + "/diff");
+	CHECK(h.shortLink(std::string(26, 'b')) == "../" + kB + "/diff");
+	CHECK(h.shortLink(kRwLink) == "../" + kRw + "/diff");
+}
