@@ -129,6 +129,16 @@ static void *simInit(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	return NULL;
 }
 
+/* With --coarse-times, whole seconds only, as some servers keep them. */
+static void coarsen(struct stat *st)
+{
+	if (!options.coarseTimes)
+		return;
+	st->st_mtim.tv_nsec = 0;
+	st->st_ctim.tv_nsec = 0;
+	st->st_atim.tv_nsec = 0;
+}
+
 static int simGetattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
 	(void)fi;
@@ -145,11 +155,7 @@ static int simGetattr(const char *path, struct stat *st, struct fuse_file_info *
 	fullPath(p, path);
 	if (lstat(p, st) != 0)
 		return -errno;
-	if (options.coarseTimes) {
-		st->st_mtim.tv_nsec = 0;
-		st->st_ctim.tv_nsec = 0;
-		st->st_atim.tv_nsec = 0;
-	}
+	coarsen(st);
 	return 0;
 }
 
@@ -187,15 +193,22 @@ static int simOpendir(const char *path, struct fuse_file_info *fi)
 static int simReaddir(const char *path, void *buf, fuse_fill_dir_t fill, off_t offset, struct fuse_file_info *fi,
 		      enum fuse_readdir_flags flags)
 {
-	(void)path, (void)offset, (void)flags;
+	(void)path, (void)offset;
 	DIR *dir = (DIR *)(uintptr_t)fi->fh;
 	rewinddir(dir);
 	struct dirent *e;
+	/* As NFS's READDIRPLUS: the listing brings every entry's attributes along, in the
+	 * same round trip, and the client's caches take them. */
+	int plus = (flags & FUSE_READDIR_PLUS) != 0;
 	while ((e = readdir(dir)) != NULL) {
 		struct stat st = {0};
 		st.st_ino = e->d_ino;
 		st.st_mode = (mode_t)DTTOIF(e->d_type);
-		if (fill(buf, e->d_name, &st, 0, 0))
+		int withAttributes = plus && strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
+				     fstatat(dirfd(dir), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+		if (withAttributes)
+			coarsen(&st);
+		if (fill(buf, e->d_name, &st, 0, withAttributes ? FUSE_FILL_DIR_PLUS : 0))
 			break;
 	}
 	return 0;
