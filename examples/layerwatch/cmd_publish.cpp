@@ -13,8 +13,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <random>
 
 namespace lwcli {
@@ -30,7 +33,9 @@ constexpr const char *kHelp =
 	"image is written with its manifest last. Prints the image id.\n"
 	"\n"
 	"  --synthetic N    N synthetic layers (1 to 128), each with one small file\n"
-	"  --layer-dir DIR  a folder whose contents become one layer (repeat, base first)\n"
+	"  --layer-dir DIR  a folder whose contents become one layer (repeat, base first);\n"
+	"                   the same contents over the same parent are the same layer,\n"
+	"                   shared by every image that has it, as registries do\n"
 	"  --name NAME      an image name (repeat); default layerwatch/synthetic:<id>\n"
 	"  --no-links       make no local links (a host that only publishes)\n";
 
@@ -39,6 +44,42 @@ constexpr int kMaxCopyDepth = 256;
 lw::Error errnoError(const std::string &what)
 {
 	return lw::makeError(errno, fmt::format("{}: {}", what, std::strerror(errno)));
+}
+
+// The digest of a folder's contents: every entry below it by path (sorted), with its
+// type, permission bits and content (a symlink's target). Stands for the diff id a
+// registry computes from the layer's tar: equal contents give equal layers.
+lw::Result<std::string> contentDigest(const std::string &dir)
+{
+	namespace stdfs = std::filesystem;
+	std::error_code ec;
+	std::vector<stdfs::path> paths;
+	for (stdfs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+		if (it.depth() > kMaxCopyDepth)
+			return lw::makeError(ELOOP, dir + ": deeper than 256 levels");
+		paths.push_back(it->path());
+	}
+	if (ec)
+		return lw::makeError(ec.value(), fmt::format("{}: {}", dir, ec.message()));
+	std::sort(paths.begin(), paths.end());
+	std::string summary;
+	for (const auto &path : paths) {
+		struct stat st;
+		if (::lstat(path.c_str(), &st) != 0)
+			return errnoError(path.string());
+		std::string content;
+		if (S_ISREG(st.st_mode)) {
+			std::ifstream in(path, std::ios::binary);
+			content.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+			content = lw::sha256Digest(content);
+		} else if (S_ISLNK(st.st_mode)) {
+			content = stdfs::read_symlink(path, ec).string();
+		}
+		// Length-prefixed: a name may hold any byte but NUL and '/'.
+		std::string name = stdfs::relative(path, dir).string();
+		summary += fmt::format("{}:{}:{:o}:{}\n", name.size(), name, st.st_mode, content);
+	}
+	return lw::sha256Digest(summary);
 }
 
 // Copies the contents of the folder srcFd into dstFd: files, folders and symlinks
@@ -167,6 +208,14 @@ int runPublish(const Args &args)
 	for (std::size_t i = 0; i < count; ++i) {
 		// Ids as registries make them: the chain id of the parent's and this diff.
 		std::string diffDigest = lw::sha256Digest(fmt::format("{}/{}", salt, i));
+		if (synthetic == 0) {
+			auto digest = contentDigest(layerDirs[i]);
+			if (!digest) {
+				std::fprintf(stderr, "layerwatch publish: layer %zu: %s\n", i + 1, digest.error().message.c_str());
+				return 1;
+			}
+			diffDigest = *digest;
+		}
 		std::string id = lw::sha256Digest(parent.empty() ? diffDigest : "sha256:" + parent + " " + diffDigest).substr(7);
 		lw::LayerSpec spec{.id = id, .parent = parent, .diffDigest = diffDigest};
 		if (synthetic > 0) {
