@@ -271,7 +271,7 @@ Result<void> StoreWriter::addLayer(const LayerSpec &spec)
 		there[i++] = r == 0;
 	}
 	if (there[0] && there[1])
-		return makeError(EEXIST, fmt::format("layer {}: exists", spec.id));
+		return makeError(EEXIST, fmt::format("{}/{}: exists", paths::kOverlayRO, spec.id));
 	// Half a layer: what a writer killed while adding or removing it left. It was
 	// never ready (a layer needs both halves), so it goes and is built anew.
 	if (there[1])
@@ -375,8 +375,9 @@ Result<std::string> StoreWriter::publishImage(const ImageSpec &spec)
 		return makeError(EEXIST, fmt::format("{}/{}: exists", paths::kImages, id));
 	// A folder without its manifest is what a writer killed while publishing left:
 	// never ready (the manifest comes last), so it goes and is written anew.
-	if (auto r = fs::removeAtomically(images->get(), id); !r && r.error().code != ENOENT)
-		return withPath(r, paths::kImages).error();
+	if (fs::statEntry(images->get(), id, &st) == 0)
+		if (auto r = fs::removeAtomically(images->get(), id); !r && r.error().code != ENOENT)
+			return withPath(r, paths::kImages).error();
 	auto dir = makeDir(images->get(), id);
 	if (!dir) {
 		if (dir.error().code == EEXIST)
