@@ -65,6 +65,19 @@ std::uint64_t Policy::listDueMs(const Lane &l) const
 ReadPlan Policy::take(std::uint64_t nowMs)
 {
 	ReadPlan plan;
+	// A layer's two halves are retried together: read one alone and its other half's
+	// change would show a read later, as a second removal (see readOtherHalves).
+	for (auto [tree, other] : {std::pair{Tree::Overlay, Tree::Layers}, {Tree::Layers, Tree::Overlay}}) {
+		Lane &l = lane(tree);
+		if (l.busySince || (l.treeError && l.treeRetryAtMs > nowMs))
+			continue;
+		for (auto &[id, trouble] : l.items)
+			if (trouble.retryAtMs <= nowMs) {
+				l.wantRead.insert(id);
+				lane(other).wantRead.insert(id);
+				trouble.retryAtMs = UINT64_MAX; // until this read comes back
+			}
+	}
 	for (Tree tree : {Tree::Overlay, Tree::Layers, Tree::Images}) {
 		Lane &l = lane(tree);
 		if (l.busySince || (l.treeError && l.treeRetryAtMs > nowMs))

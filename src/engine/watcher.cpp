@@ -24,7 +24,9 @@
 #include <future>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
+#include <unordered_set>
 
 namespace lw {
 
@@ -74,6 +76,8 @@ struct Watcher::Impl {
 	// Shared with the workers: a read still in the kernel when the watcher is gone
 	// keeps its fd, and nothing else of ours.
 	std::shared_ptr<UniqueFd> rootFd;
+	// Start-up short links of layers whose state was unknown then (settleShortLinks).
+	std::unordered_map<std::string, std::vector<std::string>> shortLinksToSettle;
 	Store store;
 	std::unique_ptr<Reconciler> reconciler;
 	std::unique_ptr<InotifySource> inotify;
@@ -238,6 +242,7 @@ struct Watcher::Impl {
 				std::vector<ReadResult> results;
 				for (const auto &request : requests)
 					results.push_back(readTree(root->get(), request, cancel));
+				readOtherHalves(root->get(), requests, results, cancel);
 				return [this, plan = std::move(plan), results = std::move(results), linkError, source,
 					started]() mutable { adoptRead(plan, std::move(results), linkError, source, started); };
 			};
@@ -256,6 +261,70 @@ struct Watcher::Impl {
 			}
 		}
 		armDueTimer();
+	}
+
+	// A layer is two folders (overlay/RO/<id>, overlay-layers/RO/<id>). One read again
+	// alone, its other half changed too (the layer removed and made anew between two
+	// ticks) would be seen a tick later: a second removal and addition the writer never
+	// made. So when a read owns both trees, what it read of one half it reads of the
+	// other, and both are adopted together; a half that could not be read (trouble)
+	// holds the other back too, so that no layer is ever made of one old half and one
+	// new. Runs on the worker.
+	static void readOtherHalves(int rootFd, const std::vector<ReadRequest> &requests, std::vector<ReadResult> &results,
+				    const CancelFlag &cancel)
+	{
+		auto find = [&](Tree tree) -> ReadResult * {
+			for (auto &r : results)
+				if (r.tree == tree && !r.treeError.code)
+					return &r;
+			return nullptr;
+		};
+		ReadResult *halves[2] = {find(Tree::Overlay), find(Tree::Layers)};
+		if (!halves[0] || !halves[1])
+			return;
+		std::vector<std::string> missing[2];
+		for (int h = 0; h < 2; ++h) {
+			std::unordered_set<std::string> other;
+			for (const auto &item : halves[1 - h]->items)
+				other.insert(item.id);
+			for (const auto &item : halves[h]->items)
+				if (!std::visit([](const ItemState &s) { return s.ioError != 0; }, item.files) && !other.count(item.id))
+					missing[1 - h].push_back(item.id);
+		}
+		for (int h = 0; h < 2; ++h) {
+			if (missing[h].empty())
+				continue;
+			const ReadRequest *owner = nullptr;
+			for (const auto &r : requests)
+				if (r.tree == halves[h]->tree)
+					owner = &r;
+			ReadRequest more;
+			more.tree = owner->tree;
+			more.read = std::move(missing[h]);
+			more.forceFresh = owner->forceFresh;
+			more.expectFsMagic = owner->expectFsMagic;
+			more.parallel = owner->parallel;
+			more.progress = owner->progress;
+			ReadResult read = readTree(rootFd, more, cancel);
+			auto &into = *halves[h];
+			into.gone.insert(into.gone.end(), read.gone.begin(), read.gone.end());
+			for (auto &item : read.items)
+				into.items.push_back(std::move(item));
+		}
+		std::unordered_map<std::string, std::pair<int, std::string>> troubled; // id -> errno, why
+		for (auto *half : halves)
+			for (const auto &item : half->items)
+				std::visit([&](const ItemState &s) {
+					if (s.ioError)
+						troubled.try_emplace(item.id, s.ioError, s.problem);
+				}, item.files);
+		for (auto *half : halves)
+			for (auto &item : half->items)
+				if (auto t = troubled.find(item.id); t != troubled.end())
+					std::visit([&](ItemState &s) {
+						if (!s.ioError)
+							s.ioError = t->second.first, s.problem = "other half: " + t->second.second;
+					}, item.files);
 	}
 
 	void adoptRead(const ReadPlan &plan, std::vector<ReadResult> results, const std::optional<Error> &linkError,
@@ -305,12 +374,20 @@ struct Watcher::Impl {
 			loaded = true;
 			auto snap = store.snapshot();
 			if (options.commitLinks) {
-				// Local and cheap (one listing of l/): a layer made anew under its id
-				// while this host was down has a new link; its old one goes.
-				auto stale = links::removeStaleShortLinks(rootFd->get(), [&](const std::string &id) {
-					auto layer = snap.layer(id);
-					return layer ? std::optional<std::string>(layer->link) : std::nullopt;
-				});
+				// Local (a listing of l/ and of overlay/): what changed while this
+				// host was down. A layer made anew under its id has a new link, and a
+				// layer now pending has none.
+				std::set<std::string> pendingLayers;
+				for (const auto &p : reconciler->pending())
+					if (p.kind != "image")
+						pendingLayers.insert(p.id);
+				auto stale = links::removeStaleLinks(rootFd->get(), [&](const std::string &id) {
+					if (auto layer = snap.layer(id))
+						return links::LayerState{links::LayerState::Ready, layer->link};
+					if (pendingLayers.count(id))
+						return links::LayerState{links::LayerState::NotReady, {}};
+					return links::LayerState{};
+				}, shortLinksToSettle);
 				if (!stale) {
 					Event error{.type = EventType::Error};
 					error.message = "start-up link cleanup: " + stale.error().message;
@@ -426,11 +503,50 @@ struct Watcher::Impl {
 	// Delivers, then follows what may still change with content watches.
 	void reconcile(std::vector<Event> events, EventSource source)
 	{
+		settleShortLinks(events);
+		settleGoneLinks();
 		updateWatches(events);
 		if (std::any_of(events.begin(), events.end(), [](const Event &e) { return e.type == EventType::Pending; }))
 			pendingBackoffMs = kPendingFirstMs;
 		deliver(events, source);
 		schedulePendingCheck();
+	}
+
+	// Short links found at start-up for layers not yet known then: once such a layer
+	// is ready, those that are not its link go (it was made anew while the host was
+	// down). Local work.
+	void settleShortLinks(const std::vector<Event> &events)
+	{
+		if (shortLinksToSettle.empty())
+			return;
+		for (const auto &e : events) {
+			auto it = shortLinksToSettle.find(e.id);
+			if (it == shortLinksToSettle.end())
+				continue;
+			if (e.type == EventType::LayerAdded && e.layer)
+				links::removeOtherShortLinks(rootFd->get(), e.id, e.layer->link, it->second);
+			else if (e.type == EventType::Pending && e.kind != "image")
+				(void)links::remove(rootFd->get(), e.id, ""); // proved not ready: no links
+			else
+				continue;
+			shortLinksToSettle.erase(it);
+		}
+	}
+
+	// The same for those that left the share before they were ever read well: gone
+	// from the validator with no trouble left about them.
+	void settleGoneLinks()
+	{
+		for (auto it = shortLinksToSettle.begin(); it != shortLinksToSettle.end();) {
+			const auto &v = reconciler->validator();
+			bool known = v.known(Tree::Overlay, it->first) || v.known(Tree::Layers, it->first);
+			if (known || policy.troubled(Tree::Overlay) || policy.troubled(Tree::Layers)) {
+				++it;
+				continue;
+			}
+			(void)links::remove(rootFd->get(), it->first, "");
+			it = shortLinksToSettle.erase(it);
+		}
 	}
 
 	// Content watches follow what may still change: pending overlay and layer
