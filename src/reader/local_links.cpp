@@ -178,31 +178,87 @@ Result<void> remove(int rootFd, std::string_view id, std::string_view link)
 	return {};
 }
 
-Result<std::size_t> removeStaleShortLinks(
-	int rootFd, const std::function<std::optional<std::string>(const std::string &id)> &linkOf)
+void removeOtherShortLinks(int rootFd, const std::string &id, const std::string &link,
+			   const std::vector<std::string> &names)
+{
+	auto dirs = openLocalDirs(rootFd, false);
+	if (!dirs || !dirs->shortLinks.valid())
+		return;
+	for (const auto &name : names)
+		if (name != link)
+			(void)unlinkIf(dirs->shortLinks.get(), paths::kLinks, name, shortLinkNames, id);
+}
+
+Result<std::size_t> removeStaleLinks(int rootFd, const std::function<LayerState(const std::string &id)> &stateOf,
+				     std::unordered_map<std::string, std::vector<std::string>> &deferred)
 {
 	auto dirs = openLocalDirs(rootFd, false);
 	if (!dirs)
 		return dirs.error();
-	if (!dirs->shortLinks.valid() || !dirs->overlay.valid())
+	if (!dirs->overlay.valid())
 		return std::size_t{0};
-	auto entries = fs::listDir(dirs->shortLinks.get());
+	// An RO layer's state: only ids whose overlay/<id> is a link into RO/ (a
+	// container's own layer is a folder, never ours).
+	auto roState = [&](const std::string &id) -> std::optional<LayerState> {
+		auto target = fs::readLink(dirs->overlay.get(), id);
+		if (!target || !pointsIntoRO(*target, id))
+			return std::nullopt;
+		return stateOf(id);
+	};
+	std::size_t removed = 0;
+	auto unlinkOne = [&](int dirfd, const std::string &name) {
+		if (sys::unlinkAt(dirfd, name.c_str(), 0) == 0)
+			++removed;
+	};
+	// Short links first, while overlay/<id> still says whose they are.
+	if (dirs->shortLinks.valid()) {
+		auto entries = fs::listDir(dirs->shortLinks.get());
+		if (!entries)
+			return entries.error();
+		for (const auto &e : *entries) {
+			auto target = fs::readLink(dirs->shortLinks.get(), e.name);
+			std::string id = target ? shortLinkId(*target) : std::string();
+			if (id.empty())
+				continue;
+			if (e.name.starts_with(".tmp-")) {
+				unlinkOne(dirs->shortLinks.get(), e.name); // ours, cut short by a kill
+				continue;
+			}
+			if (!isValidLinkName(e.name))
+				continue;
+			auto state = roState(id);
+			if (!state)
+				continue; // not an RO layer's: never ours to touch
+			if (state->kind == LayerState::NotReady || (state->kind == LayerState::Ready && state->link != e.name))
+				unlinkOne(dirs->shortLinks.get(), e.name);
+			else if (state->kind == LayerState::Unknown)
+				deferred[id].push_back(e.name);
+		}
+	}
+	std::vector<std::string> notReady;
+	auto entries = fs::listDir(dirs->overlay.get());
 	if (!entries)
 		return entries.error();
-	std::size_t removed = 0;
 	for (const auto &e : *entries) {
-		if (!isValidLinkName(e.name))
+		if (e.name.starts_with(".tmp-")) {
+			// Ours (a link into RO/), cut short by a kill; iSulad's own entries stay.
+			if (auto target = fs::readLink(dirs->overlay.get(), e.name); target && target->starts_with("RO/"))
+				unlinkOne(dirs->overlay.get(), e.name);
 			continue;
-		auto target = fs::readLink(dirs->shortLinks.get(), e.name);
-		std::string id = target ? shortLinkId(*target) : std::string();
-		if (id.empty())
+		}
+		if (!isValidId(e.name))
 			continue;
-		auto overlayLink = fs::readLink(dirs->overlay.get(), id);
-		if (!overlayLink || !pointsIntoRO(*overlayLink, id))
-			continue; // not an RO layer's: never ours to touch
-		auto current = linkOf(id);
-		if (current && *current != e.name && sys::unlinkAt(dirs->shortLinks.get(), e.name.c_str(), 0) == 0)
-			++removed;
+		auto state = roState(e.name);
+		if (state && state->kind == LayerState::NotReady)
+			notReady.push_back(e.name);
+		else if (state && state->kind == LayerState::Unknown)
+			deferred.try_emplace(e.name); // its links, if it proves not ready
+	}
+	for (const auto &id : notReady) {
+		if (dirs->layers.valid())
+			if (auto target = fs::readLink(dirs->layers.get(), id); target && pointsIntoRO(*target, id))
+				unlinkOne(dirs->layers.get(), id);
+		unlinkOne(dirs->overlay.get(), id);
 	}
 	return removed;
 }

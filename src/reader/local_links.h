@@ -13,6 +13,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <vector>
 
 namespace lw::links {
 
@@ -32,11 +34,25 @@ bool pointsIntoRO(std::string_view target, std::string_view id);
 // Returns how many links it removed.
 Result<std::size_t> removeDangling(int rootFd);
 
-// After the first load: removes l/<name> -> ../<id>/diff when <id> is an RO layer
-// (overlay/<id> a link into RO/) that is ready under another link (linkOf(id) gives
-// it; nullopt: not ready, left alone). What a layer made anew under its id while the
-// reader was down leaves behind. Returns how many links it removed.
-Result<std::size_t> removeStaleShortLinks(
-	int rootFd, const std::function<std::optional<std::string>(const std::string &id)> &linkOf);
+// What the first load said of an RO layer.
+struct LayerState {
+	enum Kind { Unknown, Ready, NotReady } kind = Unknown; // NotReady: pending, proved so
+	std::string link;                                      // Ready: its link
+};
+
+// After the first load, what a host that was down left behind: the links of an RO
+// layer (overlay/<id> a link into RO/) that is pending, l/<name> -> ../<id>/diff when
+// <id> is ready under another link (a layer made anew under its id), and temporary
+// links of ours (".tmp-*") that a kill cut short. Layers in any other state (Unknown:
+// not read, or trouble reading) keep their links, and are added to deferred (id -> its
+// short link names): once ready, removeOtherShortLinks settles them; once proved not
+// ready or gone, remove(rootFd, id, "") does.
+// Returns how many links it removed.
+Result<std::size_t> removeStaleLinks(int rootFd, const std::function<LayerState(const std::string &id)> &stateOf,
+				     std::unordered_map<std::string, std::vector<std::string>> &deferred);
+
+// Removes each l/<name> of names that still leads to ../<id>/diff, but link itself.
+void removeOtherShortLinks(int rootFd, const std::string &id, const std::string &link,
+			   const std::vector<std::string> &names);
 
 } // namespace lw::links

@@ -47,20 +47,56 @@ TEST_CASE("a short link held by a container's layer is never replaced; an RO lef
 	CHECK(h.shortLink(kOld) == "../" + kA + "/diff");
 }
 
-TEST_CASE("after a load, a ready layer's old short links go, and nothing else does")
+TEST_CASE("after a load, a ready layer's old short link and a pending layer's links go, and nothing else")
 {
 	Host h;
 	lw::test::unwrap(links::create(h.fd.get(), kA, kOld));
 	lw::test::unwrap(links::create(h.fd.get(), kA, kNew)); // A made anew: a new link
 	lw::test::unwrap(links::create(h.fd.get(), kB, std::string(26, 'b')));
-	auto removed = lw::test::unwrap(links::removeStaleShortLinks(h.fd.get(), [&](const std::string &id) {
-		if (id == kA)
-			return std::optional<std::string>(kNew);
-		return std::optional<std::string>(); // B: not known ready, left alone
-	}));
-	CHECK(removed == 1);
+	auto state = [&](links::LayerState::Kind bKind) {
+		return [bKind](const std::string &id) {
+			if (id == kA)
+				return links::LayerState{links::LayerState::Ready, kNew};
+			if (id == kB)
+				return links::LayerState{bKind, {}};
+			return links::LayerState{}; // the RW layer: never asked, never ours
+		};
+	};
+	// B unknown (could not be read): its links stay, its short link is deferred.
+	std::unordered_map<std::string, std::vector<std::string>> deferred;
+	CHECK(lw::test::unwrap(links::removeStaleLinks(h.fd.get(), state(links::LayerState::Unknown), deferred)) == 1);
+	CHECK(deferred == std::unordered_map<std::string, std::vector<std::string>>{{kB, {std::string(26, 'b')}}});
 	CHECK_FALSE(lw::test::exists(h.root + "/overlay/l/" + kOld));
 	CHECK(h.shortLink(kNew) == "../" + kA + "/diff");
 	CHECK(h.shortLink(std::string(26, 'b')) == "../" + kB + "/diff");
+	CHECK(h.shortLink(kRwLink) == "../" + kRw + "/diff");
+
+	// B pending: its three links go; A's and the container's stay.
+	CHECK(lw::test::unwrap(links::removeStaleLinks(h.fd.get(), state(links::LayerState::NotReady), deferred)) == 3);
+	CHECK_FALSE(lw::test::exists(h.root + "/overlay/l/" + std::string(26, 'b')));
+	CHECK_FALSE(lw::test::exists(h.root + "/overlay/" + kB));
+	CHECK_FALSE(lw::test::exists(h.root + "/overlay-layers/" + kB));
+	CHECK(lw::test::exists(h.root + "/overlay/RO/" + kB + "/diff")); // the share: untouched
+	CHECK(h.shortLink(kNew) == "../" + kA + "/diff");
+	CHECK(lw::test::readLinkAt(h.root + "/overlay/" + kA) == "RO/" + kA);
+	CHECK(h.shortLink(kRwLink) == "../" + kRw + "/diff");
+}
+
+TEST_CASE("a deferred short link goes once its layer is ready under another, and a killed reader's temporaries go")
+{
+	Host h;
+	lw::test::unwrap(links::create(h.fd.get(), kA, kOld));
+	lw::test::makeSymlink("../" + kA + "/diff", h.root + "/overlay/l/.tmp-" + kNew + "-0123456789");
+	lw::test::makeSymlink("RO/" + kB, h.root + "/overlay/.tmp-" + kB + "-0123456789");
+	std::unordered_map<std::string, std::vector<std::string>> deferred;
+	CHECK(lw::test::unwrap(links::removeStaleLinks(h.fd.get(), [](const std::string &) { return links::LayerState{}; },
+						       deferred)) == 2);
+	CHECK_FALSE(lw::test::exists(h.root + "/overlay/l/.tmp-" + kNew + "-0123456789"));
+	CHECK_FALSE(lw::test::exists(h.root + "/overlay/.tmp-" + kB + "-0123456789"));
+	REQUIRE(deferred.count(kA));
+	lw::test::unwrap(links::create(h.fd.get(), kA, kNew)); // ready again, under its new link
+	links::removeOtherShortLinks(h.fd.get(), kA, kNew, deferred[kA]);
+	CHECK_FALSE(lw::test::exists(h.root + "/overlay/l/" + kOld));
+	CHECK(h.shortLink(kNew) == "../" + kA + "/diff");
 	CHECK(h.shortLink(kRwLink) == "../" + kRw + "/diff");
 }
