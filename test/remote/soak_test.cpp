@@ -17,6 +17,7 @@
 
 #include <layerwatch/scan.h>
 
+#include <fmt/format.h>
 #include <rapidjson/document.h>
 
 #include <signal.h>
@@ -75,8 +76,27 @@ struct WriterRecord {
 	std::map<std::string, int> removedImages, removedLayers;
 	int pulls = 0, killedPulls = 0, removals = 0, killedRemovals = 0;
 
-	void note(const Ready &before, const Ready &after)
+	std::vector<std::string> story; // one line per command: what it did to the share
+
+	std::string storyOf(const std::string &id) const
 	{
+		std::string out;
+		for (const auto &line : story)
+			if (line.find(id) != std::string::npos)
+				out += line + "\n";
+		return out;
+	}
+
+	void note(const std::string &command, const Ready &before, const Ready &after)
+	{
+		auto stamp = std::chrono::duration_cast<std::chrono::milliseconds>(
+			std::chrono::system_clock::now().time_since_epoch()).count();
+		for (const auto &id : after.layers)
+			if (!before.layers.count(id))
+				story.push_back(fmt::format("{} {}: layer {} ready", stamp, command, id));
+		for (const auto &id : before.layers)
+			if (!after.layers.count(id))
+				story.push_back(fmt::format("{} {}: layer {} gone", stamp, command, id));
 		everImages.insert(after.images.begin(), after.images.end());
 		everLayers.insert(after.layers.begin(), after.layers.end());
 		for (const auto &id : before.images)
@@ -163,6 +183,7 @@ private:
 			std::string event = doc["event"].GetString();
 			std::string id = doc.HasMember("id") && doc["id"].IsString() ? doc["id"].GetString() : "";
 			std::lock_guard lock(mutex_);
+			lines_.push_back(line);
 			if (event == "ready")
 				ready_ = true;
 			else if (event == "image_added")
@@ -189,6 +210,19 @@ private:
 	std::set<std::string> addedImages_, addedLayers_;
 	std::map<std::string, int> removedImages_, removedLayers_;
 	std::vector<std::string> problems_;
+	std::vector<std::string> lines_;
+
+public:
+	// Its lines that mention text, for a failure's story.
+	std::string linesWith(const std::string &text) const
+	{
+		std::lock_guard lock(mutex_);
+		std::string out;
+		for (const auto &l : lines_)
+			if (l.find(text) != std::string::npos)
+				out += l + "\n";
+		return out;
+	}
 };
 
 // Runs one writer command, killed with -9 after killAfter if it is still running.
@@ -216,7 +250,11 @@ void checkLinks(const std::string &server, const Reader &reader, const Ready &re
 	for (const auto &entry : std::filesystem::directory_iterator(reader.root() + "/overlay/l"))
 		shortLinks[entry.path().filename()] = lw::test::readLinkAt(entry.path());
 	for (const auto &[name, target] : shortLinks)
-		CHECK_MESSAGE(wanted.count(name), "l/" << name << " -> " << target << ": no ready layer has it");
+		CHECK_MESSAGE(wanted.count(name), "l/" << name << " -> " << target << ": no ready layer has it ("
+							 << std::string(ready.layers.count(target.substr(3, 64))
+										? "its layer is ready under another link"
+										: "its layer is not ready")
+							 << ")\n" << reader.linesWith(target.substr(3, 64)));
 	for (const auto &[name, target] : wanted)
 		CHECK_MESSAGE(shortLinks[name] == target, "l/" << name << " -> " << shortLinks[name] << ", wanted " << target);
 	for (const auto &id : ready.layers) {
@@ -259,6 +297,7 @@ TEST_CASE("several hosts on one share: no half pull, no spurious removal, every 
 	bool restarted = false;
 	int name = 0;
 	std::set<std::string> names;
+	std::string lastCommand;
 	while (std::chrono::steady_clock::now() < deadline) {
 		int dice = static_cast<int>(random() % 100);
 		std::optional<std::chrono::milliseconds> kill;
@@ -278,18 +317,20 @@ TEST_CASE("several hosts on one share: no half pull, no spurious removal, every 
 			lw::test::writeFile(own + "/app", random() % 2 ? tag : "app-" + std::to_string(random() % 3));
 			argv.insert(argv.end(), {"--layer-dir", own});
 			bool done = runWriter(argv, kill);
+			lastCommand = "publish " + tag + (done ? "" : " (killed)");
 			++record.pulls;
 			record.killedPulls += done ? 0 : 1;
 			names.insert(tag);
 		} else {
 			auto it = std::next(names.begin(), static_cast<long>(random() % names.size()));
 			bool done = runWriter({LAYERWATCH, "rmi", "--root", server, *it}, kill);
+			lastCommand = "rmi " + *it + (done ? "" : " (killed)");
 			++record.removals;
 			record.killedRemovals += done ? 0 : 1;
 			names.erase(it);
 		}
 		Ready after = scanReady(server);
-		record.note(shared, after);
+		record.note(lastCommand, shared, after);
 		shared = after;
 
 		if (faults && random() % 4 == 0 && !shared.layers.empty()) {
@@ -328,7 +369,8 @@ TEST_CASE("several hosts on one share: no half pull, no spurious removal, every 
 									 << record.removedImages[id]);
 		for (const auto &[id, n] : host.removedLayers())
 			CHECK_MESSAGE(n <= record.removedLayers[id], "layer " << id << " removed " << n << " times, by the writer "
-									 << record.removedLayers[id]);
+									 << record.removedLayers[id] << "\n" << host.linesWith(id)
+									 << "writer:\n" << record.storyOf(id));
 		host.stopReading();
 		checkLinks(server, host, shared);
 	}
