@@ -239,9 +239,13 @@ struct Watcher::Impl {
 				if (cleanLinks)
 					if (auto removed = links::removeDangling(root->get()); !removed)
 						linkError = removed.error();
+				// Trees in the reverse of the order writers fill them (overlay, layer,
+				// image): an image seen here has its layers' new folders seen too, in
+				// this same batch; read the other way, a layer made anew just before
+				// its image would show a tick late, and take the image out and back.
 				std::vector<ReadResult> results;
-				for (const auto &request : requests)
-					results.push_back(readTree(root->get(), request, cancel));
+				for (auto request = requests.rbegin(); request != requests.rend(); ++request)
+					results.push_back(readTree(root->get(), *request, cancel));
 				readOtherHalves(root->get(), requests, results, cancel);
 				return [this, plan = std::move(plan), results = std::move(results), linkError, source,
 					started]() mutable { adoptRead(plan, std::move(results), linkError, source, started); };

@@ -91,6 +91,12 @@ struct WriterRecord {
 	{
 		auto stamp = std::chrono::duration_cast<std::chrono::milliseconds>(
 			std::chrono::system_clock::now().time_since_epoch()).count();
+		for (const auto &id : after.images)
+			if (!before.images.count(id))
+				story.push_back(fmt::format("{} {}: image {} ready", stamp, command, id));
+		for (const auto &id : before.images)
+			if (!after.images.count(id))
+				story.push_back(fmt::format("{} {}: image {} gone", stamp, command, id));
 		for (const auto &id : after.layers)
 			if (!before.layers.count(id))
 				story.push_back(fmt::format("{} {}: layer {} ready", stamp, command, id));
@@ -366,7 +372,8 @@ TEST_CASE("several hosts on one share: no half pull, no spurious removal, every 
 			CHECK_MESSAGE(record.everLayers.count(id), "layer " << id << " reported, never ready on the share");
 		for (const auto &[id, n] : host.removedImages())
 			CHECK_MESSAGE(n <= record.removedImages[id], "image " << id << " removed " << n << " times, by the writer "
-									 << record.removedImages[id]);
+									 << record.removedImages[id] << "\n" << host.linesWith(id)
+									 << "writer:\n" << record.storyOf(id));
 		for (const auto &[id, n] : host.removedLayers())
 			CHECK_MESSAGE(n <= record.removedLayers[id], "layer " << id << " removed " << n << " times, by the writer "
 									 << record.removedLayers[id] << "\n" << host.linesWith(id)
