@@ -41,10 +41,10 @@ struct stat asLooked(const FileId &file)
 	return st;
 }
 
-Identity probeIdentity(int treeFd, const std::string &id, const std::vector<std::string> &names)
+Identity probeIdentity(int treeFd, const std::string &id, const std::vector<std::string> &names, int folderFlags)
 {
 	Identity identity;
-	identity.folder = statId(treeFd, id);
+	identity.folder = statId(treeFd, id, folderFlags);
 	// Only below a real folder: a symlinked one is never read, so its files do not count.
 	bool realFolder = S_ISDIR(identity.folder.mode);
 	identity.files.reserve(names.size());

@@ -53,7 +53,10 @@ struct stat asLooked(const FileId &file);
 
 // lstat of treeFd/<id> and of treeFd/<id>/<name> for each name: directory listings
 // and stats only, nothing read. Absent entries give a zero FileId.
-Identity probeIdentity(int treeFd, const std::string &id, const std::vector<std::string> &names);
+// folderFlags go to the folder's statx: AT_STATX_FORCE_SYNC on a network share, where
+// a folder made anew under its id may still show the old one's cached attributes.
+Identity probeIdentity(int treeFd, const std::string &id, const std::vector<std::string> &names,
+		       int folderFlags = 0);
 
 // The first failed look of an identity (its errno), or 0.
 inline int identityError(const Identity &identity)

@@ -44,9 +44,9 @@ Files &failed(Files &out, const Error &error)
 // by their path below the tree, without opening the folder: a round trip less per
 // item on a network share.
 template <class Files>
-bool probe(Files &out, int treeFd, const std::string &id)
+bool probe(Files &out, int treeFd, const std::string &id, int folderFlags)
 {
-	out.identity = probeIdentity(treeFd, id, out.probeNames);
+	out.identity = probeIdentity(treeFd, id, out.probeNames, folderFlags);
 	if (int err = identityError(out.identity)) {
 		out.problem = fmt::format("{}: {}", id, fs::describeErrno(err));
 		out.ioError = err;
@@ -81,12 +81,12 @@ Files settled(Files files)
 	return files;
 }
 
-OverlayFiles readOverlayFilesOnce(int treeFd, const std::string &id)
+OverlayFiles readOverlayFilesOnce(int treeFd, const std::string &id, int folderFlags)
 {
 	OverlayFiles out;
 	out.probeNames = {std::string(paths::kLinkFile), std::string(paths::kLowerFile),
 			  std::string(paths::kDiffDir), std::string(paths::kEmptyDir)};
-	if (!probe(out, treeFd, id))
+	if (!probe(out, treeFd, id, folderFlags))
 		return out;
 	const auto &seen = out.identity.files; // link, lower, diff, empty
 	if (out.problem = checkLooked(seen[2], paths::kDiffDir, S_IFDIR); !out.problem.empty())
@@ -117,11 +117,11 @@ OverlayFiles readOverlayFilesOnce(int treeFd, const std::string &id)
 	return out;
 }
 
-LayerFiles readLayerFilesOnce(int treeFd, const std::string &id)
+LayerFiles readLayerFilesOnce(int treeFd, const std::string &id, int folderFlags)
 {
 	LayerFiles out;
 	out.probeNames = {std::string(paths::kLayerJson), paths::tarSplitName(id)};
-	if (!probe(out, treeFd, id))
+	if (!probe(out, treeFd, id, folderFlags))
 		return out;
 	const auto &seen = out.identity.files; // layer.json, tar-split
 	auto text = readLooked(treeFd, id, paths::kLayerJson, kMaxJsonBytes, seen[0]);
@@ -149,21 +149,21 @@ LayerFiles readLayerFilesOnce(int treeFd, const std::string &id)
 
 } // namespace
 
-OverlayFiles readOverlayFiles(int treeFd, const std::string &id)
+OverlayFiles readOverlayFiles(int treeFd, const std::string &id, int folderFlags)
 {
-	return settled(readOverlayFilesOnce(treeFd, id));
+	return settled(readOverlayFilesOnce(treeFd, id, folderFlags));
 }
 
-LayerFiles readLayerFiles(int treeFd, const std::string &id)
+LayerFiles readLayerFiles(int treeFd, const std::string &id, int folderFlags)
 {
-	return settled(readLayerFilesOnce(treeFd, id));
+	return settled(readLayerFilesOnce(treeFd, id, folderFlags));
 }
 
-ImageFiles readImageFiles(int treeFd, const std::string &id)
+ImageFiles readImageFiles(int treeFd, const std::string &id, int folderFlags)
 {
 	ImageFiles out;
 	out.probeNames = {std::string(paths::kImagesJson), std::string(paths::kManifest)};
-	if (!probe(out, treeFd, id))
+	if (!probe(out, treeFd, id, folderFlags))
 		return out;
 	// The manifest first: writers put it last, so it says whether the image is done.
 	const auto seen = out.identity.files; // images.json, manifest (a copy: files grows below)

@@ -46,8 +46,9 @@ struct ImageFiles : ItemState {
 };
 
 
-OverlayFiles readOverlayFiles(int treeFd, const std::string &id);
-LayerFiles readLayerFiles(int treeFd, const std::string &id);
-ImageFiles readImageFiles(int treeFd, const std::string &id);
+// folderFlags: for the folder's statx (probeIdentity).
+OverlayFiles readOverlayFiles(int treeFd, const std::string &id, int folderFlags = 0);
+LayerFiles readLayerFiles(int treeFd, const std::string &id, int folderFlags = 0);
+ImageFiles readImageFiles(int treeFd, const std::string &id, int folderFlags = 0);
 
 } // namespace lw

@@ -21,17 +21,17 @@
 
 namespace lw {
 
-ItemFiles readItem(Tree tree, int treeFd, const std::string &id)
+ItemFiles readItem(Tree tree, int treeFd, const std::string &id, int folderFlags)
 {
 	switch (tree) {
 	case Tree::Overlay:
-		return readOverlayFiles(treeFd, id);
+		return readOverlayFiles(treeFd, id, folderFlags);
 	case Tree::Layers:
-		return readLayerFiles(treeFd, id);
+		return readLayerFiles(treeFd, id, folderFlags);
 	case Tree::Images:
 		break;
 	}
-	return readImageFiles(treeFd, id);
+	return readImageFiles(treeFd, id, folderFlags);
 }
 
 ItemFiles troubleReading(Tree tree, int err, std::string message)
@@ -96,10 +96,15 @@ void forEachParallel(const ReadRequest &request, std::size_t count, const std::f
 std::vector<ItemFiles> readAll(const ReadRequest &request, int fd, const std::vector<std::string> &ids,
 			       const CancelFlag &cancel)
 {
+	// On a network share the folder's attributes are asked of the server: a folder
+	// made anew under its id may still show the old one's cached attributes, and an
+	// identity taken from them would look changed once the cache expires (a second
+	// removal and addition).
+	int folderFlags = request.forceFresh ? AT_STATX_FORCE_SYNC : 0;
 	std::vector<ItemFiles> out(ids.size());
 	forEachParallel(request, ids.size(), [&](std::size_t i) {
 		out[i] = cancelled(cancel) ? troubleReading(request.tree, ECANCELED, "cancelled")
-					   : readItem(request.tree, fd, ids[i]);
+					   : readItem(request.tree, fd, ids[i], folderFlags);
 	});
 	return out;
 }

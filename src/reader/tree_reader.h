@@ -96,7 +96,7 @@ using CancelFlag = std::shared_ptr<std::atomic<bool>>;
 ReadResult readTree(int rootFd, const ReadRequest &request, const CancelFlag &cancel = nullptr);
 
 // One item of a tree, read through item_files.
-ItemFiles readItem(Tree tree, int treeFd, const std::string &id);
+ItemFiles readItem(Tree tree, int treeFd, const std::string &id, int folderFlags = 0);
 
 // An item that could not be read for err: its state stands, message says where.
 ItemFiles troubleReading(Tree tree, int err, std::string message);
