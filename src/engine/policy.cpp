@@ -65,28 +65,28 @@ std::uint64_t Policy::listDueMs(const Lane &l) const
 ReadPlan Policy::take(std::uint64_t nowMs)
 {
 	ReadPlan plan;
-	// A layer's two halves are retried together: read one alone and its other half's
-	// change would show a read later, as a second removal (see readOtherHalves).
-	for (auto [tree, other] : {std::pair{Tree::Overlay, Tree::Layers}, {Tree::Layers, Tree::Overlay}}) {
+	auto waiting = [&](const Lane &l) { // in flight, or unreadable and waiting for its retry
+		return l.busySince || (l.treeError && l.treeRetryAtMs > nowMs);
+	};
+	// Items due for a retry, first for every tree, so that a layer's two halves are
+	// retried together: read one alone and its other half's change would show a read
+	// later, as a second removal (see readOtherHalves).
+	for (Tree tree : {Tree::Overlay, Tree::Layers, Tree::Images}) {
 		Lane &l = lane(tree);
-		if (l.busySince || (l.treeError && l.treeRetryAtMs > nowMs))
+		if (waiting(l))
 			continue;
 		for (auto &[id, trouble] : l.items)
 			if (trouble.retryAtMs <= nowMs) {
 				l.wantRead.insert(id);
-				lane(other).wantRead.insert(id);
+				if (tree != Tree::Images)
+					lane(tree == Tree::Overlay ? Tree::Layers : Tree::Overlay).wantRead.insert(id);
 				trouble.retryAtMs = UINT64_MAX; // until this read comes back
 			}
 	}
 	for (Tree tree : {Tree::Overlay, Tree::Layers, Tree::Images}) {
 		Lane &l = lane(tree);
-		if (l.busySince || (l.treeError && l.treeRetryAtMs > nowMs))
-			continue; // in flight, or unreadable and waiting for its retry
-		for (auto &[id, trouble] : l.items)
-			if (trouble.retryAtMs <= nowMs) {
-				l.wantRead.insert(id);
-				trouble.retryAtMs = UINT64_MAX; // until this read comes back
-			}
+		if (waiting(l))
+			continue;
 		ReadPlan::TreePlan p;
 		if (l.wantList && listDueMs(l) <= nowMs) {
 			p.list = true;
