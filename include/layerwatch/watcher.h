@@ -63,6 +63,11 @@ struct WatcherOptions {
 	// and counts against the user's fs.inotify.max_user_watches, which every other
 	// program of that user shares: a share full of junk folders must not take it all.
 	std::uint32_t maxPendingWatches = 1024;
+	// Items whose own files are unusable kept in full per tree, at most: beyond it
+	// they are only counted and watched for change (their identity kept, not what
+	// was read), so that a share full of junk costs bounded memory. Told once by an
+	// Error event; each is listed as pending with a reason saying so.
+	std::uint32_t maxPendingItems = 10000;
 	// Kernel records handled per loop pass at most, so a storm cannot starve the host.
 	std::uint32_t maxRecordsPerPass = 4096;
 	// Make and remove local links (DESIGN.md section 3).

@@ -78,6 +78,8 @@ struct Watcher::Impl {
 	std::shared_ptr<UniqueFd> rootFd;
 	// Start-up short links of layers whose state was unknown then (settleShortLinks).
 	std::unordered_map<std::string, std::vector<std::string>> shortLinksToSettle;
+	// Trees whose shelving was told (noteShelves).
+	std::array<bool, 3> shelfTold{};
 	Store store;
 	std::unique_ptr<Reconciler> reconciler;
 	std::unique_ptr<InotifySource> inotify;
@@ -408,11 +410,15 @@ struct Watcher::Impl {
 
 	const char *backendName() const { return inotify ? "inotify" : "poll"; }
 
-	// What is known of a tree, as a plan shares it: rebuilt only when it changed.
+	// What is known of a tree, as a plan shares it. A remote tree's is kept and rebuilt
+	// only when it changed (its ticks carry it); a local tree is listed only on a
+	// resync, and keeping a copy of all it knows would double what it costs.
 	std::shared_ptr<const std::vector<ReadRequest::Known>> knownFor(Tree tree)
 	{
 		int t = static_cast<int>(tree);
 		const Validator &v = reconciler->validator();
+		if (!remote[t])
+			return v.plan(tree, true).known;
 		if (!knownPlan[t] || knownPlanVersion[t] != v.version(tree)) {
 			knownPlan[t] = v.plan(tree, true).known;
 			knownPlanVersion[t] = v.version(tree);
@@ -513,7 +519,25 @@ struct Watcher::Impl {
 		if (std::any_of(events.begin(), events.end(), [](const Event &e) { return e.type == EventType::Pending; }))
 			pendingBackoffMs = kPendingFirstMs;
 		deliver(events, source);
+		noteShelves();
 		schedulePendingCheck();
+	}
+
+	// Shelved items get no pending event each (that is what shelving saves): the
+	// operator is told once each time a tree begins to shelve.
+	void noteShelves()
+	{
+		for (Tree tree : {Tree::Overlay, Tree::Layers, Tree::Images}) {
+			bool shelving = !reconciler->validator().shelved(tree).empty();
+			bool &told = shelfTold[static_cast<int>(tree)];
+			if (shelving && !told)
+				log(LogLevel::Warning,
+				    fmt::format("{} holds more than {} items whose files are unusable: the others are "
+						"counted and listed as pending, not read in full, and read again when "
+						"they change",
+						treeName(tree), options.maxPendingItems));
+			told = shelving;
+		}
 	}
 
 	// Short links found at start-up for layers not yet known then: once such a layer
@@ -543,7 +567,7 @@ struct Watcher::Impl {
 	{
 		for (auto it = shortLinksToSettle.begin(); it != shortLinksToSettle.end();) {
 			const auto &v = reconciler->validator();
-			bool known = v.known(Tree::Overlay, it->first) || v.known(Tree::Layers, it->first);
+			bool known = v.holds(Tree::Overlay, it->first) || v.holds(Tree::Layers, it->first);
 			if (known || policy.troubled(Tree::Overlay) || policy.troubled(Tree::Layers)) {
 				++it;
 				continue;
@@ -1048,7 +1072,8 @@ Result<std::unique_ptr<Watcher>> Watcher::create(WatcherOptions options, EventCa
 		impl->onEvent = std::move(onEvent);
 		impl->rootFd = std::make_shared<UniqueFd>(std::move(*rootFd));
 		impl->reconciler = std::make_unique<Reconciler>(impl->rootFd->get(), impl->store,
-								ReconcileOptions{.commitLinks = impl->options.commitLinks});
+								ReconcileOptions{.commitLinks = impl->options.commitLinks,
+										 .maxPendingItems = impl->options.maxPendingItems});
 		return std::unique_ptr<Watcher>(new Watcher(std::move(impl)));
 	} catch (const std::exception &e) {
 		return makeError(ENOMEM, e.what());

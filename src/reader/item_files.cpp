@@ -13,6 +13,22 @@
 
 namespace lw {
 
+std::vector<std::string> overlayProbeNames()
+{
+	return {std::string(paths::kLinkFile), std::string(paths::kLowerFile), std::string(paths::kDiffDir),
+		std::string(paths::kEmptyDir)};
+}
+
+std::vector<std::string> layerProbeNames(const std::string &id)
+{
+	return {std::string(paths::kLayerJson), paths::tarSplitName(id)};
+}
+
+std::vector<std::string> imageProbeNames()
+{
+	return {std::string(paths::kImagesJson), std::string(paths::kManifest)};
+}
+
 namespace {
 
 // "" when what the probe saw of name is of the wanted type, else the problem. The
@@ -84,8 +100,7 @@ Files settled(Files files)
 OverlayFiles readOverlayFilesOnce(int treeFd, const std::string &id, int folderFlags)
 {
 	OverlayFiles out;
-	out.probeNames = {std::string(paths::kLinkFile), std::string(paths::kLowerFile),
-			  std::string(paths::kDiffDir), std::string(paths::kEmptyDir)};
+	out.probeNames = overlayProbeNames();
 	if (!probe(out, treeFd, id, folderFlags))
 		return out;
 	const auto &seen = out.identity.files; // link, lower, diff, empty
@@ -120,7 +135,7 @@ OverlayFiles readOverlayFilesOnce(int treeFd, const std::string &id, int folderF
 LayerFiles readLayerFilesOnce(int treeFd, const std::string &id, int folderFlags)
 {
 	LayerFiles out;
-	out.probeNames = {std::string(paths::kLayerJson), paths::tarSplitName(id)};
+	out.probeNames = layerProbeNames(id);
 	if (!probe(out, treeFd, id, folderFlags))
 		return out;
 	const auto &seen = out.identity.files; // layer.json, tar-split
@@ -162,7 +177,7 @@ LayerFiles readLayerFiles(int treeFd, const std::string &id, int folderFlags)
 ImageFiles readImageFiles(int treeFd, const std::string &id, int folderFlags)
 {
 	ImageFiles out;
-	out.probeNames = {std::string(paths::kImagesJson), std::string(paths::kManifest)};
+	out.probeNames = imageProbeNames();
 	if (!probe(out, treeFd, id, folderFlags))
 		return out;
 	// The manifest first: writers put it last, so it says whether the image is done.

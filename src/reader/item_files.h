@@ -46,6 +46,11 @@ struct ImageFiles : ItemState {
 };
 
 
+// The names every item's first probe covers, in the order of Identity::files.
+std::vector<std::string> overlayProbeNames();
+std::vector<std::string> layerProbeNames(const std::string &id);
+std::vector<std::string> imageProbeNames();
+
 // folderFlags: for the folder's statx (probeIdentity).
 OverlayFiles readOverlayFiles(int treeFd, const std::string &id, int folderFlags = 0);
 LayerFiles readLayerFiles(int treeFd, const std::string &id, int folderFlags = 0);

@@ -95,7 +95,7 @@ const char *eventName(EventType type)
 }
 
 Reconciler::Reconciler(int rootFd, Store &store, ReconcileOptions options)
-	: rootFd_(rootFd), store_(store), options_(options), validator_(rootFd)
+	: rootFd_(rootFd), store_(store), options_(options), validator_(rootFd, options.maxPendingItems)
 {
 }
 
@@ -293,12 +293,33 @@ std::vector<Event> Reconciler::apply(Touched touched)
 	return events;
 }
 
+bool Reconciler::shelvedAndReported(Tree tree, const std::string &id) const
+{
+	return tree == Tree::Layers && reported_.count({ItemKind::Layer, id});
+}
+
+std::size_t Reconciler::pendingCount() const
+{
+	std::size_t count = reported_.size();
+	for (Tree tree : {Tree::Overlay, Tree::Layers, Tree::Images})
+		for (const auto &entry : validator_.shelved(tree))
+			count += !shelvedAndReported(tree, entry.first);
+	return count;
+}
+
 std::vector<PendingItem> Reconciler::pending() const
 {
 	std::vector<PendingItem> out;
 	out.reserve(reported_.size());
 	for (const auto &[key, reason] : reported_)
 		out.push_back({kindName(key.first), key.second, reason});
+	for (Tree tree : {Tree::Overlay, Tree::Layers, Tree::Images}) {
+		ItemKind kind = tree == Tree::Overlay ? ItemKind::Overlay : tree == Tree::Layers ? ItemKind::Layer : ItemKind::Image;
+		std::string reason = validator_.shelvedReason(tree);
+		for (const auto &entry : validator_.shelved(tree))
+			if (!shelvedAndReported(tree, entry.first))
+				out.push_back({kindName(kind), entry.first, reason});
+	}
 	return out;
 }
 

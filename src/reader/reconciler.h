@@ -27,6 +27,8 @@ struct ReconcileOptions {
 	// Make and remove local links. Off for a pure reader (`layerwatch scan`) and
 	// for hosts whose engine makes its own links.
 	bool commitLinks = true;
+	// Items with unusable files kept in full per tree (Validator::shelved).
+	std::size_t maxPendingItems = kDefaultMaxPendingItems;
 };
 
 class Reconciler {
@@ -51,8 +53,9 @@ public:
 
 	const Validator &validator() const { return validator_; }
 	bool commitsLinks() const { return options_.commitLinks; }
-	std::size_t pendingCount() const { return reported_.size(); }
-	// Every pending item, by kind then id.
+	// Pending items, shelved ones included.
+	std::size_t pendingCount() const;
+	// Every pending item, by kind then id, then the shelved ones.
 	std::vector<PendingItem> pending() const;
 	// Ready items whose commit failed and waits for another try.
 	bool hasRetries() const { return !retry_.empty(); }
@@ -62,6 +65,8 @@ private:
 	void reportPending(const Touched &touched, const std::set<std::string> &removedLayers,
 			   std::vector<Event> &events);
 	void notePending(ItemKind kind, const std::string &id, const std::string &reason, std::vector<Event> &events);
+	// Shelved items told by reported_ already (a layer one half of which is in full).
+	bool shelvedAndReported(Tree tree, const std::string &id) const;
 
 	int rootFd_;
 	Store &store_;
@@ -78,6 +83,7 @@ private:
 	std::map<std::pair<ItemKind, std::string>, std::string> reported_;
 	// Reasons that come from committing rather than from the files.
 	std::map<std::pair<ItemKind, std::string>, std::string> commitProblems_;
+
 };
 
 } // namespace lw

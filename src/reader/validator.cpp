@@ -20,6 +20,16 @@ namespace lw {
 
 namespace {
 
+// What a tree's items are probed for first, whatever else they hold.
+std::vector<std::string> probeNamesOf(Tree tree, const std::string &id)
+{
+	if (tree == Tree::Overlay)
+		return overlayProbeNames();
+	if (tree == Tree::Layers)
+		return layerProbeNames(id);
+	return imageProbeNames();
+}
+
 template <class Map>
 const typename Map::mapped_type *findIn(const Map &map, const std::string &key)
 {
@@ -63,7 +73,46 @@ void Touched::merge(const Touched &other)
 	images.insert(other.images.begin(), other.images.end());
 }
 
-Validator::Validator(int rootFd) : rootFd_(rootFd) {}
+Validator::Validator(int rootFd, std::size_t maxPendingItems) : rootFd_(rootFd), maxPendingItems_(maxPendingItems) {}
+
+std::string Validator::shelvedReason(Tree tree) const
+{
+	return fmt::format("not read in full: {} holds more than {} items whose files are unusable",
+			   treeName(tree), maxPendingItems_);
+}
+
+// The reason a layer gives for a half that is shelved; empty when it is not.
+std::string Validator::shelvedHalf(Tree tree, const std::string &id) const
+{
+	if (!shelved_[static_cast<int>(tree)].count(id))
+		return {};
+	return fmt::format("{}: {}", tree == Tree::Overlay ? "overlay" : "layer.json", shelvedReason(tree));
+}
+
+// Shelves an item read with unusable files when its tree is full of them; false when
+// it is to be kept in full (and counted). The shelf keeps the identity of the files
+// every item of the tree is probed for (probeNamesOf), and nothing else.
+bool Validator::shelve(Tree tree, const std::string &id, const ItemState &state, Touched &touched)
+{
+	int t = static_cast<int>(tree);
+	if (state.problem.empty())
+		return false;
+	if (unusable_[t] < maxPendingItems_) {
+		++unusable_[t];
+		return false;
+	}
+	Identity identity = state.identity;
+	// The files beyond those names (an image's big data) are dropped; files not looked
+	// at (the folder is no folder) are absent, as the next probe will find them.
+	identity.files.resize(probeNamesOf(tree, id).size());
+	identity.files.shrink_to_fit();
+	shelved_[t].emplace(id, std::move(identity));
+	if (tree == Tree::Images)
+		touched.images.insert(id);
+	else
+		touched.layers.insert(id);
+	return true;
+}
 
 const Verdict *Validator::overlayVerdict(const std::string &id) const { return findIn(overlayVerdicts_, id); }
 const Verdict *Validator::layerVerdict(const std::string &id) const { return findIn(layerVerdicts_, id); }
@@ -74,7 +123,11 @@ const ImageFiles *Validator::image(const std::string &id) const { return findIn(
 
 void Validator::forget(Tree tree, const std::string &id, Touched &touched)
 {
-	++versions_[static_cast<int>(tree)];
+	int t = static_cast<int>(tree);
+	++versions_[t];
+	shelved_[t].erase(id);
+	if (const ItemState *state = known(tree, id); state && !state->problem.empty())
+		--unusable_[t];
 	switch (tree) {
 	case Tree::Overlay:
 		if (auto it = overlays_.find(id); it != overlays_.end()) {
@@ -106,20 +159,16 @@ void Validator::adopt(Tree tree, const std::string &id, ItemFiles files, Touched
 	forget(tree, id, touched);
 	// Gone since it was listed, or never there: the same as removed.
 	auto gone = [](const ItemState &state) { return state.identity.folder.ino == 0; };
+	if (std::visit([&](const ItemState &state) { return gone(state) || shelve(tree, id, state, touched); }, files))
+		return;
 	if (auto *overlay = std::get_if<OverlayFiles>(&files)) {
-		if (gone(*overlay))
-			return;
 		claim(id, *overlay, touched);
 		overlays_.emplace(id, std::move(*overlay));
 	} else if (auto *layer = std::get_if<LayerFiles>(&files)) {
-		if (gone(*layer))
-			return;
 		if (!layer->record.parent.empty())
 			childrenOf_[layer->record.parent].insert(id);
 		layers_.emplace(id, std::move(*layer));
 	} else if (auto *image = std::get_if<ImageFiles>(&files)) {
-		if (gone(*image))
-			return;
 		if (!image->record.layer.empty())
 			imagesOf_[image->record.layer].insert(id);
 		images_.emplace(id, std::move(*image));
@@ -173,8 +222,12 @@ ReadRequest Validator::plan(Tree tree, bool list, const std::vector<std::string>
 	ReadRequest request;
 	request.tree = tree;
 	request.list = list;
+	// Settled: its own files are usable.
 	auto copyOf = [](const std::string &id, const ItemState &state) {
 		return ReadRequest::Known{id, state.probeNames, state.identity, state.problem.empty()};
+	};
+	auto copyOfShelved = [tree](const std::string &id, const Identity &identity) {
+		return ReadRequest::Known{id, probeNamesOf(tree, id), identity, false};
 	};
 	if (list) {
 		auto known = std::make_shared<std::vector<ReadRequest::Known>>();
@@ -189,6 +242,8 @@ ReadRequest Validator::plan(Tree tree, bool list, const std::vector<std::string>
 			copyAll(layers_);
 		else
 			copyAll(images_);
+		for (const auto &[id, identity] : shelved(tree))
+			known->push_back(copyOfShelved(id, identity));
 		request.known = std::move(known);
 	}
 	for (const auto &id : read)
@@ -197,8 +252,12 @@ ReadRequest Validator::plan(Tree tree, bool list, const std::vector<std::string>
 	for (const auto &id : recheck) {
 		if (!isValidId(id))
 			continue;
-		const ItemState *state = known(tree, id);
-		request.recheck.push_back(state ? copyOf(id, *state) : ReadRequest::Known{id, {}, {}, false});
+		if (const ItemState *state = known(tree, id))
+			request.recheck.push_back(copyOf(id, *state));
+		else if (const Identity *identity = findIn(shelved(tree), id))
+			request.recheck.push_back(copyOfShelved(id, *identity));
+		else
+			request.recheck.push_back(ReadRequest::Known{id, {}, {}, false});
 	}
 	return request;
 }
@@ -250,6 +309,11 @@ const ItemState *Validator::known(Tree tree, const std::string &id) const
 	return findIn(images_, id);
 }
 
+bool Validator::holds(Tree tree, const std::string &id) const
+{
+	return known(tree, id) || shelved(tree).count(id);
+}
+
 std::vector<std::string> Validator::ids(Tree tree) const
 {
 	std::vector<std::string> out;
@@ -264,6 +328,8 @@ std::vector<std::string> Validator::ids(Tree tree) const
 		collect(layers_);
 	else
 		collect(images_);
+	for (const auto &entry : shelved(tree))
+		out.push_back(entry.first);
 	return out;
 }
 
@@ -357,14 +423,20 @@ Verdict Validator::judgeLayer(const std::string &id) const
 	auto notReady = [](std::string reason) { return Verdict{false, std::move(reason), 0}; };
 	const auto *overlay = findIn(overlays_, id);
 	const auto *files = findIn(layers_, id);
-	if (!overlay)
-		return notReady(fmt::format("overlay: missing (no {}/{})", paths::kOverlayRO, id));
+	if (!overlay) {
+		std::string shelvedOverlay = shelvedHalf(Tree::Overlay, id);
+		return notReady(!shelvedOverlay.empty() ? shelvedOverlay
+							: fmt::format("overlay: missing (no {}/{})", paths::kOverlayRO, id));
+	}
 	if (!overlay->problem.empty())
 		return notReady("overlay: " + overlay->problem);
 	if (const auto *holder = findIn(holderOf_, overlay->link); holder && *holder != id)
 		return notReady(fmt::format("link: already used by {}", *holder));
-	if (!files)
-		return notReady(fmt::format("layer.json: missing (no {}/{})", paths::kLayersRO, id));
+	if (!files) {
+		std::string shelvedLayer = shelvedHalf(Tree::Layers, id);
+		return notReady(!shelvedLayer.empty() ? shelvedLayer
+						      : fmt::format("layer.json: missing (no {}/{})", paths::kLayersRO, id));
+	}
 	if (!files->problem.empty())
 		return notReady(files->problem);
 	const auto &parent = files->record.parent;

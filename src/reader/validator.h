@@ -50,11 +50,15 @@ struct Touched {
 struct ReadRequest;
 struct ReadResult;
 
+// Items whose own files are unusable kept in full per tree, at most: beyond it they
+// are shelved (see Validator::shelved).
+inline constexpr std::size_t kDefaultMaxPendingItems = 10000;
+
 class Validator {
 public:
 	// rootFd stays owned by the caller and must outlive the validator (it is used
 	// only by the reading shortcuts below).
-	explicit Validator(int rootFd);
+	explicit Validator(int rootFd, std::size_t maxPendingItems = kDefaultMaxPendingItems);
 
 	// What to read of one tree: with list, the whole tree (what is known is copied
 	// in, to be compared); read, ids to read whatever their identity; recheck, ids
@@ -86,12 +90,28 @@ public:
 	const LayerFiles *layer(const std::string &id) const;
 	const ImageFiles *image(const std::string &id) const;
 
+	// What is kept in full of an item (not a shelved one); holds() says whether the
+	// tree has the id at all.
 	const ItemState *known(Tree tree, const std::string &id) const;
+	bool holds(Tree tree, const std::string &id) const;
 	// Changes whenever what is known of the tree changes: a plan made at the same
 	// version may be reused (idle ticks copy nothing).
 	std::uint64_t version(Tree tree) const { return versions_[static_cast<int>(tree)]; }
 	// The ids known in a tree, in no particular order.
 	std::vector<std::string> ids(Tree tree) const;
+
+	// A share full of junk must not cost memory without bound (BEHAVIOUR.md, "Bounded
+	// cost of junk"): once a tree holds maxPendingItems items whose own files are
+	// unusable, each further one is shelved. Only its identity is kept, so that a
+	// change to it is noticed and it is read again; what was read and its verdict are
+	// not. It is counted and listed as pending with shelvedReason(). Readiness does
+	// not suffer: an item with unusable files can become ready only by a change to
+	// them, which changes its identity.
+	const std::unordered_map<std::string, Identity> &shelved(Tree tree) const
+	{
+		return shelved_[static_cast<int>(tree)];
+	}
+	std::string shelvedReason(Tree tree) const;
 
 private:
 	Touched readNow(const ReadRequest &request, std::vector<std::string> *errors);
@@ -105,8 +125,15 @@ private:
 	void unclaim(const std::string &id, const OverlayFiles &overlay, Touched &touched);
 	void chooseHolder(const std::string &link);
 
+	bool shelve(Tree tree, const std::string &id, const ItemState &state, Touched &touched);
+	std::string shelvedHalf(Tree tree, const std::string &id) const;
+
 	int rootFd_;
+	std::size_t maxPendingItems_;
 	std::uint64_t versions_[3] = {};
+	// Per tree: items kept in full whose own files are unusable, and the shelf.
+	std::size_t unusable_[3] = {};
+	std::unordered_map<std::string, Identity> shelved_[3];
 	std::unordered_map<std::string, OverlayFiles> overlays_;
 	std::unordered_map<std::string, LayerFiles> layers_;
 	std::unordered_map<std::string, ImageFiles> images_;

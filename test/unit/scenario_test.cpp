@@ -141,7 +141,9 @@ public:
 		} else if (op == "snapshot-outside") {
 			outsideBefore_ = lw::test::snapshotTree(tmp_ / "outside");
 		} else if (op == "restart") {
-			restart();
+			// restart [pendingcap=N]: a new reader, optionally with a smaller shelf cap
+			std::string cap = option("pendingcap");
+			restart(cap.empty() ? kDefaultMaxPendingItems : std::stoul(cap));
 		} else if (op == "nexttick") {
 			nextTick();
 		} else if (op == "scan") {
@@ -156,11 +158,12 @@ public:
 
 private:
 	// A reader starting afresh on the store as it is: new store, new reconciler.
-	void restart()
+	void restart(std::size_t maxPendingItems = kDefaultMaxPendingItems)
 	{
 		reconciler_.reset();
 		store_ = std::make_unique<Store>();
-		reconciler_ = std::make_unique<Reconciler>(rootFd_.get(), *store_);
+		reconciler_ = std::make_unique<Reconciler>(rootFd_.get(), *store_,
+							   ReconcileOptions{.maxPendingItems = maxPendingItems});
 	}
 
 	// Until the filesystem's clock has moved on: files made after this have later
@@ -333,8 +336,18 @@ private:
 		} else if (what == "notpending") {
 			for (const auto &p : reconciler_->pending())
 				CHECK_MESSAGE(p.id != id(words[2]), p.kind << " " << words[2] << ": " << p.reason);
+		} else if (what == "pendingevents") {
+			// expect pendingevents N: in the last scan's events
+			CHECK(std::count_if(events_.begin(), events_.end(),
+					    [&](const Event &e) { return e.type == EventType::Pending; }) == std::stol(words[2]));
+		} else if (what == "shelvedcount") {
+			auto all = reconciler_->pending();
+			CHECK(std::count_if(all.begin(), all.end(), [](const PendingItem &p) {
+				      return p.reason.rfind("not read in full", 0) == 0;
+			      }) == std::stol(words[2]));
 		} else if (what == "pendingcount") {
 			CHECK(reconciler_->pending().size() == std::stoul(words[2]));
+			CHECK(reconciler_->pendingCount() == std::stoul(words[2]));
 		} else if (what == "links") {
 			// expect links X: all three local links of X are there and right
 			std::string i = id(words[2]);
