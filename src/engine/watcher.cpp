@@ -269,70 +269,6 @@ struct Watcher::Impl {
 		armDueTimer();
 	}
 
-	// A layer is two folders (overlay/RO/<id>, overlay-layers/RO/<id>). One read again
-	// alone, its other half changed too (the layer removed and made anew between two
-	// ticks) would be seen a tick later: a second removal and addition the writer never
-	// made. So when a read owns both trees, what it read of one half it reads of the
-	// other, and both are adopted together; a half that could not be read (trouble)
-	// holds the other back too, so that no layer is ever made of one old half and one
-	// new. Runs on the worker.
-	static void readOtherHalves(int rootFd, const std::vector<ReadRequest> &requests, std::vector<ReadResult> &results,
-				    const CancelFlag &cancel)
-	{
-		auto find = [&](Tree tree) -> ReadResult * {
-			for (auto &r : results)
-				if (r.tree == tree && !r.treeError.code)
-					return &r;
-			return nullptr;
-		};
-		ReadResult *halves[2] = {find(Tree::Overlay), find(Tree::Layers)};
-		if (!halves[0] || !halves[1])
-			return;
-		std::vector<std::string> missing[2];
-		for (int h = 0; h < 2; ++h) {
-			std::unordered_set<std::string> other;
-			for (const auto &item : halves[1 - h]->items)
-				other.insert(item.id);
-			for (const auto &item : halves[h]->items)
-				if (!std::visit([](const ItemState &s) { return s.ioError != 0; }, item.files) && !other.count(item.id))
-					missing[1 - h].push_back(item.id);
-		}
-		for (int h = 0; h < 2; ++h) {
-			if (missing[h].empty())
-				continue;
-			const ReadRequest *owner = nullptr;
-			for (const auto &r : requests)
-				if (r.tree == halves[h]->tree)
-					owner = &r;
-			ReadRequest more;
-			more.tree = owner->tree;
-			more.read = std::move(missing[h]);
-			more.forceFresh = owner->forceFresh;
-			more.expectFsMagic = owner->expectFsMagic;
-			more.parallel = owner->parallel;
-			more.progress = owner->progress;
-			ReadResult read = readTree(rootFd, more, cancel);
-			auto &into = *halves[h];
-			into.gone.insert(into.gone.end(), read.gone.begin(), read.gone.end());
-			for (auto &item : read.items)
-				into.items.push_back(std::move(item));
-		}
-		std::unordered_map<std::string, std::pair<int, std::string>> troubled; // id -> errno, why
-		for (auto *half : halves)
-			for (const auto &item : half->items)
-				std::visit([&](const ItemState &s) {
-					if (s.ioError)
-						troubled.try_emplace(item.id, s.ioError, s.problem);
-				}, item.files);
-		for (auto *half : halves)
-			for (auto &item : half->items)
-				if (auto t = troubled.find(item.id); t != troubled.end())
-					std::visit([&](ItemState &s) {
-						if (!s.ioError)
-							s.ioError = t->second.first, s.problem = "other half: " + t->second.second;
-					}, item.files);
-	}
-
 	void adoptRead(const ReadPlan &plan, std::vector<ReadResult> results, const std::optional<Error> &linkError,
 		       EventSource source, std::chrono::steady_clock::time_point started)
 	{
@@ -346,13 +282,13 @@ struct Watcher::Impl {
 			o.listingStale = r.listingStale;
 			listed = listed || r.listed;
 			o.readFine.insert(r.gone.begin(), r.gone.end());
-			for (const auto &item : r.items)
-				std::visit([&](const ItemState &s) {
-					if (s.ioError)
-						o.troubled[item.id] = {s.ioError, s.problem};
-					else
-						o.readFine.insert(item.id);
-				}, item.files);
+			for (const auto &item : r.items) {
+				const ItemState &s = stateOf(item.files);
+				if (s.ioError)
+					o.troubled[item.id] = {s.ioError, s.problem};
+				else
+					o.readFine.insert(item.id);
+			}
 			int t = static_cast<int>(r.tree);
 			if (!r.treeError.code && fsMagic[t] == 0)
 				fsMagic[t] = r.fsMagic; // first seen: from now on it must stay there
@@ -554,25 +490,28 @@ struct Watcher::Impl {
 			if (e.type == EventType::LayerAdded && e.layer)
 				links::removeOtherShortLinks(rootFd->get(), e.id, e.layer->link, it->second);
 			else if (e.type == EventType::Pending && e.kind != "image")
-				(void)links::remove(rootFd->get(), e.id, ""); // proved not ready: no links
+				(void)links::remove(rootFd->get(), e.id, it->second); // proved not ready: no links
 			else
 				continue;
 			shortLinksToSettle.erase(it);
 		}
 	}
 
-	// The same for those that left the share before they were ever read well: gone
-	// from the validator with no trouble left about them.
+	// The same for those that left the share before they were ever read well (gone
+	// from the validator with no trouble left about them), and for shelved ones (their
+	// files are unusable: proved not ready, with no pending event to say so).
 	void settleGoneLinks()
 	{
 		for (auto it = shortLinksToSettle.begin(); it != shortLinksToSettle.end();) {
 			const auto &v = reconciler->validator();
-			bool known = v.holds(Tree::Overlay, it->first) || v.holds(Tree::Layers, it->first);
-			if (known || policy.troubled(Tree::Overlay) || policy.troubled(Tree::Layers)) {
+			const std::string &id = it->first;
+			bool shelved = v.shelved(Tree::Overlay).count(id) || v.shelved(Tree::Layers).count(id);
+			bool known = v.holds(Tree::Overlay, id) || v.holds(Tree::Layers, id);
+			if (!shelved && (known || policy.troubled(Tree::Overlay) || policy.troubled(Tree::Layers))) {
 				++it;
 				continue;
 			}
-			(void)links::remove(rootFd->get(), it->first, "");
+			(void)links::remove(rootFd->get(), id, it->second);
 			it = shortLinksToSettle.erase(it);
 		}
 	}

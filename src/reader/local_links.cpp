@@ -38,6 +38,22 @@ std::string shortLinkId(std::string_view target)
 	return std::string(id);
 }
 
+// Whether dirfd/name is a link into RO/ named for its id: an RO layer's (a
+// container's own layer is a folder, never ours).
+bool linksIntoRO(int dirfd, const std::string &id)
+{
+	auto target = fs::readLink(dirfd, id);
+	return target && pointsIntoRO(*target, id);
+}
+
+// Whether dirfd/name, a temporary of ours cut short by a kill, may go: a link into RO/
+// in overlay/ and overlay-layers/, to an RO layer's diff in l/. Anyone else's stays.
+bool ourLeftover(int dirfd, const std::string &name, bool shortLinks)
+{
+	auto target = fs::readLink(dirfd, name);
+	return target && (shortLinks ? !shortLinkId(*target).empty() : target->starts_with("RO/"));
+}
+
 // Whether an existing link may be replaced: always for overlay/<id> and
 // overlay-layers/<id> (their name is the id), only when it is an RO layer's for l/.
 using MayReplace = std::function<bool(std::string_view existing)>;
@@ -139,10 +155,7 @@ Result<void> create(int rootFd, std::string_view id, std::string_view link)
 	int overlayFd = dirs->overlay.get();
 	auto roLayersLink = [overlayFd](std::string_view existing) {
 		std::string other = shortLinkId(existing);
-		if (other.empty())
-			return false;
-		auto target = fs::readLink(overlayFd, other);
-		return target && pointsIntoRO(*target, other);
+		return !other.empty() && linksIntoRO(overlayFd, other);
 	};
 	return ensureLink(dirs->shortLinks.get(), paths::kLinks, std::string(link), paths::shortLinkTarget(id),
 			  shortLinkNames, id, roLayersLink);
@@ -150,26 +163,32 @@ Result<void> create(int rootFd, std::string_view id, std::string_view link)
 
 Result<void> remove(int rootFd, std::string_view id, std::string_view link)
 {
+	std::vector<std::string> names;
+	if (isValidLinkName(link)) {
+		names.emplace_back(link);
+	} else if (auto dirs = openLocalDirs(rootFd, false); dirs && dirs->shortLinks.valid()) {
+		// The link name is unknown (its overlay is gone): find it by its target.
+		if (auto entries = fs::listDir(dirs->shortLinks.get()))
+			for (auto &e : *entries)
+				if (isValidLinkName(e.name))
+					names.push_back(std::move(e.name));
+	}
+	return remove(rootFd, id, names);
+}
+
+Result<void> remove(int rootFd, std::string_view id, const std::vector<std::string> &shortLinks)
+{
 	if (!isValidId(id))
 		return makeError(EINVAL, fmt::format("bad id {}", id));
 	auto dirs = openLocalDirs(rootFd, false);
 	if (!dirs)
 		return dirs.error();
 	std::string ident(id);
-	if (dirs->shortLinks.valid()) {
-		std::vector<std::string> names;
-		if (isValidLinkName(link)) {
-			names.emplace_back(link);
-		} else if (auto entries = fs::listDir(dirs->shortLinks.get())) {
-			// The link name is unknown (its overlay is gone): find it by its target.
-			for (auto &e : *entries)
-				if (isValidLinkName(e.name))
-					names.push_back(std::move(e.name));
-		}
-		for (const auto &name : names)
-			if (auto r = unlinkIf(dirs->shortLinks.get(), paths::kLinks, name, shortLinkNames, id); !r)
-				return r;
-	}
+	if (dirs->shortLinks.valid())
+		for (const auto &name : shortLinks)
+			if (isValidLinkName(name))
+				if (auto r = unlinkIf(dirs->shortLinks.get(), paths::kLinks, name, shortLinkNames, id); !r)
+					return r;
 	if (dirs->overlay.valid())
 		if (auto r = unlinkIf(dirs->overlay.get(), paths::kOverlay, ident, pointsIntoRO, id); !r)
 			return r;
@@ -200,8 +219,7 @@ Result<std::size_t> removeStaleLinks(int rootFd, const std::function<LayerState(
 	// An RO layer's state: only ids whose overlay/<id> is a link into RO/ (a
 	// container's own layer is a folder, never ours).
 	auto roState = [&](const std::string &id) -> std::optional<LayerState> {
-		auto target = fs::readLink(dirs->overlay.get(), id);
-		if (!target || !pointsIntoRO(*target, id))
+		if (!linksIntoRO(dirs->overlay.get(), id))
 			return std::nullopt;
 		return stateOf(id);
 	};
@@ -210,7 +228,19 @@ Result<std::size_t> removeStaleLinks(int rootFd, const std::function<LayerState(
 		if (sys::unlinkAt(dirfd, name.c_str(), 0) == 0)
 			++removed;
 	};
-	// Short links first, while overlay/<id> still says whose they are.
+	// Temporaries of ours cut short by a kill (symlinkAtomic's), in all three folders.
+	for (auto [dirfd, shortLinks] : {std::pair{dirs->overlay.get(), false}, {dirs->layers.get(), false},
+					 {dirs->shortLinks.get(), true}}) {
+		if (dirfd < 0)
+			continue;
+		auto entries = fs::listDir(dirfd);
+		if (!entries)
+			return entries.error();
+		for (const auto &e : *entries)
+			if (e.name.starts_with(".tmp-") && ourLeftover(dirfd, e.name, shortLinks))
+				unlinkOne(dirfd, e.name);
+	}
+	// Short links next, while overlay/<id> still says whose they are.
 	if (dirs->shortLinks.valid()) {
 		auto entries = fs::listDir(dirs->shortLinks.get());
 		if (!entries)
@@ -218,13 +248,7 @@ Result<std::size_t> removeStaleLinks(int rootFd, const std::function<LayerState(
 		for (const auto &e : *entries) {
 			auto target = fs::readLink(dirs->shortLinks.get(), e.name);
 			std::string id = target ? shortLinkId(*target) : std::string();
-			if (id.empty())
-				continue;
-			if (e.name.starts_with(".tmp-")) {
-				unlinkOne(dirs->shortLinks.get(), e.name); // ours, cut short by a kill
-				continue;
-			}
-			if (!isValidLinkName(e.name))
+			if (id.empty() || !isValidLinkName(e.name))
 				continue;
 			auto state = roState(id);
 			if (!state)
@@ -240,12 +264,6 @@ Result<std::size_t> removeStaleLinks(int rootFd, const std::function<LayerState(
 	if (!entries)
 		return entries.error();
 	for (const auto &e : *entries) {
-		if (e.name.starts_with(".tmp-")) {
-			// Ours (a link into RO/), cut short by a kill; iSulad's own entries stay.
-			if (auto target = fs::readLink(dirs->overlay.get(), e.name); target && target->starts_with("RO/"))
-				unlinkOne(dirs->overlay.get(), e.name);
-			continue;
-		}
 		if (!isValidId(e.name))
 			continue;
 		auto state = roState(e.name);
@@ -255,9 +273,8 @@ Result<std::size_t> removeStaleLinks(int rootFd, const std::function<LayerState(
 			deferred.try_emplace(e.name); // its links, if it proves not ready
 	}
 	for (const auto &id : notReady) {
-		if (dirs->layers.valid())
-			if (auto target = fs::readLink(dirs->layers.get(), id); target && pointsIntoRO(*target, id))
-				unlinkOne(dirs->layers.get(), id);
+		if (dirs->layers.valid() && linksIntoRO(dirs->layers.get(), id))
+			unlinkOne(dirs->layers.get(), id);
 		unlinkOne(dirs->overlay.get(), id);
 	}
 	return removed;

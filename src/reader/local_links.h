@@ -26,6 +26,9 @@ Result<void> create(int rootFd, std::string_view id, std::string_view link);
 // Removes the layer's links that point into RO/; the short link first, so that a
 // crash never leaves an l/ entry whose overlay/<id> is already gone.
 Result<void> remove(int rootFd, std::string_view id, std::string_view link);
+// The same where the short link is one of names (each removed only if it leads to
+// ../<id>/diff), as removeStaleLinks deferred them: no listing of l/.
+Result<void> remove(int rootFd, std::string_view id, const std::vector<std::string> &shortLinks);
 
 // True when target (a link's content) names RO/<id>, relative or absolute.
 bool pointsIntoRO(std::string_view target, std::string_view id);
@@ -46,7 +49,7 @@ struct LayerState {
 // links of ours (".tmp-*") that a kill cut short. Layers in any other state (Unknown:
 // not read, or trouble reading) keep their links, and are added to deferred (id -> its
 // short link names): once ready, removeOtherShortLinks settles them; once proved not
-// ready or gone, remove(rootFd, id, "") does.
+// ready or gone, remove(rootFd, id, names) does.
 // Returns how many links it removed.
 Result<std::size_t> removeStaleLinks(int rootFd, const std::function<LayerState(const std::string &id)> &stateOf,
 				     std::unordered_map<std::string, std::vector<std::string>> &deferred);

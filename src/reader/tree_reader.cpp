@@ -18,6 +18,7 @@
 #include <system_error>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace lw {
 
@@ -41,10 +42,8 @@ ItemFiles troubleReading(Tree tree, int err, std::string message)
 		files = LayerFiles{};
 	else if (tree == Tree::Images)
 		files = ImageFiles{};
-	std::visit([&](ItemState &state) {
-		state.ioError = err;
-		state.problem = std::move(message);
-	}, files);
+	stateOf(files).ioError = err;
+	stateOf(files).problem = std::move(message);
 	return files;
 }
 
@@ -259,6 +258,68 @@ ReadResult readTree(int rootFd, const ReadRequest &request, const CancelFlag &ca
 	for (std::size_t i = 0; i < toRead.size(); ++i)
 		result.items.push_back({std::move(toRead[i]), std::move(files[i])});
 	return result;
+}
+
+// A layer is two folders (overlay/RO/<id>, overlay-layers/RO/<id>). One read again
+// alone, its other half changed too (the layer removed and made anew between two
+// ticks) would be seen a tick later: a second removal and addition the writer never
+// made. So when a read owns both trees, what it read of one half it reads of the
+// other, and both are adopted together; a half that could not be read (trouble)
+// holds the other back too, so that no layer is ever made of one old half and one
+// new. Runs on any thread (the engine's worker).
+void readOtherHalves(int rootFd, const std::vector<ReadRequest> &requests, std::vector<ReadResult> &results,
+		     const CancelFlag &cancel)
+{
+	auto find = [&](Tree tree) -> ReadResult * {
+		for (auto &r : results)
+			if (r.tree == tree && !r.treeError.code)
+				return &r;
+		return nullptr;
+	};
+	ReadResult *halves[2] = {find(Tree::Overlay), find(Tree::Layers)};
+	if (!halves[0] || !halves[1])
+		return;
+	std::vector<std::string> missing[2];
+	for (int h = 0; h < 2; ++h) {
+		std::unordered_set<std::string> other;
+		for (const auto &item : halves[1 - h]->items)
+			other.insert(item.id);
+		for (const auto &item : halves[h]->items)
+			if (!stateOf(item.files).ioError && !other.count(item.id))
+				missing[1 - h].push_back(item.id);
+	}
+	for (int h = 0; h < 2; ++h) {
+		if (missing[h].empty())
+			continue;
+		const ReadRequest *owner = nullptr;
+		for (const auto &r : requests)
+			if (r.tree == halves[h]->tree)
+				owner = &r;
+		ReadRequest more;
+		more.tree = owner->tree;
+		more.read = std::move(missing[h]);
+		more.forceFresh = owner->forceFresh;
+		more.expectFsMagic = owner->expectFsMagic;
+		more.parallel = owner->parallel;
+		more.progress = owner->progress;
+		ReadResult read = readTree(rootFd, more, cancel);
+		auto &into = *halves[h];
+		into.gone.insert(into.gone.end(), read.gone.begin(), read.gone.end());
+		for (auto &item : read.items)
+			into.items.push_back(std::move(item));
+	}
+	std::unordered_map<std::string, std::pair<int, std::string>> troubled; // id -> errno, why
+	for (auto *half : halves)
+		for (const auto &item : half->items)
+			if (const ItemState &s = stateOf(item.files); s.ioError)
+				troubled.try_emplace(item.id, s.ioError, s.problem);
+	for (auto *half : halves)
+		for (auto &item : half->items)
+			if (auto t = troubled.find(item.id); t != troubled.end()) {
+				ItemState &s = stateOf(item.files);
+				if (!s.ioError)
+					s.ioError = t->second.first, s.problem = "other half: " + t->second.second;
+			}
 }
 
 } // namespace lw

@@ -95,6 +95,12 @@ using CancelFlag = std::shared_ptr<std::atomic<bool>>;
 
 ReadResult readTree(int rootFd, const ReadRequest &request, const CancelFlag &cancel = nullptr);
 
+// With results of both layer trees (in order of requests, which planned them): every
+// id read of one half is read of the other too, and a half in trouble marks the other
+// half's read trouble as well ("other half: ..."), so that a layer is adopted whole.
+void readOtherHalves(int rootFd, const std::vector<ReadRequest> &requests, std::vector<ReadResult> &results,
+		     const CancelFlag &cancel = nullptr);
+
 // One item of a tree, read through item_files.
 ItemFiles readItem(Tree tree, int treeFd, const std::string &id, int folderFlags = 0);
 

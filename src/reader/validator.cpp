@@ -159,7 +159,7 @@ void Validator::adopt(Tree tree, const std::string &id, ItemFiles files, Touched
 	forget(tree, id, touched);
 	// Gone since it was listed, or never there: the same as removed.
 	auto gone = [](const ItemState &state) { return state.identity.folder.ino == 0; };
-	if (std::visit([&](const ItemState &state) { return gone(state) || shelve(tree, id, state, touched); }, files))
+	if (gone(stateOf(files)) || shelve(tree, id, stateOf(files), touched))
 		return;
 	if (auto *overlay = std::get_if<OverlayFiles>(&files)) {
 		claim(id, *overlay, touched);
@@ -268,8 +268,7 @@ Touched Validator::adopt(ReadResult result)
 	for (const auto &id : result.gone)
 		forget(result.tree, id, touched);
 	for (auto &item : result.items) {
-		bool trouble = std::visit([](const ItemState &s) { return s.ioError != 0; }, item.files);
-		if (!trouble)
+		if (!stateOf(item.files).ioError)
 			adopt(result.tree, item.id, std::move(item.files), touched);
 	}
 	settle(touched);
@@ -283,10 +282,8 @@ Touched Validator::readNow(const ReadRequest &request, std::vector<std::string> 
 		if (result.treeError.code)
 			errors->push_back(result.treeError.message);
 		for (const auto &item : result.items)
-			std::visit([&](const ItemState &s) {
-				if (s.ioError)
-					errors->push_back(fmt::format("{}/{}: {}", treeName(result.tree), item.id, s.problem));
-			}, item.files);
+			if (const ItemState &s = stateOf(item.files); s.ioError)
+				errors->push_back(fmt::format("{}/{}: {}", treeName(result.tree), item.id, s.problem));
 	}
 	return adopt(std::move(result));
 }

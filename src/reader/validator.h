@@ -29,6 +29,14 @@ enum class Tree { Overlay, Layers, Images };
 
 // What one item's folder said, whichever tree it is in.
 using ItemFiles = std::variant<OverlayFiles, LayerFiles, ImageFiles>;
+inline const ItemState &stateOf(const ItemFiles &files)
+{
+	return std::visit([](const ItemState &s) -> const ItemState & { return s; }, files);
+}
+inline ItemState &stateOf(ItemFiles &files)
+{
+	return std::visit([](ItemState &s) -> ItemState & { return s; }, files);
+}
 enum class ItemKind { Overlay, Layer, Image };
 
 const char *treeName(Tree tree);     // "overlay/RO", ...

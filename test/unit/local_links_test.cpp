@@ -88,11 +88,18 @@ TEST_CASE("a deferred short link goes once its layer is ready under another, and
 	lw::test::unwrap(links::create(h.fd.get(), kA, kOld));
 	lw::test::makeSymlink("../" + kA + "/diff", h.root + "/overlay/l/.tmp-" + kNew + "-0123456789");
 	lw::test::makeSymlink("RO/" + kB, h.root + "/overlay/.tmp-" + kB + "-0123456789");
+	lw::test::makeSymlink("RO/" + kB, h.root + "/overlay-layers/.tmp-" + kB + "-0123456789");
+	// Someone else's temporaries stay: not a link into RO/, not to a layer's diff.
+	lw::test::makeSymlink("../" + kRw + "/merged", h.root + "/overlay/l/.tmp-other");
+	lw::test::makeSymlink(kRw, h.root + "/overlay-layers/.tmp-other");
 	std::unordered_map<std::string, std::vector<std::string>> deferred;
 	CHECK(lw::test::unwrap(links::removeStaleLinks(h.fd.get(), [](const std::string &) { return links::LayerState{}; },
-						       deferred)) == 2);
+						       deferred)) == 3);
 	CHECK_FALSE(lw::test::exists(h.root + "/overlay/l/.tmp-" + kNew + "-0123456789"));
 	CHECK_FALSE(lw::test::exists(h.root + "/overlay/.tmp-" + kB + "-0123456789"));
+	CHECK_FALSE(lw::test::exists(h.root + "/overlay-layers/.tmp-" + kB + "-0123456789"));
+	CHECK(lw::test::readLinkAt(h.root + "/overlay/l/.tmp-other") == "../" + kRw + "/merged");
+	CHECK(lw::test::readLinkAt(h.root + "/overlay-layers/.tmp-other") == kRw);
 	REQUIRE(deferred.count(kA));
 	lw::test::unwrap(links::create(h.fd.get(), kA, kNew)); // ready again, under its new link
 	links::removeOtherShortLinks(h.fd.get(), kA, kNew, deferred[kA]);
