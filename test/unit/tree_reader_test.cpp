@@ -38,6 +38,19 @@ TwoReads readBoth(int rootFd, std::vector<std::string> overlayIds, std::vector<s
 	return out;
 }
 
+// A store holding one base layer.
+struct OneLayer {
+	lw::test::TempDir tmp;
+	std::string id = lw::test::makeId();
+	UniqueFd rootFd;
+	OneLayer()
+	{
+		auto writer = lw::test::unwrap(StoreWriter::open(tmp / "s", {.durable = false, .makeLinks = false}));
+		lw::test::unwrap(writer.addLayer({.id = id}));
+		rootFd = lw::test::unwrap(openRoot(tmp / "s"));
+	}
+};
+
 } // namespace
 
 TEST_CASE("the other half of every layer read is read in the same batch")
@@ -73,12 +86,9 @@ TEST_CASE("the other half of every layer read is read in the same batch")
 
 TEST_CASE("trouble on one half holds the other half back")
 {
-	lw::test::TempDir tmp;
-	std::string root = tmp / "s";
-	auto writer = lw::test::unwrap(StoreWriter::open(root, {.durable = false, .makeLinks = false}));
-	std::string a = lw::test::makeId();
-	lw::test::unwrap(writer.addLayer({.id = a}));
-	auto rootFd = lw::test::unwrap(openRoot(root));
+	OneLayer store;
+	const std::string &a = store.id;
+	const UniqueFd &rootFd = store.rootFd;
 
 	auto reads = readBoth(rootFd.get(), {a}, {a});
 	ItemState &layerHalf = stateOf(reads.results[1].items.at(0).files);
@@ -97,12 +107,9 @@ TEST_CASE("trouble on one half holds the other half back")
 
 TEST_CASE("without both trees in the batch nothing more is read")
 {
-	lw::test::TempDir tmp;
-	std::string root = tmp / "s";
-	auto writer = lw::test::unwrap(StoreWriter::open(root, {.durable = false, .makeLinks = false}));
-	std::string a = lw::test::makeId();
-	lw::test::unwrap(writer.addLayer({.id = a}));
-	auto rootFd = lw::test::unwrap(openRoot(root));
+	OneLayer store;
+	const std::string &a = store.id;
+	const UniqueFd &rootFd = store.rootFd;
 	std::vector<ReadRequest> requests{{.tree = Tree::Overlay, .read = {a}}};
 	std::vector<ReadResult> results{readTree(rootFd.get(), requests[0])};
 	readOtherHalves(rootFd.get(), requests, results);
