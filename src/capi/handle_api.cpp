@@ -1,17 +1,11 @@
-// The C API: the seed's eight functions and the lw_* handle API, each one a
-// boundary that no exception crosses.
+// The lw_* handle API: a watcher with callbacks and store queries for C hosts. Each
+// function is a boundary that no exception crosses.
 #include <layerwatch/layerwatch.h>
 
-#include "fs_write.h"
-#include "local_links.h"
-#include "safe_fs.h"
-#include "sys.h"
+#include "c_support.h"
 
-#include <layerwatch/model.h>
-#include <layerwatch/paths.h>
 #include <layerwatch/watcher.h>
 
-#include <fcntl.h>
 #include <uv.h>
 
 #include <cstdlib>
@@ -26,18 +20,7 @@ struct lw_watcher {
 
 namespace {
 
-// Runs body, turning any exception into -ENOMEM (the only kind we throw is bad_alloc).
-template <class F>
-int guarded(F &&body) noexcept
-{
-	try {
-		return body();
-	} catch (const std::bad_alloc &) {
-		return -ENOMEM;
-	} catch (...) {
-		return -EIO;
-	}
-}
+using lw::capi::guarded;
 
 char *copyString(const std::string &s)
 {
@@ -145,183 +128,9 @@ void deliverC(const lw_options &options, const lw::Event &e)
 	options.on_event(&c, options.user);
 }
 
-// ---- the seed's state: two homes and one refresh thread ----
-
-struct SeedState {
-	std::mutex mutex;
-	std::string layerHome, overlayHome;
-	std::unique_ptr<lw::Watcher> refresh;
-};
-
-SeedState &seed()
-{
-	static SeedState state;
-	return state;
-}
-
-std::string withoutTrailingSlashes(std::string path)
-{
-	while (path.size() > 1 && path.back() == '/')
-		path.pop_back();
-	return path;
-}
-
-std::string parentOf(const std::string &path)
-{
-	auto slash = path.rfind('/');
-	if (slash == std::string::npos)
-		return ".";
-	return slash == 0 ? "/" : path.substr(0, slash);
-}
-
-int setHome(std::string SeedState::*home, const char *dir)
-{
-	return guarded([&] {
-		if (!dir || !*dir)
-			return -EINVAL;
-		std::string path = withoutTrailingSlashes(dir);
-		auto made = lw::fs::makeDirs(AT_FDCWD, path + "/" + std::string(lw::paths::kRO));
-		if (!made)
-			return -made.error().code;
-		std::lock_guard lock(seed().mutex);
-		seed().*home = path;
-		return 0;
-	});
-}
-
-// Opens an initialised home for a valid id: 0, or -EINVAL / -errno.
-int openHome(std::string SeedState::*home, const char *id, lw::UniqueFd &out)
-{
-	std::string path;
-	{
-		std::lock_guard lock(seed().mutex);
-		path = seed().*home;
-	}
-	if (path.empty() || !id || !lw::isValidId(id))
-		return -EINVAL; // not initialised, or not an id
-	int fd = lw::sys::openAt(AT_FDCWD, path.c_str(), O_RDONLY | O_DIRECTORY);
-	if (fd < 0)
-		return fd;
-	out.reset(fd);
-	return 0;
-}
-
-// home/RO/<id> (empty) and home/<id> -> RO/<id>, as iSulad's build_ro_dir does, but
-// with a relative link made atomically.
-int buildRoDir(std::string SeedState::*home, const char *id)
-{
-	return guarded([&] {
-		lw::UniqueFd homeFd;
-		if (int r = openHome(home, id, homeFd); r < 0)
-			return r;
-		auto ro = lw::fs::makeDirs(homeFd.get(), std::string(lw::paths::kRO) + "/" + id);
-		if (!ro)
-			return -ro.error().code;
-		auto linked = lw::fs::symlinkAtomic(homeFd.get(), id, lw::paths::roTarget(id), false);
-		if (!linked) {
-			auto existing = lw::fs::readLink(homeFd.get(), id);
-			if (existing && lw::links::pointsIntoRO(*existing, id))
-				return 0; // already there
-			return -linked.error().code;
-		}
-		return 0;
-	});
-}
-
-// Removes home/<id> if it links into RO/, then home/RO/<id>.
-int removeRoDir(std::string SeedState::*home, const char *id)
-{
-	return guarded([&] {
-		lw::UniqueFd homeFd;
-		if (int r = openHome(home, id, homeFd); r < 0)
-			return r;
-		auto target = lw::fs::readLink(homeFd.get(), id);
-		if (target && lw::links::pointsIntoRO(*target, id))
-			if (int r = lw::sys::unlinkAt(homeFd.get(), id, 0); r < 0 && r != -ENOENT)
-				return r;
-		auto ro = lw::fs::openDir(homeFd.get(), lw::paths::kRO);
-		if (!ro)
-			return ro.error().code == ENOENT ? 0 : -ro.error().code;
-		auto removed = lw::fs::removeAtomically(ro->get(), id);
-		if (!removed && removed.error().code != ENOENT)
-			return -removed.error().code;
-		return 0;
-	});
-}
-
 } // namespace
 
 extern "C" {
-
-int remote_layer_init(const char *root_dir)
-{
-	return setHome(&SeedState::layerHome, root_dir);
-}
-
-int remote_overlay_init(const char *driver_home)
-{
-	return setHome(&SeedState::overlayHome, driver_home);
-}
-
-void remote_maintain_cleanup()
-{
-	(void)guarded([] {
-		std::unique_ptr<lw::Watcher> refresh;
-		{
-			std::lock_guard lock(seed().mutex);
-			refresh = std::move(seed().refresh);
-			seed().layerHome.clear();
-			seed().overlayHome.clear();
-		}
-		if (refresh) {
-			refresh->stop();
-			refresh->join();
-		}
-		return 0;
-	});
-}
-
-int start_refresh_thread(void)
-{
-	return guarded([] {
-		std::lock_guard lock(seed().mutex);
-		auto &s = seed();
-		if (s.refresh)
-			return -EALREADY;
-		if (s.layerHome.empty() || s.overlayHome.empty())
-			return -EINVAL; // call both init functions first
-		std::string root = parentOf(s.layerHome);
-		if (parentOf(s.overlayHome) != root)
-			return -EINVAL; // the two homes must share one storage root
-		auto watcher = lw::Watcher::create({.root = root}, nullptr);
-		if (!watcher)
-			return -watcher.error().code;
-		if (auto r = (*watcher)->start(); !r)
-			return -r.error().code;
-		s.refresh = std::move(*watcher);
-		return 0;
-	});
-}
-
-int remote_layer_build_ro_dir(const char *id)
-{
-	return buildRoDir(&SeedState::layerHome, id);
-}
-
-int remote_overlay_build_ro_dir(const char *id)
-{
-	return buildRoDir(&SeedState::overlayHome, id);
-}
-
-int remote_layer_remove_ro_dir(const char *id)
-{
-	return removeRoDir(&SeedState::layerHome, id);
-}
-
-int remote_overlay_remove_ro_dir(const char *id)
-{
-	return removeRoDir(&SeedState::overlayHome, id);
-}
 
 void lw_options_init(lw_options *options)
 {
