@@ -78,6 +78,9 @@ struct Watcher::Impl {
 	std::shared_ptr<UniqueFd> rootFd;
 	// Start-up short links of layers whose state was unknown then (settleShortLinks).
 	std::unordered_map<std::string, std::vector<std::string>> shortLinksToSettle;
+	mutable std::mutex pendingMutex;
+	std::shared_ptr<const std::vector<PendingItem>> pendingList; // guarded by pendingMutex
+	std::int64_t startedWallNs = INT64_MAX; // see start()
 	// Trees whose shelving was told (noteShelves).
 	std::array<bool, 3> shelfTold{};
 	Store store;
@@ -176,9 +179,22 @@ struct Watcher::Impl {
 				log(LogLevel::Error, "event callback threw");
 			}
 		}
-		pending = reconciler->pendingCount();
+		std::uint64_t count = reconciler->pendingCount();
+		bool told = std::any_of(events.begin(), events.end(), [](const Event &e) { return e.type == EventType::Pending; });
+		if (told || count != pending.load())
+			publishPending();
+		pending = count;
 		if (inotify)
 			watches = inotify->watchCount();
+	}
+
+	// The pending list as any thread may read it (Watcher::pending()), made again on
+	// the loop whenever it may have changed: a new reason, or another count.
+	void publishPending()
+	{
+		auto list = std::make_shared<const std::vector<PendingItem>>(reconciler->pending());
+		std::lock_guard lock(pendingMutex);
+		pendingList = std::move(list);
 	}
 
 	void tell(Event event, EventSource source = EventSource::Rescan)
@@ -329,7 +345,7 @@ struct Watcher::Impl {
 					if (pendingLayers.count(id))
 						return links::LayerState{links::LayerState::NotReady, {}};
 					return links::LayerState{};
-				}, shortLinksToSettle);
+				}, shortLinksToSettle, startedWallNs);
 				if (!stale) {
 					Event error{.type = EventType::Error};
 					error.message = "start-up link cleanup: " + stale.error().message;
@@ -896,6 +912,11 @@ struct Watcher::Impl {
 				return makeError(EALREADY, "watcher already started");
 			state = State::Running;
 		}
+		// The filesystem's own clock (coarse): links this host makes from now on are
+		// live work, which the start-up cleanup leaves alone.
+		struct timespec now;
+		::clock_gettime(CLOCK_REALTIME_COARSE, &now);
+		startedWallNs = static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
 		loop = target;
 		auto init = [&](uv_handle_t *handle, int r) {
 			if (r == 0) {
@@ -1134,6 +1155,12 @@ bool Watcher::closed() const
 Snapshot Watcher::snapshot() const
 {
 	return impl_->store.snapshot();
+}
+
+std::vector<PendingItem> Watcher::pending() const
+{
+	std::lock_guard lock(impl_->pendingMutex);
+	return impl_->pendingList ? *impl_->pendingList : std::vector<PendingItem>{};
 }
 
 WatcherStats Watcher::stats() const

@@ -1,6 +1,8 @@
 // The local links of RO layers: create if missing, remove only links into RO/.
 #include "local_links.h"
 
+#include "identity.h"
+
 #include "fs_write.h"
 #include "safe_fs.h"
 #include "sys.h"
@@ -209,7 +211,8 @@ void removeOtherShortLinks(int rootFd, const std::string &id, const std::string 
 }
 
 Result<std::size_t> removeStaleLinks(int rootFd, const std::function<LayerState(const std::string &id)> &stateOf,
-				     std::unordered_map<std::string, std::vector<std::string>> &deferred)
+				     std::unordered_map<std::string, std::vector<std::string>> &deferred,
+				     std::int64_t madeBeforeNs)
 {
 	auto dirs = openLocalDirs(rootFd, false);
 	if (!dirs)
@@ -221,6 +224,9 @@ Result<std::size_t> removeStaleLinks(int rootFd, const std::function<LayerState(
 	auto roState = [&](const std::string &id) -> std::optional<LayerState> {
 		if (!linksIntoRO(dirs->overlay.get(), id))
 			return std::nullopt;
+		FileId made = statId(dirs->overlay.get(), id);
+		if ((made.btimeNs ? made.btimeNs : made.ctimeNs) >= madeBeforeNs)
+			return std::nullopt; // being made now
 		return stateOf(id);
 	};
 	std::size_t removed = 0;

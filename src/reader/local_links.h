@@ -9,6 +9,7 @@
 #include <layerwatch/result.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -51,8 +52,12 @@ struct LayerState {
 // short link names): once ready, removeOtherShortLinks settles them; once proved not
 // ready or gone, remove(rootFd, id, names) does.
 // Returns how many links it removed.
+// Links made at or after madeBeforeNs (wall clock) are left alone, as are the layers
+// they name: this host's engine is making that layer now (build_ro_dir links first,
+// then fills RO/<id> through them), not leaving it behind.
 Result<std::size_t> removeStaleLinks(int rootFd, const std::function<LayerState(const std::string &id)> &stateOf,
-				     std::unordered_map<std::string, std::vector<std::string>> &deferred);
+				     std::unordered_map<std::string, std::vector<std::string>> &deferred,
+				     std::int64_t madeBeforeNs = INT64_MAX);
 
 // Removes each l/<name> of names that still leads to ../<id>/diff, but link itself.
 void removeOtherShortLinks(int rootFd, const std::string &id, const std::string &link,

@@ -71,7 +71,16 @@ TEST_CASE("after a load, a ready layer's old short link and a pending layer's li
 	CHECK(h.shortLink(std::string(26, 'b')) == "../" + kB + "/diff");
 	CHECK(h.shortLink(kRwLink) == "../" + kRw + "/diff");
 
-	// B pending: its three links go; A's and the container's stay.
+	// B pending, but its links made since the reader started (this host's engine is
+	// making B now, through them): they stay, and are not deferred either.
+	deferred.clear();
+	CHECK(lw::test::unwrap(links::removeStaleLinks(h.fd.get(), state(links::LayerState::NotReady), deferred,
+						       /*madeBeforeNs=*/1)) == 0);
+	CHECK(lw::test::exists(h.root + "/overlay/" + kB));
+	CHECK(deferred.empty());
+
+	// B pending, its links older than the start: its three links go; A's and the
+	// container's stay.
 	CHECK(lw::test::unwrap(links::removeStaleLinks(h.fd.get(), state(links::LayerState::NotReady), deferred)) == 3);
 	CHECK_FALSE(lw::test::exists(h.root + "/overlay/l/" + std::string(26, 'b')));
 	CHECK_FALSE(lw::test::exists(h.root + "/overlay/" + kB));
