@@ -12,6 +12,8 @@
 #ifndef LAYERWATCH_LAYERWATCH_H
 #define LAYERWATCH_LAYERWATCH_H
 
+#include <layerwatch/version.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,7 +49,19 @@ LW_C_EXPORT int remote_overlay_build_ro_dir(const char *id);
 LW_C_EXPORT int remote_layer_remove_ro_dir(const char *id);
 LW_C_EXPORT int remote_overlay_remove_ro_dir(const char *id);
 
-/* ---- The handle API ------------------------------------------------------ */
+/* ---- The handle API ------------------------------------------------------
+ * Structs that cross in both directions begin with their size as the host compiled
+ * them, so that a library with more fields keeps working with a host built before:
+ * fields past that size take their defaults and are never written. lw_options_init()
+ * and lw_get_stats() are macros that pass sizeof. */
+
+/* The library's version ("0.2.0"); LW_VERSION_* (layerwatch/version.h) are the
+ * header's. */
+LW_C_EXPORT const char *lw_version(void);
+/* What the last failing call of this thread said (the library's own message: which
+ * file, which errno, what happens next), or "" after a call that succeeded. Valid
+ * until the next call on this thread. */
+LW_C_EXPORT const char *lw_last_error(void);
 
 typedef struct lw_watcher lw_watcher;
 
@@ -96,6 +110,7 @@ typedef void (*lw_event_cb)(const lw_event *event, void *user);
 typedef void (*lw_log_cb)(lw_log_level level, const char *message, void *user);
 
 typedef struct {
+	size_t size;           /* sizeof(lw_options) as compiled by the host: lw_options_init */
 	const char *root;      /* the storage root, e.g. /var/lib/isulad/storage */
 	lw_mode mode;          /* LW_MODE_AUTO */
 	uint32_t interval_ms;  /* rescan period of remote trees: 5000 */
@@ -105,11 +120,38 @@ typedef struct {
 	lw_log_cb on_log;      /* may be NULL: nothing is logged */
 	lw_log_level log_level; /* LW_LOG_INFO */
 	void *user;            /* passed to both callbacks */
+	/* Added after the first layout (watcher.h's WatcherOptions say more): */
+	uint32_t max_pending_watches; /* inotify watches for pending items: 1024 */
+	uint32_t max_pending_items;   /* items with unusable files kept in full per tree: 10000 */
+	uint32_t remote_reads;        /* reads in flight on a network tree: 32 */
+	uint32_t verify_period_ms;    /* every ready remote image verified once per: 300000 */
 } lw_options;
 
 typedef struct {
+	size_t size; /* sizeof(lw_stats) as compiled by the host: lw_get_stats */
 	uint64_t kernel_events, batches, coalesced, rescans, resyncs, last_rescan_us, watches, pending;
+	/* Added after the first layout: */
+	uint64_t errors;   /* error events told */
+	uint64_t troubled; /* trees and items that cannot be read right now */
+	uint64_t stalled;  /* trees whose read has not come back in time */
 } lw_stats;
+
+/* A layer as the store has it; the caller's to free with lw_layer_free. */
+typedef struct {
+	char *id;
+	char *parent; /* "" for a base layer */
+	char *link;   /* its overlay short link: overlay/l/<link> */
+	char *diff_digest;
+	char **names;
+	size_t names_len;
+} lw_layer;
+
+/* An item that is not ready, and why; freed with lw_pending_list_free. */
+typedef struct {
+	char *kind; /* "overlay", "layer", "image" */
+	char *id;
+	char *reason;
+} lw_pending;
 
 /* An image as the store has it; every pointer is the caller's to free with
  * lw_image_free (one) or lw_image_list_free (an array). */
@@ -121,8 +163,9 @@ typedef struct {
 	size_t names_len;
 } lw_image;
 
-/* Fills options with the defaults above. */
-LW_C_EXPORT void lw_options_init(lw_options *options);
+/* Fills options (size bytes of it) with the defaults above. */
+LW_C_EXPORT void lw_options_init_sized(lw_options *options, size_t size);
+#define lw_options_init(options) lw_options_init_sized((options), sizeof(lw_options))
 /* Opens the root and makes a watcher; nothing runs yet. */
 LW_C_EXPORT int lw_create(const lw_options *options, lw_watcher **out);
 /* Starts on the caller's loop, from its thread (the initial load runs before it
@@ -146,8 +189,16 @@ LW_C_EXPORT void lw_image_list_free(lw_image *images, size_t count);
 /* The image's layer ids, top first. */
 LW_C_EXPORT int lw_image_chain(lw_watcher *watcher, const char *image_id, char ***layer_ids, size_t *count);
 LW_C_EXPORT void lw_strv_free(char **strings, size_t count);
+/* -ENOENT when there is no such layer. */
+LW_C_EXPORT int lw_layer_get(lw_watcher *watcher, const char *id, lw_layer **out);
+LW_C_EXPORT void lw_layer_free(lw_layer *layer);
+/* Every item not ready, with its reason, as of the last events (from any thread). */
+LW_C_EXPORT int lw_pending_list(lw_watcher *watcher, lw_pending **out, size_t *count);
+LW_C_EXPORT void lw_pending_list_free(lw_pending *items, size_t count);
 
-LW_C_EXPORT int lw_get_stats(const lw_watcher *watcher, lw_stats *out);
+/* Fills size bytes of out. */
+LW_C_EXPORT int lw_get_stats_sized(const lw_watcher *watcher, lw_stats *out, size_t size);
+#define lw_get_stats(watcher, out) lw_get_stats_sized((watcher), (out), sizeof(lw_stats))
 /* A message for a negative errno value returned here. */
 LW_C_EXPORT const char *lw_strerror(int error);
 

@@ -127,6 +127,9 @@ public:
 
 	Snapshot snapshot() const;
 	WatcherStats stats() const;
+	// Every item not ready, with its one reason (by kind, then id; shelved ones last),
+	// as of the last events told. From any thread.
+	std::vector<PendingItem> pending() const;
 
 	struct Impl;
 

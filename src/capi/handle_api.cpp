@@ -8,6 +8,8 @@
 
 #include <uv.h>
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -20,6 +22,7 @@ struct lw_watcher {
 
 namespace {
 
+using lw::capi::failed;
 using lw::capi::guarded;
 
 char *copyString(const std::string &s)
@@ -128,37 +131,83 @@ void deliverC(const lw_options &options, const lw::Event &e)
 	options.on_event(&c, options.user);
 }
 
+// The defaults lw_options_init gives, and the size of the first layout (through
+// user): a host's struct must have at least that.
+constexpr lw_options kDefaultOptions = [] {
+	lw_options o{};
+	o.size = sizeof(lw_options);
+	o.mode = LW_MODE_AUTO;
+	o.interval_ms = 5000;
+	o.commit_links = 1;
+	o.log_level = LW_LOG_INFO;
+	o.max_pending_watches = 1024;
+	o.max_pending_items = 10000;
+	o.remote_reads = 32;
+	o.verify_period_ms = 300000;
+	return o;
+}();
+constexpr std::size_t kFirstOptionsSize = offsetof(lw_options, user) + sizeof(void *);
+
 } // namespace
+
+namespace lw::capi {
+
+std::string &lastError()
+{
+	thread_local std::string message;
+	return message;
+}
+
+} // namespace lw::capi
 
 extern "C" {
 
-void lw_options_init(lw_options *options)
+const char *lw_version(void)
+{
+	return LW_VERSION_STRING;
+}
+
+const char *lw_last_error(void)
+{
+	return lw::capi::lastError().c_str();
+}
+
+void lw_options_init_sized(lw_options *options, size_t size)
 {
 	if (!options)
 		return;
-	*options = {};
-	options->mode = LW_MODE_AUTO;
-	options->interval_ms = 5000;
-	options->commit_links = 1;
-	options->log_level = LW_LOG_INFO;
+	std::memcpy(options, &kDefaultOptions, std::min(size, sizeof kDefaultOptions));
+	if (size >= sizeof options->size)
+		options->size = size;
 }
 
-int lw_create(const lw_options *options, lw_watcher **out)
+int lw_create(const lw_options *given, lw_watcher **out)
 {
 	return guarded([&] {
-		if (!options || !out || !options->root)
+		if (!given || !out)
 			return -EINVAL;
 		*out = nullptr;
 		auto handle = std::make_unique<lw_watcher>();
-		handle->options = *options;
+		// What the host's layout has, over the defaults of what it has not.
+		if (given->size < kFirstOptionsSize)
+			return failed({EINVAL, "lw_options.size: not set (lw_options_init sets it)"});
+		handle->options = kDefaultOptions;
+		std::memcpy(&handle->options, given, std::min(given->size, sizeof(lw_options)));
+		const lw_options *options = &handle->options;
+		if (!options->root)
+			return failed({EINVAL, "lw_options.root: not set"});
 		lw::WatcherOptions o;
 		o.root = options->root;
+		o.maxPendingWatches = options->max_pending_watches;
+		o.maxPendingItems = options->max_pending_items;
+		o.remoteReads = options->remote_reads;
+		o.verifyPeriodMs = options->verify_period_ms;
 		// Read as a plain int: a value out of the enum's range must not be loaded as one.
 		int mode;
 		static_assert(sizeof mode == sizeof options->mode);
 		std::memcpy(&mode, &options->mode, sizeof mode);
 		if (mode < LW_MODE_AUTO || mode > LW_MODE_POLL)
-			return -EINVAL;
+			return failed({EINVAL, "lw_options.mode: out of range"});
 		o.mode = static_cast<lw::WatchMode>(mode);
 		o.intervalMs = options->interval_ms;
 		o.commitLinks = options->commit_links != 0;
@@ -167,7 +216,7 @@ int lw_create(const lw_options *options, lw_watcher **out)
 		static_assert(sizeof level == sizeof options->log_level);
 		std::memcpy(&level, &options->log_level, sizeof level);
 		if (level < LW_LOG_DEBUG || level > LW_LOG_ERROR)
-			return -EINVAL;
+			return failed({EINVAL, "lw_options.log_level: out of range"});
 		o.logLevel = static_cast<lw::LogLevel>(level);
 		lw_watcher *self = handle.get();
 		if (options->on_log)
@@ -176,7 +225,7 @@ int lw_create(const lw_options *options, lw_watcher **out)
 			};
 		auto watcher = lw::Watcher::create(std::move(o), [self](const lw::Event &e) { deliverC(self->options, e); });
 		if (!watcher)
-			return -watcher.error().code;
+			return failed(watcher.error());
 		handle->watcher = std::move(*watcher);
 		*out = handle.release();
 		return 0;
@@ -189,7 +238,7 @@ int lw_attach(lw_watcher *watcher, struct uv_loop_s *loop)
 		if (!watcher || !loop)
 			return -EINVAL;
 		auto r = watcher->watcher->attach(loop);
-		return r ? 0 : -r.error().code;
+		return r ? 0 : failed(r.error());
 	});
 }
 
@@ -199,7 +248,7 @@ int lw_start(lw_watcher *watcher)
 		if (!watcher)
 			return -EINVAL;
 		auto r = watcher->watcher->start();
-		return r ? 0 : -r.error().code;
+		return r ? 0 : failed(r.error());
 	});
 }
 
@@ -338,15 +387,95 @@ void lw_strv_free(char **strings, size_t count)
 	std::free(strings);
 }
 
-int lw_get_stats(const lw_watcher *watcher, lw_stats *out)
+int lw_get_stats_sized(const lw_watcher *watcher, lw_stats *out, size_t size)
 {
 	return guarded([&] {
-		if (!watcher || !out)
+		if (!watcher || !out || size < sizeof out->size)
 			return -EINVAL;
 		auto s = watcher->watcher->stats();
-		*out = {s.kernelEvents, s.batches, s.coalesced, s.rescans, s.resyncs, s.lastRescanUs, s.watches, s.pending};
+		lw_stats all = {sizeof(lw_stats), s.kernelEvents, s.batches, s.coalesced, s.rescans, s.resyncs,
+				s.lastRescanUs, s.watches, s.pending, s.errors, s.troubled, s.stalled};
+		std::memcpy(out, &all, std::min(size, sizeof all));
+		out->size = std::min(size, sizeof all);
 		return 0;
 	});
+}
+
+int lw_layer_get(lw_watcher *watcher, const char *id, lw_layer **out)
+{
+	return guarded([&] {
+		if (!watcher || !id || !out)
+			return -EINVAL;
+		*out = nullptr;
+		auto layer = watcher->watcher->snapshot().layer(id);
+		if (!layer)
+			return failed({ENOENT, std::string("no layer ") + id});
+		auto *c = static_cast<lw_layer *>(std::calloc(1, sizeof(lw_layer)));
+		if (!c)
+			throw std::bad_alloc();
+		try {
+			c->id = copyString(layer->id);
+			c->parent = copyString(layer->parent);
+			c->link = copyString(layer->link);
+			c->diff_digest = copyString(layer->diffDigest);
+			c->names = copyStrings(layer->names);
+			c->names_len = layer->names.size();
+		} catch (...) {
+			lw_layer_free(c);
+			throw;
+		}
+		*out = c;
+		return 0;
+	});
+}
+
+void lw_layer_free(lw_layer *layer)
+{
+	if (!layer)
+		return;
+	std::free(layer->id);
+	std::free(layer->parent);
+	std::free(layer->link);
+	std::free(layer->diff_digest);
+	lw_strv_free(layer->names, layer->names_len);
+	std::free(layer);
+}
+
+int lw_pending_list(lw_watcher *watcher, lw_pending **out, size_t *count)
+{
+	return guarded([&] {
+		if (!watcher || !out || !count)
+			return -EINVAL;
+		*out = nullptr;
+		*count = 0;
+		auto items = watcher->watcher->pending();
+		auto *c = static_cast<lw_pending *>(std::calloc(items.size() + 1, sizeof(lw_pending)));
+		if (!c)
+			throw std::bad_alloc();
+		for (std::size_t i = 0; i < items.size(); ++i) {
+			try {
+				c[i] = {copyString(items[i].kind), copyString(items[i].id), copyString(items[i].reason)};
+			} catch (...) {
+				lw_pending_list_free(c, i + 1);
+				throw;
+			}
+		}
+		*out = c;
+		*count = items.size();
+		return 0;
+	});
+}
+
+void lw_pending_list_free(lw_pending *items, size_t count)
+{
+	if (!items)
+		return;
+	for (size_t i = 0; i < count; ++i) {
+		std::free(items[i].kind);
+		std::free(items[i].id);
+		std::free(items[i].reason);
+	}
+	std::free(items);
 }
 
 const char *lw_strerror(int error)

@@ -65,7 +65,7 @@ int setHome(std::string SeedState::*home, const char *dir)
 		std::string path = withoutTrailingSlashes(dir);
 		auto made = lw::fs::makeDirs(AT_FDCWD, path + "/" + std::string(lw::paths::kRO));
 		if (!made)
-			return -made.error().code;
+			return lw::capi::failed(made.error());
 		std::lock_guard lock(seed().mutex);
 		seed().*home = path;
 		return 0;
@@ -106,13 +106,13 @@ int buildRoDir(std::string SeedState::*home, const char *id)
 			return r;
 		auto ro = lw::fs::makeDirs(homeFd.get(), std::string(lw::paths::kRO) + "/" + id);
 		if (!ro)
-			return -ro.error().code;
+			return lw::capi::failed(ro.error());
 		auto linked = lw::fs::symlinkAtomic(homeFd.get(), id, lw::paths::roTarget(id), false);
 		if (!linked) {
 			auto existing = lw::fs::readLink(homeFd.get(), id);
 			if (existing && lw::links::pointsIntoRO(*existing, id))
 				return 0; // already there
-			return -linked.error().code;
+			return lw::capi::failed(linked.error());
 		}
 		return 0;
 	});
@@ -134,7 +134,7 @@ int removeRoDir(std::string SeedState::*home, const char *id)
 			return ro.error().code == ENOENT ? 0 : -ro.error().code;
 		auto removed = lw::fs::removeAtomically(ro->get(), id);
 		if (!removed && removed.error().code != ENOENT)
-			return -removed.error().code;
+			return lw::capi::failed(removed.error());
 		return 0;
 	});
 }
@@ -154,9 +154,9 @@ int startRefresh(std::function<void(const lw::Event &)> onEvent, std::shared_ptr
 		return -EINVAL; // the homes must share one storage root
 	auto watcher = lw::Watcher::create({.root = root}, std::move(onEvent));
 	if (!watcher)
-		return -watcher.error().code;
+		return lw::capi::failed(watcher.error());
 	if (auto r = (*watcher)->start(); !r)
-		return -r.error().code;
+		return lw::capi::failed(r.error());
 	s.refresh = std::move(*watcher);
 	s.hooks = std::move(hooks);
 	return 0;

@@ -9,7 +9,7 @@ trap 'rm -rf "$dest"' EXIT
 meson install -C "$build" --no-rebuild --destdir "$dest" --quiet >/dev/null
 pc=$(find "$dest" -name layerwatch.pc | head -n 1)
 [ -n "$pc" ] || { echo "no layerwatch.pc installed"; exit 1; }
-for f in layerwatch.h watcher.h store.h model.h writer.h; do
+for f in layerwatch.h watcher.h store.h model.h writer.h isulad.h version.h; do
   [ -n "$(find "$dest" -path "*/include/layerwatch/$f")" ] || { echo "header $f not installed"; exit 1; }
 done
 [ -n "$(find "$dest" -name layerwatch -type f -perm -u+x)" ] || { echo "program not installed"; exit 1; }
@@ -19,3 +19,12 @@ cc -std=c99 -Wall -Werror -o "$dest/consumer" "$source/test/install/consumer.c" 
 libdir=$(dirname "$(find "$dest" -name 'liblayerwatch.so*' | head -n 1)")
 mkdir -p "$dest/root"
 LD_LIBRARY_PATH=$libdir "$dest/consumer" "$dest/root"
+
+# iSulad's way in: the fake iSulad built from layerwatch-isulad alone, run on an empty
+# store until SIGTERM, after which it says its figures.
+flags=$(pkg-config --cflags --libs layerwatch-isulad)
+cc -std=gnu99 -Wall -Werror -o "$dest/fake_isulad" "$source/test/isulad/fake_isulad.c" $flags -lpthread
+mkdir -p "$dest/isulad/overlay/RO" "$dest/isulad/overlay-layers/RO" "$dest/isulad/overlay-images"
+out=$(LD_LIBRARY_PATH=$libdir timeout -s TERM 2 "$dest/fake_isulad" "$dest/isulad" || true)
+grep -q '^started ' <<<"$out" || { echo "fake iSulad did not start: $out"; exit 1; }
+grep -q '^violations 0$' <<<"$out" || { echo "fake iSulad: $out"; exit 1; }

@@ -3,6 +3,7 @@
 #include "child_process.h"
 #include "test_support.h"
 
+#include <layerwatch/layerwatch.h>
 #include <layerwatch/scan.h>
 #include <layerwatch/writer.h>
 
@@ -72,4 +73,61 @@ TEST_CASE("the host daemon lists a published image on SIGUSR1 and stops cleanly 
 	CHECK(stoppedEvent);
 	CHECK(closedLoop);
 	CHECK(daemon.wait(10s) == 0);
+}
+
+TEST_CASE("lw_layer_get, lw_pending_list and lw_last_error tell a C host what the watcher knows")
+{
+	lw::test::TempDir tmp;
+	std::string root = tmp / "s";
+	auto writer = lw::test::unwrap(StoreWriter::open(root, {.durable = false, .makeLinks = false}));
+	std::string base = lw::test::makeId(), top = lw::test::makeId();
+	lw::test::unwrap(writer.addLayer({.id = base, .names = {"base"}}));
+	// top names a parent that is not there: pending, with its reason.
+	lw::test::unwrap(writer.addLayer({.id = top, .parent = base}));
+	lw::test::unwrap(writer.removeLayer(base));
+	lw::test::unwrap(writer.addLayer({.id = base, .names = {"base"}}));
+	std::string orphan = lw::test::makeId();
+	lw::test::makeDirs(root + "/overlay-layers/RO/" + orphan); // pending: no files
+
+	CHECK(std::string(lw_version()) == LW_VERSION_STRING);
+	lw_options options;
+	lw_options_init(&options);
+	CHECK(options.size == sizeof options);
+	options.root = root.c_str();
+	lw_watcher *w = nullptr;
+	REQUIRE(lw_create(&options, &w) == 0);
+	REQUIRE(lw_start(w) == 0);
+	lw_stats stats;
+	REQUIRE(lw::test::eventually([&] { return lw_get_stats(w, &stats) == 0 && stats.pending >= 1 && stats.size == sizeof stats; },
+				      10s));
+
+	lw_layer *layer = nullptr;
+	REQUIRE(lw_layer_get(w, base.c_str(), &layer) == 0);
+	CHECK(std::string(layer->id) == base);
+	CHECK(std::string(layer->parent).empty());
+	CHECK(std::string(layer->link).size() == 26);
+	REQUIRE(layer->names_len == 1);
+	CHECK(std::string(layer->names[0]) == "base");
+	lw_layer_free(layer);
+	CHECK(lw_layer_get(w, orphan.c_str(), &layer) == -ENOENT);
+	CHECK(std::string(lw_last_error()) == "no layer " + orphan);
+	CHECK(layer == nullptr);
+
+	lw_pending *items = nullptr;
+	size_t count = 0;
+	REQUIRE(lw_pending_list(w, &items, &count) == 0);
+	bool orphanListed = false;
+	for (size_t i = 0; i < count; ++i)
+		if (std::string(items[i].id) == orphan) {
+			orphanListed = true;
+			CHECK(std::string(items[i].kind) == "layer");
+			CHECK(std::string(items[i].reason).rfind("overlay: missing", 0) == 0);
+		}
+	CHECK(orphanListed);
+	lw_pending_list_free(items, count);
+	CHECK(std::string(lw_last_error()).empty());
+
+	CHECK(lw_stop(w) == 0);
+	CHECK(lw_join(w) == 0);
+	lw_destroy(w);
 }
