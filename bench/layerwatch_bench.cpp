@@ -8,6 +8,7 @@
 // usage: layerwatch_bench [--quick] --out DIR [--work DIR]
 // Writes DIR/results.json, DIR/BENCHMARKS.md and DIR/*.dat (for the plot).
 #include "store_generator.h"
+#include "store_state.h"
 
 #include "inotify_source.h"
 #include "reconciler.h"

@@ -99,12 +99,12 @@ public:
 	const std::string &root() const { return root_; }
 
 private:
-	StoreWriter(std::string root, int rootFd, WriterOptions options);
-	Result<std::string> buildOverlay(const LayerSpec &spec);
-	Result<void> buildLayerMetadata(const LayerSpec &spec);
-	Result<void> removeRO(std::string_view tree, std::string_view id);
+	LW_HIDDEN StoreWriter(std::string root, int rootFd, WriterOptions options);
+	LW_HIDDEN Result<std::string> buildOverlay(const LayerSpec &spec);
+	LW_HIDDEN Result<void> buildLayerMetadata(const LayerSpec &spec);
+	LW_HIDDEN Result<void> removeRO(std::string_view tree, std::string_view id);
 	// After every change: readers that trust the generation file look at it alone.
-	void touchGeneration();
+	LW_HIDDEN void touchGeneration();
 	friend struct GenerationTouch;
 
 	std::string root_;

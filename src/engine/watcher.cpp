@@ -12,6 +12,7 @@
 #include "reconciler.h"
 #include "root.h"
 #include "safe_fs.h"
+#include "store_state.h"
 #include "tree_reader.h"
 
 #include <layerwatch/paths.h>
@@ -70,7 +71,8 @@ bool parseWatchMode(const std::string &text, WatchMode &mode)
 	return false;
 }
 
-struct Watcher::Impl {
+// Hidden: the class is exported, its insides are not.
+struct __attribute__((visibility("hidden"))) Watcher::Impl {
 	WatcherOptions options;
 	EventCallback onEvent;
 	// Shared with the workers: a read still in the kernel when the watcher is gone

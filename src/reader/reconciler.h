@@ -8,6 +8,7 @@
 
 #include "dependency_index.h"
 #include "identity.h"
+#include "store_state.h"
 #include "tree_reader.h"
 #include "validator.h"
 

@@ -4,6 +4,7 @@
 #include "reconciler.h"
 #include "root.h"
 #include "safe_fs.h"
+#include "store_state.h"
 #include "sys.h"
 
 #include <fmt/format.h>

@@ -1,5 +1,5 @@
 // The store maps and their snapshots.
-#include <layerwatch/store.h>
+#include "store_state.h"
 
 #include <algorithm>
 

@@ -1,5 +1,6 @@
 // `layerwatch scan` from outside, on a store composed from the real iSulad files.
 #include "test_support.h"
+#include "store_state.h"
 
 #include "reconciler.h"
 #include "root.h"

@@ -2,6 +2,7 @@
 // would be: the reader loads, follows removals, and writes only local links. Needs
 // root (a private mount namespace); skipped (77) where it cannot have one.
 #include "test_support.h"
+#include "store_state.h"
 
 #include "reconciler.h"
 #include "root.h"

@@ -2,6 +2,7 @@
 // steps, scans, and the store state, change set and pending reasons expected after
 // each scan. The language is described at the top of test/scenarios/basics.scn.
 #include "test_support.h"
+#include "store_state.h"
 
 #include "reconciler.h"
 #include "root.h"

@@ -2,6 +2,7 @@
 // of changes: every snapshot is consistent (every visible image's chain is visible)
 // and generations never go back. Meant for ThreadSanitizer too (CI runs it there).
 #include "test_support.h"
+#include "store_state.h"
 
 #include <layerwatch/store.h>
 
