@@ -12,7 +12,10 @@ pc=$(find "$dest" -name layerwatch.pc | head -n 1)
 for f in layerwatch.h watcher.h store.h model.h writer.h isulad.h version.h; do
   [ -n "$(find "$dest" -path "*/include/layerwatch/$f")" ] || { echo "header $f not installed"; exit 1; }
 done
-[ -n "$(find "$dest" -name layerwatch -type f -perm -u+x)" ] || { echo "program not installed"; exit 1; }
+program=$(find "$dest" -name layerwatch -type f -perm -u+x | head -n 1)
+[ -n "$program" ] || { echo "program not installed"; exit 1; }
+# It finds its library by its own rpath (the prefix's libdir), whatever the prefix.
+readelf -d "$program" | grep -qE 'R(UN)?PATH' || { echo "program has no install rpath"; exit 1; }
 export PKG_CONFIG_PATH=$(dirname "$pc") PKG_CONFIG_SYSROOT_DIR=$dest
 flags=$(pkg-config --cflags --libs layerwatch)
 cc -std=c99 -Wall -Werror -o "$dest/consumer" "$source/test/install/consumer.c" $flags
@@ -28,3 +31,10 @@ mkdir -p "$dest/isulad/overlay/RO" "$dest/isulad/overlay-layers/RO" "$dest/isula
 out=$(LD_LIBRARY_PATH=$libdir timeout -s TERM 2 "$dest/fake_isulad" "$dest/isulad" || true)
 grep -q '^started ' <<<"$out" || { echo "fake iSulad did not start: $out"; exit 1; }
 grep -q '^violations 0$' <<<"$out" || { echo "fake iSulad: $out"; exit 1; }
+
+# Before any install: the same consumer from the uninstalled pkg-config file, against
+# the headers in the source tree and the library in the build folder.
+flags=$(PKG_CONFIG_PATH=$build/meson-uninstalled PKG_CONFIG_SYSROOT_DIR= pkg-config --cflags --libs layerwatch)
+cc -std=c99 -Wall -Werror -o "$dest/consumer-uninstalled" "$source/test/install/consumer.c" $flags
+mkdir -p "$dest/root2"
+LD_LIBRARY_PATH=$build/src "$dest/consumer-uninstalled" "$dest/root2"
