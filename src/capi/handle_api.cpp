@@ -77,31 +77,20 @@ void clearImage(lw_image &image)
 	image = {};
 }
 
+// The C enum is the C++ one, value for value: a cast, checked here once.
 lw_event_type cType(lw::EventType type)
 {
-	switch (type) {
-	case lw::EventType::LayerAdded:
-		return LW_EVENT_LAYER_ADDED;
-	case lw::EventType::LayerRemoved:
-		return LW_EVENT_LAYER_REMOVED;
-	case lw::EventType::ImageAdded:
-		return LW_EVENT_IMAGE_ADDED;
-	case lw::EventType::ImageUpdated:
-		return LW_EVENT_IMAGE_UPDATED;
-	case lw::EventType::ImageRemoved:
-		return LW_EVENT_IMAGE_REMOVED;
-	case lw::EventType::Pending:
-		return LW_EVENT_PENDING;
-	case lw::EventType::Resync:
-		return LW_EVENT_RESYNC;
-	case lw::EventType::Error:
-		return LW_EVENT_ERROR;
-	case lw::EventType::Ready:
-		return LW_EVENT_READY;
-	case lw::EventType::Stopped:
-		return LW_EVENT_STOPPED;
-	}
-	return LW_EVENT_ERROR;
+	static_assert(LW_EVENT_LAYER_ADDED == static_cast<int>(lw::EventType::LayerAdded));
+	static_assert(LW_EVENT_LAYER_REMOVED == static_cast<int>(lw::EventType::LayerRemoved));
+	static_assert(LW_EVENT_IMAGE_ADDED == static_cast<int>(lw::EventType::ImageAdded));
+	static_assert(LW_EVENT_IMAGE_UPDATED == static_cast<int>(lw::EventType::ImageUpdated));
+	static_assert(LW_EVENT_IMAGE_REMOVED == static_cast<int>(lw::EventType::ImageRemoved));
+	static_assert(LW_EVENT_PENDING == static_cast<int>(lw::EventType::Pending));
+	static_assert(LW_EVENT_RESYNC == static_cast<int>(lw::EventType::Resync));
+	static_assert(LW_EVENT_ERROR == static_cast<int>(lw::EventType::Error));
+	static_assert(LW_EVENT_READY == static_cast<int>(lw::EventType::Ready));
+	static_assert(LW_EVENT_STOPPED == static_cast<int>(lw::EventType::Stopped));
+	return static_cast<lw_event_type>(type);
 }
 
 void deliverC(const lw_options &options, const lw::Event &e)
