@@ -56,7 +56,7 @@ static size_t g_failed_count;
 static int g_flaky;
 static long g_violations;
 static long g_max_read_wait_us;
-static volatile int g_stop_reader;
+static int g_stop_reader; /* under g_mutex */
 static char g_root[4096];
 
 static void say(const char *what, const char *id)
@@ -240,8 +240,15 @@ static void *reader(void *unused)
 {
 	struct timespec pause = {0, 1000000};
 	(void)unused;
-	while (!g_stop_reader) {
-		long start = now_us(), waited;
+	for (;;) {
+		long start, waited;
+		int stop;
+		pthread_mutex_lock(&g_mutex);
+		stop = g_stop_reader;
+		pthread_mutex_unlock(&g_mutex);
+		if (stop)
+			break;
+		start = now_us();
 		pthread_rwlock_rdlock(&g_remote_lock);
 		waited = now_us() - start;
 		pthread_rwlock_unlock(&g_remote_lock);
@@ -288,8 +295,12 @@ int main(int argc, char **argv)
 
 	sigwait(&stop, &sig);
 	remote_maintain_cleanup();
+	pthread_mutex_lock(&g_mutex);
 	g_stop_reader = 1;
+	pthread_mutex_unlock(&g_mutex);
 	pthread_join(reader_thread, NULL);
+	pthread_mutex_lock(&g_mutex);
 	printf("max_read_wait_us %ld\nviolations %ld\n", g_max_read_wait_us, g_violations);
+	pthread_mutex_unlock(&g_mutex);
 	return 0;
 }
