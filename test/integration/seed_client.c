@@ -89,6 +89,16 @@ int main(int argc, char **argv)
 		return 18;
 	if (remote_layer_build_ro_dir("../escape") == 0)
 		return 19;
+	/* Any one plain name is an id to these (iSulad's own unit test builds "foo");
+	 * "." and ".." are not. */
+	if (remote_layer_build_ro_dir("foo") != 0 || remote_layer_remove_ro_dir("foo") != 0)
+		return 20;
+	snprintf(path, sizeof(path), "%s/overlay-layers/RO/foo", root);
+	if (exists(path))
+		return 21;
+	if (remote_layer_build_ro_dir(".") == 0 || remote_layer_build_ro_dir("..") == 0 ||
+	    remote_overlay_remove_ro_dir("..") == 0)
+		return 22;
 
 	remote_maintain_cleanup();
 	printf("seed client: done\n");
