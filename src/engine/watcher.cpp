@@ -486,10 +486,9 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 			bool &told = shelfTold[static_cast<int>(tree)];
 			if (shelving && !told)
 				log(LogLevel::Warning,
-				    fmt::format("{} holds more than {} items whose files are unusable: the others are "
-						"counted and listed as pending, not read in full, and read again when "
-						"they change",
-						treeName(tree), options.maxPendingItems));
+				    fmt::format("{}; the others are counted and listed as pending, and read "
+						"again when they change",
+						reconciler->validator().shelvedReason(tree)));
 			told = shelving;
 		}
 	}

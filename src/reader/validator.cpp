@@ -91,8 +91,9 @@ std::string Validator::shelvedHalf(Tree tree, const std::string &id) const
 
 // Shelves an item read with unusable files when its tree is full of them; false when
 // it is to be kept in full (and counted). The shelf keeps the identity of the files
-// every item of the tree is probed for (probeNamesOf), and nothing else.
-bool Validator::shelve(Tree tree, const std::string &id, const ItemState &state, Touched &touched)
+// every item of the tree is probed for (probeNamesOf), and nothing else. What the
+// change touches, forget() (which adopt() calls first) has already marked.
+bool Validator::shelve(Tree tree, const std::string &id, const ItemState &state)
 {
 	int t = static_cast<int>(tree);
 	if (state.problem.empty())
@@ -107,10 +108,6 @@ bool Validator::shelve(Tree tree, const std::string &id, const ItemState &state,
 	identity.files.resize(probeNamesOf(tree, id).size());
 	identity.files.shrink_to_fit();
 	shelved_[t].emplace(id, std::move(identity));
-	if (tree == Tree::Images)
-		touched.images.insert(id);
-	else
-		touched.layers.insert(id);
 	return true;
 }
 
@@ -159,7 +156,7 @@ void Validator::adopt(Tree tree, const std::string &id, ItemFiles files, Touched
 	forget(tree, id, touched);
 	// Gone since it was listed, or never there: the same as removed.
 	auto gone = [](const ItemState &state) { return state.identity.folder.ino == 0; };
-	if (gone(stateOf(files)) || shelve(tree, id, stateOf(files), touched))
+	if (gone(stateOf(files)) || shelve(tree, id, stateOf(files)))
 		return;
 	if (auto *overlay = std::get_if<OverlayFiles>(&files)) {
 		claim(id, *overlay, touched);

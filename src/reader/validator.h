@@ -133,7 +133,7 @@ private:
 	void unclaim(const std::string &id, const OverlayFiles &overlay, Touched &touched);
 	void chooseHolder(const std::string &link);
 
-	bool shelve(Tree tree, const std::string &id, const ItemState &state, Touched &touched);
+	bool shelve(Tree tree, const std::string &id, const ItemState &state);
 	std::string shelvedHalf(Tree tree, const std::string &id) const;
 
 	int rootFd_;
