@@ -120,19 +120,22 @@ void deliverC(const lw_options &options, const lw::Event &e)
 	options.on_event(&c, options.user);
 }
 
-// The defaults lw_options_init gives, and the size of the first layout (through
-// user): a host's struct must have at least that.
-constexpr lw_options kDefaultOptions = [] {
+// The defaults lw_options_init gives: WatcherOptions' own, so that the two cannot
+// drift apart. kFirstOptionsSize is the first layout's (through user): a host's struct
+// must have at least that.
+const lw_options kDefaultOptions = [] {
+	const lw::WatcherOptions d;
 	lw_options o{};
 	o.size = sizeof(lw_options);
-	o.mode = LW_MODE_AUTO;
-	o.interval_ms = 5000;
-	o.commit_links = 1;
-	o.log_level = LW_LOG_INFO;
-	o.max_pending_watches = 1024;
-	o.max_pending_items = 10000;
-	o.remote_reads = 32;
-	o.verify_period_ms = 300000;
+	o.mode = static_cast<lw_mode>(d.mode);
+	o.interval_ms = d.intervalMs;
+	o.commit_links = d.commitLinks;
+	o.trust_generation = d.trustGeneration;
+	o.log_level = static_cast<lw_log_level>(d.logLevel);
+	o.max_pending_watches = d.maxPendingWatches;
+	o.max_pending_items = d.maxPendingItems;
+	o.remote_reads = d.remoteReads;
+	o.verify_period_ms = d.verifyPeriodMs;
 	return o;
 }();
 constexpr std::size_t kFirstOptionsSize = offsetof(lw_options, user) + sizeof(void *);
