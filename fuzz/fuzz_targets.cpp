@@ -1,6 +1,7 @@
 // Fuzz targets for every parser of untrusted input. One file, one target chosen at
 // compile time (LW_FUZZ_TARGET), so that each binary fuzzes one parser. Each target
 // also checks what it can: a parser must never accept what it then cannot use.
+#include "fanotify_source.h"
 #include "fs_classify.h"
 #include "inotify_source.h"
 
@@ -69,6 +70,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
 				std::abort(); // a name outside the buffer
 		});
 		(void)seen;
+	} else if (target == "fanotify") {
+		auto inside = [&](std::string_view part) {
+			if (!part.empty() && (part.data() < text.data() || part.data() + part.size() > text.data() + text.size()))
+				std::abort(); // a key or a name outside the buffer
+		};
+		(void)lw::parseFanotifyRecords(text.data(), text.size(), [&](const lw::FanotifyRecord &r) {
+			inside(r.folder);
+			inside(r.name);
+			if (r.name.find('\0') != std::string_view::npos)
+				std::abort();
+		});
 	} else if (target == "mountinfo") {
 		(void)lw::fsTypeFromMountinfo(text, "/var/lib/isulad/storage/overlay/RO");
 	}

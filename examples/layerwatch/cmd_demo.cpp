@@ -136,7 +136,7 @@ int runDemo(const Args &args)
 		return 1;
 	}
 	std::string root = base + "/storage";
-	say(fmt::format("layerwatch demo: a store at {}, watched by inotify", root));
+	say(fmt::format("layerwatch demo: a store at {}", root));
 	auto started = Clock::now();
 	Seen seen;
 	int status = 0;
@@ -149,7 +149,7 @@ int runDemo(const Args &args)
 			if (e.type == lw::EventType::Pending)
 				what = fmt::format("{} {}: {}", e.kind, e.id.substr(0, 12), e.reason);
 			if (e.type == lw::EventType::Ready)
-				what = fmt::format("{} images, {} layers", e.imageCount, e.layerCount);
+				what = fmt::format("{} images, {} layers, followed by {}", e.imageCount, e.layerCount, e.backend);
 			say(fmt::format("  {:>8} | {:<14} {} ({})", ms(Clock::now() - started), lw::eventName(e.type), what,
 					lw::sourceName(e.source)));
 			seen.record(e);
@@ -215,8 +215,10 @@ int runDemo(const Args &args)
 					image->names.empty() ? "-" : image->names.front(), snap.chain(image->id).size()));
 		for (const auto &l : latencies)
 			say("  " + l);
-		say(fmt::format("  watcher: {} kernel events in {} batches, {} watches, {} rescans, {} resyncs",
-				stats.kernelEvents, stats.batches, stats.watches, stats.rescans, stats.resyncs));
+		say(fmt::format("  watcher ({}): {} kernel events in {} batches, {} watches, {} marks, {} rescans, "
+				"{} resyncs",
+				stats.backend, stats.kernelEvents, stats.batches, stats.watches, stats.marks, stats.rescans,
+				stats.resyncs));
 		(*watcher)->stop();
 		(*watcher)->join();
 	}

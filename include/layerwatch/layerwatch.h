@@ -134,6 +134,8 @@ typedef struct {
 	uint64_t errors;   /* error events told */
 	uint64_t troubled; /* trees and items that cannot be read right now */
 	uint64_t stalled;  /* trees whose read has not come back in time */
+	uint64_t marks;    /* fanotify marks held (one per filesystem); watches: inotify's */
+	char backend[16];  /* "fanotify", "inotify" or "poll" */
 } lw_stats;
 
 /* A layer as the store has it; the caller's to free with lw_layer_free. */

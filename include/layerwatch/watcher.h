@@ -1,5 +1,5 @@
 // The event engine (DESIGN.md sections 4 and 5): a watcher on a libuv loop that
-// keeps the store in step with the shared trees. inotify on local trees, a periodic
+// keeps the store in step with the shared trees. fanotify or inotify on local trees, a periodic
 // rescan of remote ones (and of any tree whose watches failed), resyncs on overflow.
 //
 // Threads: create() anywhere. attach() on the loop's thread; or start() to run on a
@@ -30,9 +30,10 @@
 namespace lw {
 
 enum class WatchMode {
-	Auto,     // inotify, falling back to rescans where it cannot be had
-	Inotify,  // inotify or fail
-	Fanotify, // not available yet: falls back to inotify, and says so
+	Auto,     // fanotify where it may be had (CAP_SYS_ADMIN, every local tree's filesystem
+		  // takes a mark), else inotify, else rescans
+	Inotify,  // inotify (rescans while it cannot be had)
+	Fanotify, // fanotify: create() fails with why where it cannot be had
 	Poll,     // rescans only
 };
 
@@ -84,14 +85,15 @@ struct WatcherOptions {
 };
 
 struct WatcherStats {
-	std::uint64_t kernelEvents = 0;   // inotify records read
+	std::uint64_t kernelEvents = 0;   // kernel records read (under fanotify: of the whole filesystem)
 	std::uint64_t batches = 0;        // drained batches reconciled
 	std::uint64_t coalesced = 0;      // ids reconciled from those batches
 	std::uint64_t rescans = 0;
 	std::uint64_t generationSkips = 0; // periodic rescans skipped: generation unchanged
 	std::uint64_t resyncs = 0;
 	std::uint64_t lastRescanUs = 0;   // wall time of the last rescan
-	std::uint64_t watches = 0;
+	std::uint64_t watches = 0;        // inotify watches held
+	std::uint64_t marks = 0;          // fanotify marks held (one per filesystem)
 	std::uint64_t pending = 0;
 	std::uint64_t errors = 0;         // Error events told
 	std::uint64_t troubled = 0;       // trees and items that cannot be read right now
@@ -99,6 +101,7 @@ struct WatcherStats {
 	std::uint64_t readsInFlight = 0;  // reads running on workers (after stop too: stuck ones)
 	std::array<bool, 3> remote{};     // overlay/RO, overlay-layers/RO, overlay-images
 	std::array<bool, 3> rescanned{};  // trees rescanned periodically
+	const char *backend = "poll";     // "fanotify", "inotify" or "poll" (a static string)
 };
 
 class LW_EXPORT Watcher {

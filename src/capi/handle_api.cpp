@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
 #include <mutex>
 #include <new>
@@ -386,7 +387,8 @@ int lw_get_stats_sized(const lw_watcher *watcher, lw_stats *out, size_t size)
 			return -EINVAL;
 		auto s = watcher->watcher->stats();
 		lw_stats all = {sizeof(lw_stats), s.kernelEvents, s.batches, s.coalesced, s.rescans, s.resyncs,
-				s.lastRescanUs, s.watches, s.pending, s.errors, s.troubled, s.stalled};
+				s.lastRescanUs, s.watches, s.pending, s.errors, s.troubled, s.stalled, s.marks, {}};
+		std::snprintf(all.backend, sizeof all.backend, "%s", s.backend);
 		std::memcpy(out, &all, std::min(size, sizeof all));
 		out->size = std::min(size, sizeof all);
 		return 0;

@@ -61,10 +61,7 @@ InotifySource::InotifySource(std::string root, InotifyOutput output, int fd)
 
 std::string InotifySource::pathOf(Tree tree, const std::string &id) const
 {
-	std::string path = root_ + "/" + treeName(tree);
-	if (!id.empty())
-		path += "/" + id;
-	return path;
+	return sourcePath(root_, tree, id);
 }
 
 Result<void> InotifySource::watchTree(Tree tree)
@@ -113,29 +110,12 @@ bool InotifySource::itemWatched(Tree tree, const std::string &id) const
 
 long InotifySource::drain(std::size_t maxRecords)
 {
-	// Room for many records per read; a record is at most sizeof(header)+NAME_MAX+1.
-	alignas(struct inotify_event) char buffer[16 * 1024];
-	std::size_t handled = 0;
-	while (handled < maxRecords) {
-		ssize_t n = ::read(fd_.get(), buffer, sizeof(buffer));
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN)
-				break;
-			return -errno;
-		}
-		if (n == 0)
-			break;
-		bool whole = parseInotifyRecords(buffer, static_cast<std::size_t>(n), [&](const InotifyRecord &r) {
+	return drainRecords(fd_.get(), maxRecords, output_, [this](const char *buffer, std::size_t length, std::size_t &handled) {
+		return parseInotifyRecords(buffer, length, [&](const InotifyRecord &r) {
 			++handled;
 			dispatch(r);
 		});
-		if (!whole)
-			for (Tree t : {Tree::Overlay, Tree::Layers, Tree::Images})
-				output_.stale(t, StaleReason::ShortRead);
-	}
-	return static_cast<long>(handled);
+	});
 }
 
 void InotifySource::dispatch(const InotifyRecord &r)

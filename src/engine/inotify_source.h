@@ -35,29 +35,27 @@ bool parseInotifyRecords(const char *buffer, std::size_t length,
 
 using InotifyOutput = SourceOutput;
 
-class InotifySource {
+// One watch per tree folder and per item folder that needs content events.
+class InotifySource final : public KernelSource {
 public:
 	// Opens the fd (IN_NONBLOCK | IN_CLOEXEC). root is the storage root's path.
 	static Result<std::unique_ptr<InotifySource>> open(std::string root, InotifyOutput output);
 
-	int fd() const { return fd_.get(); }
+	const char *name() const override { return "inotify"; }
+	EventSource eventSource() const override { return EventSource::Inotify; }
+	int fd() const override { return fd_.get(); }
 
-	// Watches a tree folder for entries coming and going. ENOSPC and the like are
-	// returned: the tree must then be rescanned instead.
-	Result<void> watchTree(Tree tree);
-	bool treeWatched(Tree tree) const { return treeWds_[static_cast<int>(tree)] >= 0; }
-	// Content watch on one item folder (never followed if it is a symlink).
-	Result<void> watchItem(Tree tree, const std::string &id);
-	void unwatchItem(Tree tree, const std::string &id);
-	bool itemWatched(Tree tree, const std::string &id) const;
+	Result<void> watchTree(Tree tree) override;
+	bool treeWatched(Tree tree) const override { return treeWds_[static_cast<int>(tree)] >= 0; }
+	Result<void> watchItem(Tree tree, const std::string &id) override;
+	void unwatchItem(Tree tree, const std::string &id) override;
+	bool itemWatched(Tree tree, const std::string &id) const override;
+	std::size_t itemWatchCount(Tree tree) const override { return itemCounts_[static_cast<int>(tree)]; }
 
-	// Reads and dispatches records until EAGAIN or until maxRecords were handled
-	// (so a storm cannot starve the host loop). Returns the records handled, or
-	// -errno on a read error.
-	long drain(std::size_t maxRecords);
+	long drain(std::size_t maxRecords) override;
 
-	std::size_t watchCount() const { return byWd_.size(); }
-	std::size_t itemWatchCount(Tree tree) const { return itemCounts_[static_cast<int>(tree)]; }
+	std::size_t watchCount() const override { return byWd_.size(); }
+	std::size_t markCount() const override { return 0; }
 
 private:
 	InotifySource(std::string root, InotifyOutput output, int fd);

@@ -4,6 +4,7 @@
 #include <layerwatch/watcher.h>
 
 #include "executor.h"
+#include "fanotify_source.h"
 #include "fs_classify.h"
 #include "identity.h"
 #include "inotify_source.h"
@@ -87,7 +88,8 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 	std::array<bool, 3> shelfTold{};
 	Store store;
 	std::unique_ptr<Reconciler> reconciler;
-	std::unique_ptr<InotifySource> inotify;
+	// inotify or fanotify; none in Poll mode, or while neither can be had.
+	std::unique_ptr<KernelSource> source;
 	std::unique_ptr<Executor> executor;
 	Policy policy;
 	CancelFlag cancel = std::make_shared<std::atomic<bool>>(false);
@@ -132,16 +134,17 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 	// How far the read in flight on each tree got (see Policy::progressed).
 	std::array<std::shared_ptr<std::atomic<std::int64_t>>, 3> progress{};
 	std::array<std::optional<StaleReason>, 3> stale{};
-	std::array<bool, 3> watchLimitTold{};
-	bool classified = false, loaded = false, noInotifyTold = false;
+	std::array<bool, 3> watchLimitTold{}, watchFailTold{};
+	bool classified = false, loaded = false, noSourceTold = false, fanotifyFallbackTold = false;
 	std::uint64_t pendingBackoffMs = kPendingFirstMs;
 	// The generation file: one look in flight at most, and what the last one saw.
 	bool generationInFlight = false;
 	std::optional<FileId> lastGeneration;
 	std::uint64_t lastFullRescanMs = 0;
 
+	std::atomic<const char *> backend{"poll"}; // for stats(), from any thread
 	std::atomic<std::uint64_t> kernelEvents{0}, batches{0}, coalesced{0}, rescans{0}, resyncs{0}, lastRescanUs{0},
-		watches{0}, pending{0}, generationSkips{0}, errors{0}, troubled{0}, stalledTrees{0};
+		watches{0}, marks{0}, pending{0}, generationSkips{0}, errors{0}, troubled{0}, stalledTrees{0};
 
 	~Impl()
 	{
@@ -186,8 +189,10 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 		if (told || count != pending.load())
 			publishPending();
 		pending = count;
-		if (inotify)
-			watches = inotify->watchCount();
+		if (this->source) {
+			watches = this->source->watchCount();
+			marks = this->source->markCount();
+		}
 	}
 
 	// The pending list as any thread may read it (Watcher::pending()), made again on
@@ -250,8 +255,9 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 			}
 			bool initial = !loaded;
 			bool cleanLinks = initial && reconciler->commitsLinks();
-			EventSource source = initial ? EventSource::Initial : anyList || plan.trees.empty() ? EventSource::Rescan
-											   : EventSource::Inotify;
+			EventSource source = initial ? EventSource::Initial
+				: anyList || plan.trees.empty() ? EventSource::Rescan
+				: this->source ? this->source->eventSource() : EventSource::Inotify;
 			auto started = std::chrono::steady_clock::now();
 			auto work = [root = rootFd, cancel = cancel, requests = std::move(requests), cleanLinks, plan, source,
 				     started, this]() -> Executor::Completion {
@@ -362,7 +368,7 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 		dispatch();
 	}
 
-	const char *backendName() const { return inotify ? "inotify" : "poll"; }
+	const char *backendName() const { return source ? source->name() : "poll"; }
 
 	// What is known of a tree, as a plan shares it. A remote tree's is kept and rebuilt
 	// only when it changed (its ticks carry it); a local tree is listed only on a
@@ -538,21 +544,21 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 	// watch comes with one more look at its id, for what was written before it.
 	void updateWatches(const std::vector<Event> &events)
 	{
-		if (!inotify)
+		if (!source)
 			return;
 		// Watches held for pending items: every overlay and layer watch, and the image
 		// watches beyond one per ready image.
 		auto pendingWatches = [&] {
-			std::size_t images = inotify->itemWatchCount(Tree::Images), ready = store.snapshot().imageCount();
-			return inotify->itemWatchCount(Tree::Overlay) + inotify->itemWatchCount(Tree::Layers) +
+			std::size_t images = source->itemWatchCount(Tree::Images), ready = store.snapshot().imageCount();
+			return source->itemWatchCount(Tree::Overlay) + source->itemWatchCount(Tree::Layers) +
 			       (images > ready ? images - ready : 0);
 		};
 		auto watch = [&](Tree tree, const std::string &id, bool pending) {
-			if (polled[static_cast<int>(tree)] || inotify->itemWatched(tree, id))
+			if (polled[static_cast<int>(tree)] || source->itemWatched(tree, id))
 				return;
 			if (pending && pendingWatches() >= options.maxPendingWatches)
 				return; // the pending rescan looks at it instead
-			auto r = inotify->watchItem(tree, id);
+			auto r = source->watchItem(tree, id);
 			if (r)
 				policy.recheckWanted(tree, id);
 			else if (r.error().code == ENOSPC || r.error().code == ENOMEM)
@@ -570,15 +576,15 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 				}
 				break;
 			case EventType::LayerAdded:
-				inotify->unwatchItem(Tree::Overlay, e.id);
-				inotify->unwatchItem(Tree::Layers, e.id);
+				source->unwatchItem(Tree::Overlay, e.id);
+				source->unwatchItem(Tree::Layers, e.id);
 				break;
 			case EventType::ImageAdded:
 			case EventType::ImageUpdated:
 				watch(Tree::Images, e.id, false);
 				break;
 			case EventType::ImageRemoved:
-				inotify->unwatchItem(Tree::Images, e.id);
+				source->unwatchItem(Tree::Images, e.id);
 				break;
 			default:
 				break;
@@ -602,7 +608,7 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 
 	// ---- event sources ----
 
-	// After inotify records were drained: resyncs first, then the coalesced ids.
+	// After kernel records were drained: resyncs first, then the coalesced ids.
 	void flush()
 	{
 		Validator::TreeSet overflowed{};
@@ -633,61 +639,101 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 	// once it is back; until then it is rescanned.
 	void rewatchLostTrees()
 	{
-		if (!inotify)
+		if (!source)
 			return;
 		for (Tree tree : kTrees) {
 			int t = static_cast<int>(tree);
-			if (inotify->treeWatched(tree) || remote[t] || options.mode == WatchMode::Poll)
+			if (source->treeWatched(tree) || remote[t] || options.mode == WatchMode::Poll)
 				continue;
-			if (inotify->watchTree(tree)) {
+			if (auto watched = source->watchTree(tree)) {
 				polled[t] = false;
+				watchFailTold[t] = false;
 				policy.listWanted(tree); // for what came before the watch
 			} else {
 				polled[t] = true;
 				startTickTimer();
+				// A tree not there yet is the usual case; anything else is told once.
+				if (!fs::isAbsence(watched.error().code) && !watchFailTold[t]) {
+					watchFailTold[t] = true;
+					log(LogLevel::Warning, fmt::format("{}: {}; rescanning it every {} ms instead",
+									   treeName(tree), watched.error().message,
+									   options.intervalMs));
+				}
 			}
 		}
 	}
 
-	// inotify, or (EMFILE, ENFILE, ENOSYS ...) rescans of every tree until it can be had.
-	void openInotify()
+	// The kernel source the mode asks for: fanotify (Fanotify, and Auto where it may be
+	// had), else inotify; or, when neither can be had (EMFILE, ENFILE, ENOSYS ...),
+	// rescans of every tree until one can.
+	Result<std::unique_ptr<KernelSource>> openKernelSource(SourceOutput output)
 	{
-		if (inotify || options.mode == WatchMode::Poll)
+		if (options.mode == WatchMode::Fanotify || options.mode == WatchMode::Auto) {
+			auto fan = FanotifySource::open(options.root, output);
+			// Auto: every local tree's filesystem must take the mark (a subvolume or
+			// a filesystem without handles does not), or inotify follows them all.
+			for (Tree tree : kTrees) {
+				if (!fan || options.mode != WatchMode::Auto || remote[static_cast<int>(tree)])
+					continue;
+				if (auto watched = (*fan)->watchTree(tree); !watched && !fs::isAbsence(watched.error().code))
+					fan = watched.error();
+			}
+			if (fan || options.mode == WatchMode::Fanotify)
+				return fan ? Result<std::unique_ptr<KernelSource>>(std::move(*fan))
+					   : Result<std::unique_ptr<KernelSource>>(fan.error());
+			if (!fanotifyFallbackTold) {
+				fanotifyFallbackTold = true;
+				log(LogLevel::Info, fmt::format("{}: using inotify", fan.error().message));
+			}
+		}
+		auto ino = InotifySource::open(options.root, std::move(output));
+		if (!ino)
+			return ino.error();
+		return std::unique_ptr<KernelSource>(std::move(*ino));
+	}
+
+	const char *wantedBackend() const { return options.mode == WatchMode::Fanotify ? "fanotify" : "inotify"; }
+
+	void openSource()
+	{
+		if (source || options.mode == WatchMode::Poll)
 			return;
-		InotifyOutput output{
+		SourceOutput output{
 			[this](Tree tree, const std::string &id) { policy.changed(tree, id); },
 			[this](Tree tree, StaleReason reason) { stale[static_cast<int>(tree)] = reason; },
 		};
-		auto source = InotifySource::open(options.root, std::move(output));
-		if (source && !pollOpen) {
-			if (int r = uv_poll_init(loop, &poll, (*source)->fd()); r < 0) {
-				source = makeError(-r, fmt::format("uv_poll_init: {}", uv_strerror(r)));
+		auto opened = openKernelSource(std::move(output));
+		if (opened && !pollOpen) {
+			if (int r = uv_poll_init(loop, &poll, (*opened)->fd()); r < 0) {
+				opened = makeError(-r, fmt::format("uv_poll_init: {}", uv_strerror(r)));
 			} else {
 				poll.data = this;
 				++openHandles;
 				pollOpen = true;
 			}
 		}
-		if (!source) {
+		if (!opened) {
 			for (auto &p : polled)
 				p = true;
 			startTickTimer();
-			if (!noInotifyTold) {
-				noInotifyTold = true;
+			if (!noSourceTold) {
+				noSourceTold = true;
 				++resyncs;
 				log(LogLevel::Warning, fmt::format("{}: rescanning every tree every {} ms instead, and trying "
-								   "inotify again then",
-								   source.error().message, options.intervalMs));
+								   "{} again then",
+								   opened.error().message, options.intervalMs, wantedBackend()));
+				std::string reason = std::string("no_") + wantedBackend();
 				for (Tree tree : kTrees)
-					tell({.type = EventType::Resync, .reason = "no_inotify", .tree = treeName(tree)});
+					tell({.type = EventType::Resync, .reason = reason, .tree = treeName(tree)});
 			}
 			return;
 		}
-		inotify = std::move(*source);
+		source = std::move(*opened);
+		backend = source->name();
 		uv_poll_start(&poll, UV_READABLE, &Impl::onPoll);
-		if (noInotifyTold)
-			log(LogLevel::Info, "inotify is back");
-		noInotifyTold = false;
+		if (noSourceTold)
+			log(LogLevel::Info, fmt::format("{} is back", source->name()));
+		noSourceTold = false;
 		for (Tree tree : kTrees)
 			if (!remote[static_cast<int>(tree)])
 				polled[static_cast<int>(tree)] = false;
@@ -735,13 +781,14 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 	{
 		Impl *self = of(handle->data);
 		if (status < 0) {
-			self->log(LogLevel::Error, fmt::format("inotify poll: {}", uv_strerror(status)));
+			self->log(LogLevel::Error, fmt::format("{} poll: {}", self->source->name(), uv_strerror(status)));
 			for (Tree t : kTrees)
 				self->stale[static_cast<int>(t)] = StaleReason::PollError;
 		} else {
-			long n = self->inotify->drain(self->options.maxRecordsPerPass);
+			long n = self->source->drain(self->options.maxRecordsPerPass);
 			if (n < 0) {
-				self->log(LogLevel::Error, fmt::format("inotify read: {}", std::strerror(static_cast<int>(-n))));
+				self->log(LogLevel::Error, fmt::format("{} read: {}", self->source->name(),
+								       std::strerror(static_cast<int>(-n))));
 				for (Tree t : kTrees)
 					self->stale[static_cast<int>(t)] = StaleReason::ReadError;
 			} else {
@@ -759,7 +806,7 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 		Validator::TreeSet due{};
 		for (Tree t : kTrees)
 			due[static_cast<int>(t)] = self->polled[static_cast<int>(t)];
-		self->openInotify();
+		self->openSource();
 		self->rewatchLostTrees();
 		if (std::none_of(self->polled.begin(), self->polled.end(), [](const auto &p) { return p.load(); }))
 			uv_timer_stop(handle);
@@ -952,7 +999,7 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 			closeAll();
 			return {};
 		}
-		// Which trees another host may write behind inotify's back: found on a worker,
+		// Which trees another host may write behind the kernel source's back: found on a worker,
 		// since even a statfs waits for a server that stopped answering.
 		auto work = [root = options.root, this]() -> Executor::Completion {
 			std::array<FsClass, 3> found;
@@ -987,10 +1034,8 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 			log(LogLevel::Info, fmt::format("{}: {} ({})", treeName(tree), cls.remote ? "remote, rescanned" : "local",
 							cls.type.empty() ? "unknown" : cls.type));
 		}
-		if (options.mode == WatchMode::Fanotify)
-			log(LogLevel::Warning, "fanotify backend not available in this build: using inotify");
 		// Watches before the initial load: nothing written during it is missed.
-		openInotify();
+		openSource();
 		if (std::any_of(polled.begin(), polled.end(), [](const auto &p) { return p.load(); }))
 			startTickTimer();
 		if (options.localRescanMs > 0)
@@ -1025,6 +1070,10 @@ Result<std::unique_ptr<Watcher>> Watcher::create(WatcherOptions options, EventCa
 		auto rootFd = openRoot(options.root);
 		if (!rootFd)
 			return rootFd.error();
+		// Asked for by name: refused now, with why, rather than falling back later.
+		if (options.mode == WatchMode::Fanotify)
+			if (auto probe = FanotifySource::open(options.root, {}); !probe)
+				return probe.error();
 		auto impl = std::make_unique<Impl>();
 		std::uint64_t stallMs = options.stallMs ? options.stallMs
 							: std::max<std::uint64_t>(2ull * options.intervalMs, 10000);
@@ -1176,6 +1225,8 @@ WatcherStats Watcher::stats() const
 	s.resyncs = i.resyncs;
 	s.lastRescanUs = i.lastRescanUs;
 	s.watches = i.watches;
+	s.marks = i.marks;
+	s.backend = i.backend.load();
 	s.pending = i.pending;
 	s.errors = i.errors;
 	s.troubled = i.troubled;

@@ -6,6 +6,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#if LW_HAVE_FANOTIFY
+#include <sys/fanotify.h>
+#endif
+
 #include <cerrno>
 #include <cstdio>
 
@@ -62,6 +66,28 @@ ssize_t realGetdents64(int fd, void *buf, size_t count)
 	return ::syscall(SYS_getdents64, fd, buf, count);
 }
 
+int realFanotifyInit(unsigned flags, unsigned eventFlags)
+{
+#if LW_HAVE_FANOTIFY
+	return ::fanotify_init(flags, eventFlags);
+#else
+	(void)flags, (void)eventFlags;
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
+int realFanotifyMark(int fd, unsigned flags, unsigned long long mask, int dirfd, const char *path)
+{
+#if LW_HAVE_FANOTIFY
+	return ::fanotify_mark(fd, flags, mask, dirfd, path);
+#else
+	(void)fd, (void)flags, (void)mask, (void)dirfd, (void)path;
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
 template <class F>
 auto retry(F &&call) -> decltype(call())
 {
@@ -81,7 +107,7 @@ Ops &ops()
 	static Ops table = {
 		realOpenat, realOpenat2Beneath, ::read, ::write, ::fstat, ::fstatat,
 		::readlinkat, ::symlinkat, realRenameat2, ::unlinkat, ::mkdirat, ::fsync, ::statx,
-		realGetdents64,
+		realGetdents64, realFanotifyInit, realFanotifyMark, ::name_to_handle_at, ::statfs,
 	};
 	return table;
 }
@@ -164,6 +190,30 @@ int statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *o
 ssize_t getdents64(int fd, void *buf, size_t count)
 {
 	return retry([&] { return ops().getdents64(fd, buf, count); });
+}
+
+} // namespace lw::sys
+
+namespace lw::sys {
+
+int fanotifyInit(unsigned flags, unsigned eventFlags)
+{
+	return retry([&] { return ops().fanotifyInit(flags, eventFlags); });
+}
+
+int fanotifyMark(int fd, unsigned flags, unsigned long long mask, int dirfd, const char *path)
+{
+	return retry([&] { return ops().fanotifyMark(fd, flags, mask, dirfd, path); });
+}
+
+int nameToHandleAt(int dirfd, const char *path, struct file_handle *handle, int *mountId, int flags)
+{
+	return retry([&] { return ops().nameToHandleAt(dirfd, path, handle, mountId, flags); });
+}
+
+int statFs(const char *path, struct statfs *out)
+{
+	return retry([&] { return ops().statfs(path, out); });
 }
 
 } // namespace lw::sys

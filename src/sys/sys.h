@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/types.h>
 
 #include <cstddef>
@@ -30,6 +31,11 @@ struct Ops {
 	int (*statx)(int dirfd, const char *path, int flags, unsigned mask, struct statx *out);
 	// getdents64(2): a folder's entries as linux_dirent64 records; 0 at the end.
 	ssize_t (*getdents64)(int fd, void *buf, size_t count);
+	// The fanotify backend's calls (-ENOSYS in a build without fanotify).
+	int (*fanotifyInit)(unsigned flags, unsigned eventFlags);
+	int (*fanotifyMark)(int fd, unsigned flags, unsigned long long mask, int dirfd, const char *path);
+	int (*nameToHandleAt)(int dirfd, const char *path, struct file_handle *handle, int *mountId, int flags);
+	int (*statfs)(const char *path, struct statfs *out);
 };
 
 // The live table. Replace entries only in tests, and restore them (ScopedOp).
@@ -51,6 +57,10 @@ int mkdirAt(int dirfd, const char *path, mode_t mode);
 int fsync(int fd);
 int statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *out);
 ssize_t getdents64(int fd, void *buf, size_t count);
+int fanotifyInit(unsigned flags, unsigned eventFlags);
+int fanotifyMark(int fd, unsigned flags, unsigned long long mask, int dirfd, const char *path);
+int nameToHandleAt(int dirfd, const char *path, struct file_handle *handle, int *mountId, int flags);
+int statFs(const char *path, struct statfs *out);
 
 // Test helper: replaces one entry of ops() for its lifetime.
 template <class Fn>

@@ -100,6 +100,10 @@ TEST_CASE("lw_layer_get, lw_pending_list and lw_last_error tell a C host what th
 	lw_stats stats;
 	REQUIRE(lw::test::eventually([&] { return lw_get_stats(w, &stats) == 0 && stats.pending >= 1 && stats.size == sizeof stats; },
 				      10s));
+	// Auto: fanotify where this process may have it (one mark, no watch), else inotify.
+	std::string backend = stats.backend;
+	CHECK((backend == "fanotify" || backend == "inotify"));
+	CHECK((backend == "fanotify") == (stats.marks >= 1 && stats.watches == 0));
 
 	lw_layer *layer = nullptr;
 	REQUIRE(lw_layer_get(w, base.c_str(), &layer) == 0);

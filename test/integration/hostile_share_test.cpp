@@ -61,7 +61,7 @@ TEST_CASE("junk folders cost at most maxPendingWatches watches, and a real image
 			++shelfWarnings;
 	};
 	auto watcher = lw::test::unwrap(
-		Watcher::create({.root = root, .maxPendingWatches = cap, .log = countShelving}, sink));
+		Watcher::create({.root = root, .mode = lw::test::watchMode(), .maxPendingWatches = cap, .log = countShelving}, sink));
 	lw::test::unwrap(watcher->start());
 	REQUIRE(log.waitForEvent(EventType::Ready, {}, 0, 60s * lw::test::kSlowdown));
 	auto stats = watcher->stats();

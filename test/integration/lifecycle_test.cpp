@@ -55,7 +55,7 @@ TEST_CASE("stop before start: the start is refused, nothing runs")
 	std::string root = tmp / "s";
 	lw::test::storeWithOneImage(root);
 	EventLog log;
-	auto w = lw::test::unwrap(Watcher::create({.root = root}, log.sink()));
+	auto w = lw::test::unwrap(Watcher::create({.root = root, .mode = lw::test::watchMode()}, log.sink()));
 	w->stop();
 	w->stop();
 	auto started = w->start();
@@ -70,7 +70,7 @@ TEST_CASE("start twice, attach after start: EALREADY")
 	std::string root = tmp / "s";
 	lw::test::storeWithOneImage(root);
 	EventLog log;
-	auto w = lw::test::unwrap(Watcher::create({.root = root}, log.sink()));
+	auto w = lw::test::unwrap(Watcher::create({.root = root, .mode = lw::test::watchMode()}, log.sink()));
 	lw::test::unwrap(w->start());
 	auto again = w->start();
 	REQUIRE_FALSE(again.ok());
@@ -93,7 +93,7 @@ TEST_CASE("stop from another thread right after start, and racing the start")
 	lw::test::storeWithOneImage(root);
 	for (int round = 0; round < 20; ++round) {
 		EventLog log;
-		auto w = lw::test::unwrap(Watcher::create({.root = root}, log.sink()));
+		auto w = lw::test::unwrap(Watcher::create({.root = root, .mode = lw::test::watchMode()}, log.sink()));
 		if (round % 2 == 0) {
 			lw::test::unwrap(w->start());
 			std::thread([&] { w->stop(); }).join();
@@ -123,14 +123,14 @@ TEST_CASE("destroyed without stop, on its own thread or attached to a host's loo
 	lw::test::storeWithOneImage(root);
 	{
 		EventLog log;
-		auto w = lw::test::unwrap(Watcher::create({.root = root}, log.sink()));
+		auto w = lw::test::unwrap(Watcher::create({.root = root, .mode = lw::test::watchMode()}, log.sink()));
 		lw::test::unwrap(w->start());
 		REQUIRE(log.waitForEvent(EventType::Ready));
 	} // stops and joins
 	uv_loop_t loop;
 	REQUIRE(uv_loop_init(&loop) == 0);
 	std::atomic<int> calls{0};
-	auto w = lw::test::unwrap(Watcher::create({.root = root}, [&](const Event &) { ++calls; }));
+	auto w = lw::test::unwrap(Watcher::create({.root = root, .mode = lw::test::watchMode()}, [&](const Event &) { ++calls; }));
 	lw::test::unwrap(w->attach(&loop));
 	w.reset(); // handles still open: it frees itself after the last close, calling nothing
 	CHECK(runUntil(&loop, [&] { return handlesOn(&loop) == 0; }));
@@ -149,7 +149,7 @@ TEST_CASE("the host destroys the watcher from its Stopped callback, or any other
 		REQUIRE(uv_loop_init(&loop) == 0);
 		Watcher *raw = nullptr;
 		bool stopped = false;
-		auto created = Watcher::create({.root = root}, [&](const Event &e) {
+		auto created = Watcher::create({.root = root, .mode = lw::test::watchMode()}, [&](const Event &e) {
 			if (e.type == EventType::Ready)
 				raw->stop();
 			if (e.type == EventType::Stopped) {
@@ -166,7 +166,7 @@ TEST_CASE("the host destroys the watcher from its Stopped callback, or any other
 	{
 		std::atomic<bool> gone{false};
 		Watcher *raw = nullptr;
-		auto created = Watcher::create({.root = root}, [&](const Event &e) {
+		auto created = Watcher::create({.root = root, .mode = lw::test::watchMode()}, [&](const Event &e) {
 			if (e.type == EventType::Ready)
 				raw->stop();
 			if (e.type == EventType::Stopped) {
@@ -182,7 +182,7 @@ TEST_CASE("the host destroys the watcher from its Stopped callback, or any other
 	{
 		std::atomic<bool> gone{false};
 		Watcher *raw = nullptr;
-		auto created = Watcher::create({.root = root}, [&](const Event &e) {
+		auto created = Watcher::create({.root = root, .mode = lw::test::watchMode()}, [&](const Event &e) {
 			if (e.type == EventType::Ready) {
 				delete raw;
 				gone = true;
@@ -202,7 +202,7 @@ TEST_CASE("destroyed from another thread while the host's loop runs")
 	uv_loop_t loop;
 	REQUIRE(uv_loop_init(&loop) == 0);
 	EventLog log;
-	auto w = lw::test::unwrap(Watcher::create({.root = root}, log.sink()));
+	auto w = lw::test::unwrap(Watcher::create({.root = root, .mode = lw::test::watchMode()}, log.sink()));
 	lw::test::unwrap(w->attach(&loop));
 	std::atomic<bool> destroyed{false};
 	std::thread destroyer([&] {

@@ -1,7 +1,8 @@
-// An inotify queue overflow is never a lost change: with max_queued_events at 32
-// and the watcher stopped (SIGSTOP) while 150 images are written, all 150 are found
-// after it resumes, and a resync is reported. Needs root to lower the queue
-// (restored at once); skipped (77) without it.
+// A kernel queue overflow is never a lost change: with the queue at 32 events and the
+// watcher stopped (SIGSTOP) while 150 images are written, all 150 are found after it
+// resumes, and a resync is reported. inotify's queue (fs.inotify.max_queued_events),
+// or fanotify's (fs.fanotify.max_queued_events) under LW_TEST_MODE=fanotify. Needs
+// root to lower the queue (restored at once); skipped (77) without it.
 #include "child_process.h"
 #include "test_support.h"
 
@@ -21,7 +22,11 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr const char *kQueueKnob = "/proc/sys/fs/inotify/max_queued_events";
+// The queue's size is read when the watcher makes its fd.
+std::string queueKnob()
+{
+	return std::string("/proc/sys/fs/") + lw::test::backendName() + "/max_queued_events";
+}
 
 // Sets a /proc/sys value and puts the old one back when it goes.
 class SysctlOverride {
@@ -59,7 +64,7 @@ bool waitForLine(lw::test::ChildProcess &child, const std::string &needle, std::
 	return false;
 }
 
-// A store with one base layer, and `layerwatch watch` on it with an inotify queue of
+// A store with one base layer, and `layerwatch watch` on it with a kernel queue of
 // 32 events (the queue's size is fixed when the watcher makes its fd; the knob is put
 // back at once).
 struct SmallQueueWatch {
@@ -72,11 +77,12 @@ struct SmallQueueWatch {
 	SmallQueueWatch()
 	{
 		lw::test::unwrap(writer.addLayer({.id = base}));
-		SysctlOverride queue(kQueueKnob, "32");
+		SysctlOverride queue(queueKnob(), "32");
 		REQUIRE(queue.ok());
-		child = std::make_unique<lw::test::ChildProcess>(
-			std::vector<std::string>{LAYERWATCH, "watch", "--root", root, "--json"});
-		REQUIRE(waitForLine(*child, "\"event\":\"ready\""));
+		child = std::make_unique<lw::test::ChildProcess>(std::vector<std::string>{
+			LAYERWATCH, "watch", "--root", root, "--json", "--mode", lw::test::backendName()});
+		// The ready line names the backend: the one asked for.
+		REQUIRE(waitForLine(*child, std::string("\"backend\":\"") + lw::test::backendName() + "\""));
 	}
 	std::string publish(int n, const std::string &name)
 	{
@@ -89,8 +95,9 @@ struct SmallQueueWatch {
 
 int main(int argc, char **argv)
 {
-	if (::geteuid() != 0 || ::access(kQueueKnob, W_OK) != 0)
-		lw::test::skipTest("needs root to change " + std::string(kQueueKnob));
+	lw::test::skipIfModeUnavailable();
+	if (::geteuid() != 0 || ::access(queueKnob().c_str(), W_OK) != 0)
+		lw::test::skipTest("needs root to change " + queueKnob());
 	doctest::Context context(argc, argv);
 	return context.run();
 }

@@ -1,6 +1,8 @@
 // Helpers shared by the tests.
 #include "test_support.h"
 
+#include "fanotify_source.h"
+
 #include <layerwatch/writer.h>
 
 #include <dirent.h>
@@ -177,6 +179,31 @@ void skipTest(const std::string &why)
 {
 	std::fprintf(stderr, "SKIP: %s\n", why.c_str());
 	std::exit(kSkipExitCode);
+}
+
+WatchMode watchMode()
+{
+	const char *mode = std::getenv("LW_TEST_MODE");
+	return mode && std::string(mode) == "fanotify" ? WatchMode::Fanotify : WatchMode::Inotify;
+}
+
+const char *backendName()
+{
+	return watchModeName(watchMode());
+}
+
+EventSource kernelEventSource()
+{
+	return watchMode() == WatchMode::Fanotify ? EventSource::Fanotify : EventSource::Inotify;
+}
+
+void skipIfModeUnavailable()
+{
+	if (watchMode() != WatchMode::Fanotify)
+		return;
+	TempDir where;
+	if (auto probe = FanotifySource::open(where.path(), {}); !probe)
+		skipTest(probe.error().message);
 }
 
 } // namespace lw::test

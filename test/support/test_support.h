@@ -1,7 +1,9 @@
 // Helpers shared by the tests: temporary folders, file I/O, fixture paths, skipping.
 #pragma once
 
+#include <layerwatch/events.h>
 #include <layerwatch/result.h>
+#include <layerwatch/watcher.h>
 
 #include <doctest/doctest.h>
 
@@ -85,5 +87,15 @@ inline constexpr int kSlowdown = LW_SANITIZED ? 4 : 1;
 // Exit code meson reads as "skipped".
 inline constexpr int kSkipExitCode = 77;
 [[noreturn]] void skipTest(const std::string &why);
+
+// The kernel source the engine tests run with, from LW_TEST_MODE: "inotify" (the
+// default) or "fanotify" (the fanotify suite runs the same tests again), so that
+// each backend is covered on purpose rather than by whatever auto picks.
+WatchMode watchMode();
+const char *backendName();         // "inotify" or "fanotify"
+EventSource kernelEventSource();   // the source of events that backend reports
+// Exits 77 when LW_TEST_MODE asks for a backend this machine cannot give (fanotify
+// without CAP_SYS_ADMIN, or on a filesystem without file handles).
+void skipIfModeUnavailable();
 
 } // namespace lw::test

@@ -1,11 +1,17 @@
-// Pure parsing of kernel-provided text and records: inotify records (bound-checked)
-// and /proc/self/mountinfo (local or remote).
+// Pure parsing of kernel-provided text and records: inotify and fanotify records
+// (bound-checked) and /proc/self/mountinfo (local or remote).
 #include "test_support.h"
 
+#include "fanotify_source.h"
 #include "fs_classify.h"
 #include "inotify_source.h"
 
+#include <lw_config.h>
+
 #include <sys/inotify.h>
+#if LW_HAVE_FANOTIFY
+#include <sys/fanotify.h>
+#endif
 
 #include <cstring>
 
@@ -88,6 +94,126 @@ TEST_CASE("inotify records are split and bound-checked")
 		CHECK(names.at(0) == "abcdefgh");
 	}
 }
+
+#if LW_HAVE_FANOTIFY
+namespace {
+
+// One fanotify event as the kernel lays it out: metadata, then a DFID_NAME record
+// (fsid, struct file_handle, NUL-terminated name, padded to 4 bytes), or none.
+std::string fanRecord(std::uint64_t mask, const std::string &handle, const char *name, int fd = FAN_NOFD,
+		      std::uint8_t infoType = FAN_EVENT_INFO_TYPE_DFID_NAME)
+{
+	std::string info;
+	if (name) {
+		std::string fsid = "FSIDFSID";
+		std::uint32_t bytes = static_cast<std::uint32_t>(handle.size());
+		std::int32_t type = 1;
+		std::string body = fsid + std::string(reinterpret_cast<const char *>(&bytes), 4) +
+				   std::string(reinterpret_cast<const char *>(&type), 4) + handle + name + '\0';
+		body.resize((body.size() + 4 + 3) / 4 * 4 - 4, '\0');
+		struct fanotify_event_info_header header = {};
+		header.info_type = infoType;
+		header.len = static_cast<std::uint16_t>(sizeof(header) + body.size());
+		info = std::string(reinterpret_cast<const char *>(&header), sizeof(header)) + body;
+	}
+	struct fanotify_event_metadata meta = {};
+	meta.vers = FANOTIFY_METADATA_VERSION;
+	meta.metadata_len = sizeof(meta);
+	meta.event_len = static_cast<std::uint32_t>(sizeof(meta) + info.size());
+	meta.mask = mask;
+	meta.fd = fd;
+	return std::string(reinterpret_cast<const char *>(&meta), sizeof(meta)) + info;
+}
+
+struct FanParsed {
+	bool whole = false;
+	std::vector<std::uint64_t> masks;
+	std::vector<std::string> folders, names;
+};
+
+FanParsed parseFan(const std::string &buffer)
+{
+	FanParsed out;
+	out.whole = parseFanotifyRecords(buffer.data(), buffer.size(), [&](const FanotifyRecord &r) {
+		out.masks.push_back(r.mask);
+		out.folders.emplace_back(r.folder);
+		out.names.emplace_back(r.name);
+	});
+	return out;
+}
+
+} // namespace
+
+TEST_CASE("fanotify records are split and bound-checked; a folder's key is what registration makes")
+{
+	std::string id(64, 'a'), handle = "12345678";
+	std::string buffer = fanRecord(FAN_CREATE | FAN_ONDIR, handle, id.c_str()) + fanRecord(FAN_Q_OVERFLOW, {}, nullptr) +
+			     fanRecord(FAN_DELETE_SELF | FAN_ONDIR, handle, ".");
+	auto parsed = parseFan(buffer);
+	CHECK(parsed.whole);
+	REQUIRE(parsed.masks.size() == 3);
+	CHECK(parsed.names[0] == id);
+	CHECK(parsed.masks[1] == FAN_Q_OVERFLOW);
+	CHECK(parsed.folders[1].empty());
+	CHECK(parsed.names[2] == ".");
+	// The key registration builds from a statfs fsid and a name_to_handle_at handle.
+	std::int32_t type = 1;
+	std::string fileHandle = std::string("\x08\0\0\0", 4) + std::string(reinterpret_cast<const char *>(&type), 4) + handle;
+	CHECK(parsed.folders[0] == fanotifyFolderKey("FSIDFSID", fileHandle.data(), handle.size()));
+	CHECK(parsed.folders[0] == parsed.folders[2]);
+
+	SUBCASE("an event that runs past the buffer stops the parse")
+	{
+		auto cut = parseFan(buffer.substr(0, buffer.size() - 3));
+		CHECK_FALSE(cut.whole);
+		CHECK(cut.masks.size() == 2);
+	}
+	SUBCASE("another metadata version is not read")
+	{
+		std::string bad = buffer;
+		bad[4] = static_cast<char>(FANOTIFY_METADATA_VERSION + 1);
+		CHECK_FALSE(parseFan(bad).whole);
+	}
+	SUBCASE("an info record longer than its event")
+	{
+		std::string bad = fanRecord(FAN_CREATE, handle, "x");
+		bad[sizeof(struct fanotify_event_metadata) + 2] = static_cast<char>(0x7f); // info.len
+		CHECK_FALSE(parseFan(bad).whole);
+	}
+	SUBCASE("a handle longer than its record, or than any handle")
+	{
+		std::string bad = fanRecord(FAN_CREATE, handle, "x");
+		std::size_t bytesAt = sizeof(struct fanotify_event_metadata) + sizeof(struct fanotify_event_info_header) + 8;
+		bad[bytesAt] = 40;
+		CHECK_FALSE(parseFan(bad).whole);
+		std::string huge = fanRecord(FAN_CREATE, std::string(200, 'h'), "x");
+		CHECK_FALSE(parseFan(huge).whole);
+	}
+	SUBCASE("a name without its NUL")
+	{
+		std::string bad = fanRecord(FAN_CREATE, handle, "abc");
+		bad.back() = 'z'; // the padding's last byte: now no NUL after "abc" within the record
+		bad[bad.size() - 2] = 'z';
+		bad[bad.size() - 3] = 'z';
+		bad[bad.size() - 4] = 'z';
+		CHECK_FALSE(parseFan(bad).whole);
+	}
+	SUBCASE("an event shorter than its metadata")
+	{
+		std::string bad = fanRecord(FAN_CREATE, handle, "x");
+		bad[0] = 8; // event_len
+		bad[1] = bad[2] = bad[3] = 0;
+		CHECK_FALSE(parseFan(bad).whole);
+	}
+	SUBCASE("kinds not asked for are skipped, the event kept")
+	{
+		auto other = parseFan(fanRecord(FAN_CREATE, handle, "x", FAN_NOFD, FAN_EVENT_INFO_TYPE_PIDFD));
+		CHECK(other.whole);
+		REQUIRE(other.masks.size() == 1);
+		CHECK(other.folders[0].empty());
+	}
+}
+#endif
 
 TEST_CASE("filesystem types: remote or local")
 {

@@ -1,0 +1,104 @@
+// The fanotify backend: one FAN_MARK_FILESYSTEM mark per filesystem that holds a
+// local tree, instead of one inotify watch per folder. The kernel names each event by
+// its folder's file handle and the entry's name (FAN_REPORT_DFID_NAME); a table of
+// the folders the engine follows (the three trees, and the item folders it asks for,
+// as inotify would watch them) maps a handle back to (tree, id). Events on any other
+// folder of the filesystem are dropped after one hash lookup. The table is our memory
+// only: the kernel pins nothing per folder. Needs CAP_SYS_ADMIN and a filesystem with
+// file handles. Loop-bound: one thread.
+#pragma once
+
+#include "event_source.h"
+#include "unique_fd.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace lw {
+
+// One fanotify event, bound-checked out of a read buffer.
+struct FanotifyRecord {
+	std::uint64_t mask = 0;
+	int fd = -1; // FAN_NOFD with handles; an fd here is the reader's to close
+	// The folder the event names: its filesystem id and file handle, as bytes
+	// (fanotifyFolderKey's form); empty when the event names none (an overflow).
+	std::string_view folder;
+	// The entry in that folder; "." for the folder itself (a self event).
+	std::string_view name;
+};
+
+// Splits a buffer read from a fanotify fd into records. Returns false (and stops) at
+// a record that runs past the buffer or its own length, has another metadata version,
+// or carries a name without its NUL: a short or corrupt read.
+bool parseFanotifyRecords(const char *buffer, std::size_t length,
+			  const std::function<void(const FanotifyRecord &)> &onRecord);
+
+// A folder's key as records carry it: the filesystem id (8 bytes), then the handle as
+// struct file_handle lays it out (length, type, bytes).
+std::string fanotifyFolderKey(const void *fsid, const void *fileHandle, std::size_t handleLength);
+
+class FanotifySource final : public KernelSource {
+public:
+	// A group with names, non-blocking, and a mark on the filesystem holding root:
+	// EPERM without CAP_SYS_ADMIN, EINVAL before Linux 5.9, ENODEV or EOPNOTSUPP on
+	// a filesystem without file handles (FUSE, some network ones), EXDEV on a
+	// subvolume whose id is not its filesystem's.
+	static Result<std::unique_ptr<FanotifySource>> open(std::string root, SourceOutput output);
+
+	const char *name() const override { return "fanotify"; }
+	EventSource eventSource() const override { return EventSource::Fanotify; }
+	int fd() const override { return fd_.get(); }
+
+	// The tree folder's handle in the table, and its filesystem marked (once).
+	Result<void> watchTree(Tree tree) override;
+	bool treeWatched(Tree tree) const override { return !treeKeys_[static_cast<int>(tree)].empty(); }
+	// The item folder's handle in the table: no kernel object, no limit.
+	Result<void> watchItem(Tree tree, const std::string &id) override;
+	void unwatchItem(Tree tree, const std::string &id) override;
+	bool itemWatched(Tree tree, const std::string &id) const override;
+	std::size_t itemWatchCount(Tree tree) const override { return itemCounts_[static_cast<int>(tree)]; }
+
+	long drain(std::size_t maxRecords) override;
+
+	std::size_t watchCount() const override { return 0; }
+	std::size_t markCount() const override { return markedFsids_.size(); }
+
+private:
+	FanotifySource(std::string root, SourceOutput output, int fd);
+	std::string pathOf(Tree tree, const std::string &id) const;
+	Result<void> markFilesystem(const std::string &path);
+	// The folder's key; fsid is its filesystem's, or looked up when empty.
+	Result<std::string> keyOf(const std::string &path, const std::string &fsid, int expectMountId,
+				  int *mountId = nullptr);
+	void dispatch(const FanotifyRecord &record);
+	void forget(const std::string &key);
+
+	struct Target {
+		Tree tree;
+		std::string id; // empty: the tree folder itself
+	};
+	struct KeyHash {
+		using is_transparent = void;
+		std::size_t operator()(std::string_view key) const { return std::hash<std::string_view>{}(key); }
+	};
+
+	std::string root_;
+	SourceOutput output_;
+	UniqueFd fd_;
+	std::unordered_map<std::string, Target, KeyHash, std::equal_to<>> byKey_;
+	std::map<std::pair<Tree, std::string>, std::string> itemKeys_;
+	std::string treeKeys_[3];
+	// Each tree's filesystem id and mount: an item folder on the same mount shares it.
+	std::string treeFsids_[3];
+	int treeMounts_[3] = {-1, -1, -1};
+	std::vector<std::string> markedFsids_;
+	std::size_t itemCounts_[3] = {};
+};
+
+} // namespace lw
