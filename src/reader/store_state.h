@@ -4,6 +4,7 @@
 
 #include <layerwatch/store.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <memory>
@@ -18,24 +19,36 @@ namespace lw {
 namespace detail {
 
 // A copy-on-write hash map in shards: a commit copies only the shards it touches,
-// and a snapshot shares the rest. Not thread-safe by itself; Store guards it.
+// and a snapshot shares the rest. The shards grow with the map (4x once it averages
+// kMaxPerShard entries each), so that what a commit copies stays about the same
+// whatever the store's size: a new image in a store of 100 000 copies a shard of
+// under a hundred entries, not of 1 500. Not thread-safe by itself; Store guards it.
 template <class V>
 class ShardedMap {
 public:
-	static constexpr std::size_t kShards = 64;
-	using Shard = std::unordered_map<std::string, V>;
+	static constexpr std::size_t kFirstShards = 64, kMaxPerShard = 128;
+	struct KeyHash {
+		using is_transparent = void;
+		std::size_t operator()(std::string_view key) const { return std::hash<std::string_view>{}(key); }
+	};
+	// Heterogeneous lookup: a query by string_view allocates nothing.
+	using Shard = std::unordered_map<std::string, V, KeyHash, std::equal_to<>>;
+
+	ShardedMap() : shards_(kFirstShards), owned_(kFirstShards, false) {}
 
 	const V *find(std::string_view key) const
 	{
 		const auto &shard = shards_[indexOf(key)];
 		if (!shard)
 			return nullptr;
-		auto it = shard->find(std::string(key));
+		auto it = shard->find(key);
 		return it == shard->end() ? nullptr : &it->second;
 	}
 	// The value at key, made (and counted) if missing.
 	V &at(const std::string &key)
 	{
+		if (!find(key))
+			growFor(size_ + 1);
 		auto [it, inserted] = writable(key).try_emplace(key);
 		size_ += inserted ? 1 : 0;
 		return it->second;
@@ -49,14 +62,17 @@ public:
 	}
 	void set(const std::string &key, V value)
 	{
+		if (!find(key))
+			growFor(size_ + 1);
 		auto &shard = writable(key);
 		auto [it, inserted] = shard.insert_or_assign(key, std::move(value));
 		(void)it;
 		size_ += inserted ? 1 : 0;
 	}
 	std::size_t size() const { return size_; }
+	std::size_t shardCount() const { return shards_.size(); }
 	// After a publish: every shard is now shared, and copied on its next write.
-	void freeze() { owned_.fill(false); }
+	void freeze() { std::fill(owned_.begin(), owned_.end(), false); }
 	template <class F>
 	void forEach(F &&f) const
 	{
@@ -67,11 +83,11 @@ public:
 	}
 
 private:
-	static std::size_t indexOf(std::string_view key)
+	std::size_t indexOf(std::string_view key) const
 	{
-		return std::hash<std::string_view>{}(key) % kShards;
+		return KeyHash{}(key) & (shards_.size() - 1); // a power of two
 	}
-	Shard &writable(const std::string &key)
+	Shard &writable(std::string_view key)
 	{
 		std::size_t i = indexOf(key);
 		// A frozen shard may be shared with a published snapshot: never write it,
@@ -82,9 +98,25 @@ private:
 		}
 		return *shards_[i];
 	}
+	// Four times the shards once the average passes kMaxPerShard: every entry moves
+	// once per growth (amortized O(1) per insertion), into shards of our own.
+	void growFor(std::size_t entries)
+	{
+		if (entries <= shards_.size() * kMaxPerShard)
+			return;
+		std::vector<std::shared_ptr<Shard>> old = std::move(shards_);
+		shards_.assign(old.size() * 4, nullptr);
+		owned_.assign(shards_.size(), true);
+		for (auto &shard : shards_)
+			shard = std::make_shared<Shard>();
+		for (const auto &shard : old)
+			if (shard)
+				for (const auto &[key, value] : *shard)
+					shards_[indexOf(key)]->emplace(key, value);
+	}
 
-	std::array<std::shared_ptr<Shard>, kShards> shards_;
-	std::array<bool, kShards> owned_{};
+	std::vector<std::shared_ptr<Shard>> shards_;
+	std::vector<bool> owned_;
 	std::size_t size_ = 0;
 };
 

@@ -114,3 +114,35 @@ TEST_CASE("a snapshot never changes under its reader")
 	}
 	CHECK(store.snapshot().generation() == before.generation() + 1);
 }
+
+TEST_CASE("the shards grow with the map, and a snapshot from before a growth keeps what it saw")
+{
+	detail::ShardedMap<int> map;
+	CHECK(map.shardCount() == detail::ShardedMap<int>::kFirstShards);
+	std::vector<std::pair<std::size_t, detail::ShardedMap<int>>> kept; // (entries, a frozen copy)
+	for (int i = 0; i < 40000; ++i) {
+		map.set(idOf(i), i);
+		if (i % 5000 == 0) {
+			kept.emplace_back(map.size(), map); // as Store::publish copies its state
+			map.freeze();
+		}
+	}
+	// Four times the shards whenever the average passed 128: 64, 256, 1024.
+	CHECK(map.shardCount() == 1024);
+	CHECK(map.size() == 40000);
+	for (int i = 0; i < 40000; ++i)
+		REQUIRE(map.find(idOf(i)) != nullptr);
+	for (const auto &[entries, copy] : kept) {
+		CHECK(copy.size() == entries);
+		std::size_t seen = 0;
+		copy.forEach([&](const std::string &, int) { ++seen; });
+		CHECK(seen == entries);
+		CHECK(copy.find(idOf(static_cast<int>(entries) - 1)) != nullptr);
+		CHECK(copy.find(idOf(static_cast<int>(entries))) == nullptr);
+	}
+	// Erasing after a growth: the entry goes from the map, not from the copies.
+	map.erase(idOf(7));
+	CHECK(map.find(idOf(7)) == nullptr);
+	CHECK(kept.back().second.find(idOf(7)) != nullptr);
+	CHECK(map.size() == 39999);
+}
