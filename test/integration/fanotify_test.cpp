@@ -304,9 +304,7 @@ TEST_CASE("watch --mode fanotify without CAP_SYS_ADMIN exits 1 saying why")
 
 int main(int argc, char **argv)
 {
-	lw::test::TempDir where;
-	if (auto probe = FanotifySource::open(where.path(), {}); !probe)
-		lw::test::skipTest(probe.error().message);
+	lw::test::skipUnlessFanotify();
 	doctest::Context context(argc, argv);
 	return context.run();
 }

@@ -199,8 +199,12 @@ EventSource kernelEventSource()
 
 void skipIfModeUnavailable()
 {
-	if (watchMode() != WatchMode::Fanotify)
-		return;
+	if (watchMode() == WatchMode::Fanotify)
+		skipUnlessFanotify();
+}
+
+void skipUnlessFanotify()
+{
 	TempDir where;
 	if (auto probe = FanotifySource::open(where.path(), {}); !probe)
 		skipTest(probe.error().message);

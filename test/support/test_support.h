@@ -97,5 +97,7 @@ EventSource kernelEventSource();   // the source of events that backend reports
 // Exits 77 when LW_TEST_MODE asks for a backend this machine cannot give (fanotify
 // without CAP_SYS_ADMIN, or on a filesystem without file handles).
 void skipIfModeUnavailable();
+// Exits 77, saying why, when fanotify cannot be had on $TMPDIR's filesystem.
+void skipUnlessFanotify();
 
 } // namespace lw::test
