@@ -138,14 +138,14 @@ std::string FanotifySource::pathOf(Tree tree, const std::string &id) const
 	return sourcePath(root_, tree, id);
 }
 
-Result<void> FanotifySource::markFilesystem(const std::string &path)
+Result<std::string> FanotifySource::markFilesystem(const std::string &path)
 {
 	struct statfs st;
 	if (int r = sys::statFs(path.c_str(), &st); r < 0)
 		return makeError(-r, fmt::format("statfs {}: {}", path, std::strerror(-r)));
 	std::string fsid(reinterpret_cast<const char *>(&st.f_fsid), kFsidBytes);
 	if (std::find(markedFsids_.begin(), markedFsids_.end(), fsid) != markedFsids_.end())
-		return {};
+		return fsid;
 	int r = sys::fanotifyMark(fd_.get(), FAN_MARK_ADD | FAN_MARK_FILESYSTEM, kMask, AT_FDCWD, path.c_str());
 	if (r < 0) {
 		std::string why = r == -ENODEV || r == -EOPNOTSUPP ? " (a filesystem without file handles)"
@@ -154,8 +154,8 @@ Result<void> FanotifySource::markFilesystem(const std::string &path)
 			: r == -ENOSPC ? " (fs.fanotify.max_user_marks)" : "";
 		return makeError(-r, fmt::format("fanotify mark on {}: {}{}", path, std::strerror(-r), why));
 	}
-	markedFsids_.push_back(std::move(fsid));
-	return {};
+	markedFsids_.push_back(fsid);
+	return fsid;
 }
 
 Result<std::string> FanotifySource::keyOf(const std::string &path, const std::string &fsid, int expectMountId,
@@ -176,8 +176,8 @@ Result<std::string> FanotifySource::keyOf(const std::string &path, const std::st
 	if (mountIdOut)
 		*mountIdOut = mountId;
 	std::string fsidBytes = fsid;
-	if (fsidBytes.empty() || mountId != expectMountId) {
-		// Another mount (or the tree itself): its own filesystem id.
+	if (fsidBytes.empty() || (expectMountId >= 0 && mountId != expectMountId)) {
+		// Another mount than the tree's (or no fsid known yet): its own filesystem id.
 		struct statfs st;
 		if (int s = sys::statFs(path.c_str(), &st); s < 0)
 			return makeError(-s, fmt::format("statfs {}: {}", path, std::strerror(-s)));
@@ -191,10 +191,11 @@ Result<void> FanotifySource::watchTree(Tree tree)
 	int t = static_cast<int>(tree);
 	std::string path = pathOf(tree, {});
 	// The mark first: what happens after it is heard; the caller lists the tree after.
-	if (auto marked = markFilesystem(path); !marked)
-		return marked.error();
+	auto fsid = markFilesystem(path);
+	if (!fsid)
+		return fsid.error();
 	int mountId = -1;
-	auto key = keyOf(path, {}, -1, &mountId);
+	auto key = keyOf(path, *fsid, -1, &mountId); // the fsid is this very path's
 	if (!key)
 		return key.error();
 	forget(treeKeys_[t]);

@@ -72,8 +72,10 @@ public:
 private:
 	FanotifySource(std::string root, SourceOutput output, int fd);
 	std::string pathOf(Tree tree, const std::string &id) const;
-	Result<void> markFilesystem(const std::string &path);
-	// The folder's key; fsid is its filesystem's, or looked up when empty.
+	// Marks path's filesystem (once per fsid); returns its fsid.
+	Result<std::string> markFilesystem(const std::string &path);
+	// The folder's key. fsid is its filesystem's, looked up when empty or when the
+	// folder is on another mount than expectMountId (-1: fsid is path's own).
 	Result<std::string> keyOf(const std::string &path, const std::string &fsid, int expectMountId,
 				  int *mountId = nullptr);
 	void dispatch(const FanotifyRecord &record);
