@@ -20,7 +20,8 @@ struct ScanReport {
 	std::vector<ScannedImage> images; // by id
 	std::vector<LayerPtr> layers;     // by id
 	std::vector<PendingItem> pending; // by kind, then id
-	std::vector<std::string> errors;  // trees and items that could not be read (kept out, not pending)
+	std::vector<std::string> errors;  // trees and items that could not be read (kept out, not pending),
+	                                  // each ending with its errno's name: "overlay-images: ... (EACCES)"
 };
 
 // Validates every overlay, layer and image below root. Makes no link and changes

@@ -91,9 +91,20 @@ public:
 	Result<void> removeLayerMetadata(std::string_view id);
 	Result<void> removeOverlay(std::string_view id);
 
-	// Removes what killed writers left: the ".tmp-*" and ".trash-*" entries of the
-	// shared trees and of the local link folders whose change time is at least
-	// olderThanSeconds ago (a writer still at work keeps its own). Returns how many.
+	// Gives the image exactly these names: its images.json is rewritten through a
+	// temporary name and renamed over the old one, as iSulad does on a tag.
+	Result<void> setImageNames(std::string_view id, const std::vector<std::string> &names);
+	// Takes each of names from every image but keepId that holds it (iSulad moves a
+	// tag to the image pulled under it). Returns the ids of the images changed.
+	// Images whose images.json cannot be read or parsed are left as they are.
+	Result<std::vector<std::string>> takeNames(const std::vector<std::string> &names, std::string_view keepId);
+
+	// What killed writers left: the ".tmp-*" and ".trash-*" entries of the shared
+	// trees and of the local link folders (there, only links) in which nothing has
+	// changed for olderThanSeconds: the newest change time of anything inside counts,
+	// so a writer still filling one keeps it. Paths relative to the root.
+	Result<std::vector<std::string>> findLeftovers(std::int64_t olderThanSeconds);
+	// Removes what findLeftovers finds. Returns how many.
 	Result<std::size_t> removeLeftovers(std::int64_t olderThanSeconds);
 
 	const std::string &root() const { return root_; }

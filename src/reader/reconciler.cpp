@@ -76,11 +76,11 @@ std::vector<Event> Reconciler::adopt(std::vector<ReadResult> results)
 
 std::vector<Event> Reconciler::rescan(Validator::TreeSet trees)
 {
-	std::vector<std::string> errors;
+	std::vector<Error> errors;
 	Touched touched = validator_.rescan(&errors, trees);
 	std::vector<Event> events;
 	for (auto &e : errors)
-		events.push_back({.type = EventType::Error, .message = std::move(e)});
+		events.push_back({.type = EventType::Error, .message = std::move(e.message), .code = e.code});
 	auto more = apply(std::move(touched));
 	events.insert(events.end(), more.begin(), more.end());
 	return events;

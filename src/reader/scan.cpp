@@ -11,6 +11,8 @@
 
 #include <fcntl.h>
 
+#include <cstring>
+
 namespace lw {
 
 Result<UniqueFd> openRoot(const std::string &root)
@@ -32,8 +34,11 @@ Result<ScanReport> scanStore(const std::string &root)
 	Reconciler reconciler(rootFd->get(), store, {.commitLinks = false});
 	ScanReport report;
 	for (auto &event : reconciler.rescan())
-		if (event.type == EventType::Error)
-			report.errors.push_back(std::move(event.message));
+		if (event.type == EventType::Error) {
+			// The errno's name too: what an operator searches for.
+			const char *name = event.code ? ::strerrorname_np(event.code) : nullptr;
+			report.errors.push_back(name ? fmt::format("{} ({})", event.message, name) : std::move(event.message));
+		}
 	Snapshot snapshot = store.snapshot();
 	for (auto &image : snapshot.images()) {
 		auto chain = snapshot.chain(image->id);

@@ -272,20 +272,20 @@ Touched Validator::adopt(ReadResult result)
 	return touched;
 }
 
-Touched Validator::readNow(const ReadRequest &request, std::vector<std::string> *errors)
+Touched Validator::readNow(const ReadRequest &request, std::vector<Error> *errors)
 {
 	ReadResult result = readTree(rootFd_, request);
 	if (errors) {
 		if (result.treeError.code)
-			errors->push_back(result.treeError.message);
+			errors->push_back(result.treeError);
 		for (const auto &item : result.items)
 			if (const ItemState &s = stateOf(item.files); s.ioError)
-				errors->push_back(fmt::format("{}/{}: {}", treeName(result.tree), item.id, s.problem));
+				errors->push_back({s.ioError, fmt::format("{}/{}: {}", treeName(result.tree), item.id, s.problem)});
 	}
 	return adopt(std::move(result));
 }
 
-Touched Validator::rescan(std::vector<std::string> *errors, TreeSet trees)
+Touched Validator::rescan(std::vector<Error> *errors, TreeSet trees)
 {
 	Touched touched;
 	for (Tree tree : {Tree::Overlay, Tree::Layers, Tree::Images})

@@ -83,7 +83,7 @@ public:
 	// is every item that could not be read. trees selects which of the three.
 	using TreeSet = std::array<bool, 3>;
 	static constexpr TreeSet kAllTrees = {true, true, true};
-	Touched rescan(std::vector<std::string> *errors = nullptr, TreeSet trees = kAllTrees);
+	Touched rescan(std::vector<Error> *errors = nullptr, TreeSet trees = kAllTrees);
 
 	// Re-reads one id of one tree, as after an event on it.
 	Touched refresh(Tree tree, const std::string &id);
@@ -122,7 +122,7 @@ public:
 	std::string shelvedReason(Tree tree) const;
 
 private:
-	Touched readNow(const ReadRequest &request, std::vector<std::string> *errors);
+	Touched readNow(const ReadRequest &request, std::vector<Error> *errors);
 	void adopt(Tree tree, const std::string &id, ItemFiles files, Touched &touched);
 	void forget(Tree tree, const std::string &id, Touched &touched);
 	void settle(Touched &touched);

@@ -12,6 +12,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -412,9 +414,34 @@ Result<void> StoreWriter::removeImage(std::string_view id)
 	return withPath(fs::removeAtomically(images->get(), id), paths::kImages);
 }
 
-Result<std::size_t> StoreWriter::removeLeftovers(std::int64_t olderThanSeconds)
+namespace {
+
+constexpr int kMaxLeftoverDepth = 64;
+
+// The newest change time of the entry name in dirfd and of everything below it (not
+// following links), down to kMaxLeftoverDepth levels.
+std::int64_t newestChange(int dirfd, const std::string &name, const struct stat &st, int depth)
 {
-	std::size_t removed = 0;
+	std::int64_t newest = st.st_ctim.tv_sec;
+	if (!S_ISDIR(st.st_mode) || depth >= kMaxLeftoverDepth)
+		return newest;
+	auto dir = fs::openDir(dirfd, name);
+	auto entries = dir ? fs::listDir(dir->get()) : Result<std::vector<fs::DirEntry>>(dir.error());
+	if (!entries)
+		return newest;
+	for (const auto &e : *entries) {
+		struct stat inner;
+		if (fs::statEntry(dir->get(), e.name, &inner) == 0)
+			newest = std::max(newest, newestChange(dir->get(), e.name, inner, depth + 1));
+	}
+	return newest;
+}
+
+} // namespace
+
+Result<std::vector<std::string>> StoreWriter::findLeftovers(std::int64_t olderThanSeconds)
+{
+	std::vector<std::string> found;
 	struct timespec now;
 	::clock_gettime(CLOCK_REALTIME, &now);
 	for (auto tree : {paths::kOverlayRO, paths::kLayersRO, paths::kImages, paths::kOverlay, paths::kLayers,
@@ -434,18 +461,78 @@ Result<std::size_t> StoreWriter::removeLeftovers(std::int64_t olderThanSeconds)
 			if (!e.name.starts_with(".tmp-") && !e.name.starts_with(".trash-"))
 				continue;
 			struct stat st;
-			if (fs::statEntry(dir->get(), e.name, &st) < 0 || now.tv_sec - st.st_ctim.tv_sec < olderThanSeconds)
+			if (fs::statEntry(dir->get(), e.name, &st) < 0)
 				continue;
 			// In the local folders (iSulad's own) only our temporary links.
 			bool local = tree == paths::kOverlay || tree == paths::kLayers || tree == paths::kLinks;
 			if (local && !S_ISLNK(st.st_mode))
 				continue;
-			if (auto r = fs::removeTree(dir->get(), e.name); !r)
-				return withPath(r, tree).error();
-			++removed;
+			if (now.tv_sec - newestChange(dir->get(), e.name, st, 0) >= olderThanSeconds)
+				found.push_back(fmt::format("{}/{}", tree, e.name));
 		}
 	}
-	return removed;
+	return found;
+}
+
+Result<std::size_t> StoreWriter::removeLeftovers(std::int64_t olderThanSeconds)
+{
+	auto found = findLeftovers(olderThanSeconds);
+	if (!found)
+		return found.error();
+	for (const auto &path : *found) {
+		auto slash = path.rfind('/');
+		auto dir = fs::openDir(rootFd_, path.substr(0, slash));
+		auto removed = dir ? fs::removeTree(dir->get(), path.substr(slash + 1)) : Result<void>(dir.error());
+		if (!removed && removed.error().code != ENOENT)
+			return withPath(removed, path.substr(0, slash)).error();
+	}
+	return found->size();
+}
+
+Result<void> StoreWriter::setImageNames(std::string_view id, const std::vector<std::string> &names)
+{
+	GenerationTouch touch{*this};
+	if (auto r = checkId("image", id); !r)
+		return r;
+	auto dir = fs::openDir(rootFd_, fmt::format("{}/{}", paths::kImages, id));
+	if (!dir)
+		return withPath(dir.error(), paths::kImages);
+	auto text = fs::readRegularFile(dir->get(), paths::kImagesJson, kMaxJsonBytes);
+	if (!text)
+		return withPath(text.error(), fmt::format("{}/{}", paths::kImages, id));
+	auto record = parseImageJson(*text);
+	if (!record)
+		return makeError(record.error().code, fmt::format("{}/{}/{}", paths::kImages, id, record.error().message));
+	record->names = names;
+	return fs::writeFileAtomic(dir->get(), paths::kImagesJson, toJson(*record), options_.durable);
+}
+
+Result<std::vector<std::string>> StoreWriter::takeNames(const std::vector<std::string> &names, std::string_view keepId)
+{
+	std::vector<std::string> changed;
+	auto images = fs::openDir(rootFd_, paths::kImages);
+	if (!images)
+		return images.error();
+	auto entries = fs::listDir(images->get());
+	if (!entries)
+		return withPath(entries.error(), paths::kImages).error();
+	for (const auto &e : *entries) {
+		if (!isValidId(e.name) || e.name == keepId)
+			continue;
+		auto dir = fs::openDir(images->get(), e.name);
+		auto text = dir ? fs::readRegularFile(dir->get(), paths::kImagesJson, kMaxJsonBytes) : Result<std::string>(dir.error());
+		auto record = text ? parseImageJson(*text) : Result<ImageRecord>(text.error());
+		if (!record)
+			continue;
+		auto kept = record->names;
+		std::erase_if(kept, [&](const std::string &n) { return std::find(names.begin(), names.end(), n) != names.end(); });
+		if (kept.size() == record->names.size())
+			continue;
+		if (auto r = setImageNames(e.name, kept); !r)
+			return r.error();
+		changed.push_back(e.name);
+	}
+	return changed;
 }
 
 Result<void> StoreWriter::removeRO(std::string_view tree, std::string_view id)
