@@ -4,6 +4,7 @@
 // removed at the end. Events are shown as they happen, then a summary with the
 // measured latencies. Cleans up and exits 0.
 #include "commands.h"
+#include "options.h"
 
 #include <layerwatch/model.h>
 #include <layerwatch/watcher.h>
@@ -119,17 +120,13 @@ std::string ms(Clock::duration d)
 
 int runDemo(const Args &args)
 {
-	for (const auto &a : args) {
-		if (a == "--help" || a == "-h") {
-			std::fputs("usage: layerwatch demo\n\nMakes a temporary store, starts the watcher on it, and has a "
-				   "writer pull three images into it file by file (one slowly, one whose layers arrive "
-				   "after its manifest, one removed at the end), showing the events as they happen and the "
-				   "measured latencies. Cleans up after itself.\n",
-				   stdout);
-			return 0;
-		}
-		return usageError("demo", fmt::format("unknown argument '{}'", a));
-	}
+	constexpr const char *kHelp =
+		"usage: layerwatch demo\n\nMakes a temporary store, starts the watcher on it, and has a writer pull "
+		"three images into it file by file (one slowly, one whose layers arrive after its manifest, one "
+		"removed at the end), showing the events as they happen and the measured latencies. Cleans up after "
+		"itself.\n";
+	if (auto done = parseArgs("demo", args, {}, kHelp))
+		return *done;
 	std::string base = std::filesystem::temp_directory_path() / "layerwatch-demo-XXXXXX";
 	if (!::mkdtemp(base.data())) {
 		std::perror("layerwatch demo: mkdtemp");

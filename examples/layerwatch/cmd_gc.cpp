@@ -1,11 +1,13 @@
 // `layerwatch gc --root R`: the writing side's sweep of what killed writers left.
 #include "commands.h"
 #include "options.h"
+#include "text_out.h"
 
 #include <layerwatch/writer.h>
 
 #include <sys/stat.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 
@@ -14,56 +16,58 @@ namespace lwcli {
 namespace {
 
 constexpr const char *kHelp =
-	"usage: layerwatch gc --root R [--older-than SECONDS]\n"
+	"usage: layerwatch gc (-r R | -c DAEMON_JSON) [--older-than SECONDS] [-n]\n"
 	"\n"
 	"Removes what writers killed on the way left below R: the temporary \".tmp-*\"\n"
 	"and \".trash-*\" entries of the shared trees, and the temporary links of the\n"
-	"local link folders, once unchanged for SECONDS (default 3600, so that a writer\n"
-	"still at work keeps its own). Half-made layers and images need no sweep: they are\n"
-	"never ready, and the next publish of the same id replaces them.\n";
+	"local link folders, once nothing in them has changed for SECONDS (default 3600):\n"
+	"a writer still at work keeps its own. Half-made layers and images need no sweep:\n"
+	"they are never ready, and the next publish of the same id replaces them.\n"
+	"\n"
+	"  -n, --dry-run        print what would be removed, and remove nothing\n";
 
 } // namespace
 
 int runGc(const Args &args)
 {
 	RootChoice choice;
+	std::string olderThanText;
+	bool dryRun = false;
+	auto options = rootOptions(choice);
+	options.insert(options.end(), {text("--older-than", 0, olderThanText), flag("--dry-run", 'n', dryRun)});
+	if (auto done = parseArgs("gc", args, options, kHelp))
+		return *done;
 	long olderThan = 3600;
-	for (ArgWalker a{"gc", args}; a.i < args.size(); ++a.i) {
-		const auto &arg = args[a.i];
-		if (arg == "--help" || arg == "-h") {
-			std::fputs(kHelp, stdout);
-			return 0;
-		} else if (arg == "--older-than") {
-			auto v = a.value();
-			if (!v)
-				return a.missingValue();
-			char *end = nullptr;
-			olderThan = std::strtol(v->c_str(), &end, 10);
-			if (v->empty() || *end != '\0' || olderThan < 0)
-				return usageError("gc", "--older-than takes a number of seconds");
-		} else if (int r = a.takeRoot(choice); r >= 0) {
-			if (r != 0)
-				return r;
-		} else {
-			return a.unknown();
-		}
+	if (!olderThanText.empty()) {
+		char *end = nullptr;
+		errno = 0;
+		olderThan = std::strtol(olderThanText.c_str(), &end, 10);
+		if (*end != '\0' || errno != 0 || olderThan < 0)
+			return usageError("gc", "--older-than takes a number of seconds");
 	}
 	std::string root;
-	if (int r = resolveRoot("gc", choice, root); r != 0)
+	if (int r = resolveStore("gc", choice, root); r != 0)
 		return r;
 	// Sweeping never makes a store: a mistyped root is an error, not a new folder.
 	if (struct stat st; ::stat(root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-		std::fprintf(stderr, "layerwatch gc: %s: no such folder\n", root.c_str());
+		std::fprintf(stderr, "layerwatch gc: %s: no such folder\n", printable(root).c_str());
 		return 1;
 	}
 	auto writer = lw::StoreWriter::open(root);
-	if (!writer) {
-		std::fprintf(stderr, "layerwatch gc: %s\n", writer.error().message.c_str());
+	auto found = writer ? writer->findLeftovers(olderThan) : lw::Result<std::vector<std::string>>(writer.error());
+	if (!found) {
+		std::fprintf(stderr, "layerwatch gc: %s\n", printable(found.error().message).c_str());
 		return 1;
+	}
+	if (dryRun) {
+		for (const auto &path : *found)
+			std::printf("would remove %s\n", printable(path).c_str());
+		std::printf("%zu leftovers\n", found->size());
+		return 0;
 	}
 	auto removed = writer->removeLeftovers(olderThan);
 	if (!removed) {
-		std::fprintf(stderr, "layerwatch gc: %s\n", removed.error().message.c_str());
+		std::fprintf(stderr, "layerwatch gc: %s\n", printable(removed.error().message).c_str());
 		return 1;
 	}
 	std::printf("removed %zu leftovers\n", *removed);

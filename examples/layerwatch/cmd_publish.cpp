@@ -2,6 +2,8 @@
 // first) and an image on top, as a pulling host does.
 #include "commands.h"
 #include "options.h"
+#include "reference.h"
+#include "text_out.h"
 
 #include <layerwatch/model.h>
 #include <layerwatch/writer.h>
@@ -25,19 +27,21 @@ namespace lwcli {
 namespace {
 
 constexpr const char *kHelp =
-	"usage: layerwatch publish --root R (--synthetic N | --layer-dir DIR...)\n"
-	"                          [--name NAME]... [--no-links]\n"
+	"usage: layerwatch publish (-r R | -c DAEMON_JSON) (--synthetic N | -l DIR...)\n"
+	"                          [-t NAME]... [--no-links]\n"
 	"\n"
 	"Publishes an image into the shared trees below R as a pulling host does: each\n"
 	"layer is built in a temporary folder inside RO/ and renamed into place, then the\n"
 	"image is written with its manifest last. Prints the image id.\n"
 	"\n"
-	"  --synthetic N    N synthetic layers (1 to 128), each with one small file\n"
-	"  --layer-dir DIR  a folder whose contents become one layer (repeat, base first);\n"
-	"                   the same contents over the same parent are the same layer,\n"
-	"                   shared by every image that has it, as registries do\n"
-	"  --name NAME      an image name (repeat); default layerwatch/synthetic:<id>\n"
-	"  --no-links       make no local links (a host that only publishes)\n";
+	"  --synthetic N        N synthetic layers (1 to 128), each with one small file\n"
+	"  -l, --layer-dir DIR  a folder whose contents become one layer (repeat, base\n"
+	"                       first); the same contents over the same parent are the\n"
+	"                       same layer, shared by every image that has it\n"
+	"  -t, --name NAME      an image reference (repeat; \"app\" means app:latest); a\n"
+	"                       name another image holds moves to this one, as iSulad\n"
+	"                       moves a tag. Default: layerwatch/synthetic:<id>\n"
+	"  --no-links           make no local links (a host that only publishes)\n";
 
 constexpr int kMaxCopyDepth = 256;
 
@@ -155,37 +159,34 @@ lw::Result<void> copyTree(int srcFd, int dstFd, const std::string &where, int de
 int runPublish(const Args &args)
 {
 	RootChoice choice;
-	unsigned long synthetic = 0;
+	std::string syntheticText;
 	std::vector<std::string> layerDirs, names;
-	bool links = true;
-	for (ArgWalker a{"publish", args}; a.i < args.size(); ++a.i) {
-		const auto &arg = args[a.i];
-		if (arg == "--help" || arg == "-h") {
-			std::fputs(kHelp, stdout);
-			return 0;
-		} else if (arg == "--no-links") {
-			links = false;
-		} else if (arg == "--root" || arg == "--synthetic" || arg == "--layer-dir" || arg == "--name") {
-			auto v = a.value();
-			if (!v)
-				return a.missingValue();
-			if (arg == "--root") {
-				choice.root = *v;
-			} else if (arg == "--layer-dir") {
-				layerDirs.push_back(*v);
-			} else if (arg == "--name") {
-				if (v->empty())
-					return usageError("publish", "--name takes a non-empty name");
-				names.push_back(*v);
-			} else {
-				char *end = nullptr;
-				synthetic = std::strtoul(v->c_str(), &end, 10);
-				if (v->empty() || *end != '\0' || synthetic < 1 || synthetic > lw::kMaxChainDepth)
-					return usageError("publish", "--synthetic takes a number of layers, 1 to 128");
-			}
-		} else {
-			return a.unknown();
-		}
+	bool noLinks = false;
+	auto options = rootOptions(choice);
+	options.insert(options.end(), {text("--synthetic", 0, syntheticText), flag("--no-links", 0, noLinks)});
+	options.push_back({"--layer-dir", 'l', true, [&](const std::string &v) {
+				   layerDirs.push_back(v);
+				   return 0;
+			   }});
+	options.push_back({"--name", 't', true, [&](const std::string &v) {
+				   auto name = normalizedReference(v);
+				   if (!name)
+					   return usageError("publish", fmt::format("--name {}: not an image reference "
+										    "([domain/]path[:tag], lowercase path)",
+										    printable(v)));
+				   if (std::find(names.begin(), names.end(), *name) == names.end())
+					   names.push_back(*name);
+				   return 0;
+			   }});
+	if (auto done = parseArgs("publish", args, options, kHelp))
+		return *done;
+	bool links = !noLinks;
+	unsigned long synthetic = 0;
+	if (!syntheticText.empty()) {
+		char *end = nullptr;
+		synthetic = std::strtoul(syntheticText.c_str(), &end, 10);
+		if (*end != '\0' || syntheticText[0] == '-' || synthetic < 1 || synthetic > lw::kMaxChainDepth)
+			return usageError("publish", "--synthetic takes a number of layers, 1 to 128");
 	}
 	if ((synthetic > 0) == !layerDirs.empty())
 		return usageError("publish", "give --synthetic N or --layer-dir DIR, one of the two");
@@ -264,6 +265,15 @@ int runPublish(const Args &args)
 		std::fprintf(stderr, "layerwatch publish: image: %s\n", image.error().message.c_str());
 		return 1;
 	}
+	// The names are this image's now: iSulad takes a tag from the image that had it.
+	auto moved = writer->takeNames(names, *image);
+	if (!moved) {
+		std::fprintf(stderr, "layerwatch publish: image %s published, but its names are still held by others: %s\n",
+			     image->c_str(), printable(moved.error().message).c_str());
+		return 1;
+	}
+	for (const auto &from : *moved)
+		std::fprintf(stderr, "layerwatch publish: names moved from image %s\n", from.c_str());
 	std::printf("%s\n", image->c_str());
 	return 0;
 }

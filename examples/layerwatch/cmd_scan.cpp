@@ -2,6 +2,7 @@
 #include "commands.h"
 #include "json_out.h"
 #include "options.h"
+#include "text_out.h"
 
 #include <layerwatch/scan.h>
 
@@ -14,17 +15,20 @@ namespace lwcli {
 namespace {
 
 constexpr const char *kHelp =
-	"usage: layerwatch scan (--root R | --config DAEMON_JSON) [--json]\n"
+	"usage: layerwatch scan (-r R | -c DAEMON_JSON) [-j]\n"
 	"\n"
 	"Validates every overlay, layer and image below the storage root R once and\n"
 	"prints what is ready and what is pending (with its reason). Reads only: it\n"
 	"makes no link and changes nothing.\n"
 	"\n"
-	"  --root R   the storage root (iSulad: /var/lib/isulad/storage)\n"
-	"  --config F iSulad's daemon.json: the root is graph + /storage, and\n"
-	"             storage-enable-remote-layer must be true\n"
-	"  --json     one JSON object: images, layers, pending (and, when something\n"
-	"             could not be read, incomplete and errors; the exit code is then 1)\n";
+	"  -r, --root R    the storage root (iSulad: /var/lib/isulad/storage)\n"
+	"  -c, --config F  iSulad's daemon.json: the root is graph + /storage, and\n"
+	"                  storage-enable-remote-layer must be true\n"
+	"  -j, --json      one JSON object: images, layers, pending (and, when something\n"
+	"                  could not be read, incomplete and errors)\n"
+	"\n"
+	"Exit status: 0 the whole store was read; 1 something could not be read (what\n"
+	"was read is still printed), or R is no layer store; 2 bad arguments.\n";
 
 std::string toJson(const lw::ScanReport &report)
 {
@@ -79,22 +83,27 @@ std::string joined(const std::vector<std::string> &names)
 {
 	std::string out;
 	for (const auto &n : names)
-		out += (out.empty() ? "" : ",") + n;
+		out += (out.empty() ? "" : ",") + printable(n);
 	return out.empty() ? "-" : out;
 }
 
 void printTable(const lw::ScanReport &report)
 {
-	std::string out = fmt::format("IMAGES ({})\n{:<14}{:<14}{:<7}{}\n", report.images.size(), "ID", "TOP LAYER", "DEPTH", "NAMES");
+	std::string out;
+	if (!report.errors.empty())
+		out += fmt::format("INCOMPLETE: {} trees or items could not be read (see above); what follows is what was read\n\n",
+				   report.errors.size());
+	out += fmt::format("IMAGES ({})\n{:<14}{:<14}{:<7}{}\n", report.images.size(), "ID", "TOP LAYER", "DEPTH", "NAMES");
 	for (const auto &[image, chain] : report.images)
 		out += fmt::format("{:<14}{:<14}{:<7}{}\n", image->id.substr(0, 12), image->topLayer.substr(0, 12), chain.size(), joined(image->names));
 	out += fmt::format("\nLAYERS ({})\n{:<14}{}\n", report.layers.size(), "ID", "PARENT");
 	for (const auto &layer : report.layers)
 		out += fmt::format("{:<14}{}\n", layer->id.substr(0, 12), layer->parent.empty() ? "-" : layer->parent.substr(0, 12));
 	out += fmt::format("\nPENDING ({})\n{:<9}{:<14}{}\n", report.pending.size(), "KIND", "ID", "REASON");
+	// A pending id is a folder's name, which may be anything: escaped like the reason.
 	for (const auto &p : report.pending)
-		out += fmt::format("{:<9}{:<14}{}\n", p.kind, p.id.substr(0, 12), p.reason);
-	std::fputs(out.c_str(), stdout);
+		out += fmt::format("{:<9}{:<14}{}\n", p.kind, printable(p.id.substr(0, 12)), printable(p.reason));
+	writeAll(stdout, out);
 }
 
 } // namespace
@@ -103,31 +112,21 @@ int runScan(const Args &args)
 {
 	RootChoice choice;
 	bool json = false;
-	for (ArgWalker a{"scan", args}; a.i < args.size(); ++a.i) {
-		const auto &arg = args[a.i];
-		if (arg == "--help" || arg == "-h") {
-			std::fputs(kHelp, stdout);
-			return 0;
-		} else if (arg == "--json") {
-			json = true;
-		} else if (int r = a.takeRoot(choice); r >= 0) {
-			if (r > 0)
-				return r;
-		} else {
-			return a.unknown();
-		}
-	}
+	auto options = rootOptions(choice);
+	options.push_back(flag("--json", 'j', json));
+	if (auto done = parseArgs("scan", args, options, kHelp))
+		return *done;
 	std::string root;
-	if (int r = resolveRoot("scan", choice, root); r != 0)
+	if (int r = resolveStore("scan", choice, root); r != 0)
 		return r;
 
 	auto report = lw::scanStore(root);
 	if (!report) {
-		std::fprintf(stderr, "layerwatch scan: %s\n", report.error().message.c_str());
+		writeAll(stderr, fmt::format("layerwatch scan: {}\n", printable(report.error().message)));
 		return 1;
 	}
 	for (const auto &e : report->errors)
-		std::fprintf(stderr, "layerwatch scan: %s\n", e.c_str());
+		writeAll(stderr, fmt::format("layerwatch scan: {}: {}\n", printable(root), printable(e)));
 	if (json)
 		std::printf("%s\n", toJson(*report).c_str());
 	else

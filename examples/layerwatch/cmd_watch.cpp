@@ -1,8 +1,12 @@
-// `layerwatch watch --root R [--json] [--mode M] [--interval MS]`: the engine on
-// this process's loop, one line per event, until SIGINT or SIGTERM.
+// `layerwatch watch`: the engine on this process's loop, one line per event, run by
+// hand or as a service (systemd notify protocol, journal priorities, a metrics file,
+// SIGHUP to re-read --config, SIGUSR1 for the stats and the pending list).
 #include "commands.h"
-#include "json_out.h"
+#include "event_lines.h"
+#include "metrics.h"
 #include "options.h"
+#include "service.h"
+#include "text_out.h"
 
 #include <layerwatch/watcher.h>
 
@@ -13,263 +17,312 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
-#include <chrono>
+#include <csignal>
 #include <cstdio>
-#include <cstring>
 #include <cstdlib>
-#include <ctime>
+#include <cstring>
+#include <memory>
 
 namespace lwcli {
 
 namespace {
 
+using lw::Result;
+
 constexpr const char *kHelp =
-	"usage: layerwatch watch (--root R | --config DAEMON_JSON) [--json]\n"
-	"                        [--mode auto|inotify|fanotify|poll]\n"
-	"                        [--interval MS] [--trust-generation] [--verbose]\n"
+	"usage: layerwatch watch (-r R | -c DAEMON_JSON) [-j] [-m MODE] [-i MS]\n"
+	"                        [--metrics-file PATH] [--trust-generation] [-v]\n"
 	"\n"
 	"Loads the store below R, then follows it: fanotify (as root) or inotify on local\n"
 	"trees, a rescan every interval (default 5000 ms) for remote ones. Prints one\n"
 	"line per event; with --json, one JSON object per line. Makes and removes the\n"
-	"local links of RO layers. SIGINT or SIGTERM stops it (it prints \"stopped\" and\n"
-	"exits 0).\n"
+	"local links of RO layers.\n"
 	"\n"
-	"  --root R        the storage root (iSulad: /var/lib/isulad/storage)\n"
-	"  --config F      iSulad's daemon.json: root = graph + /storage (needs\n"
-	"                  storage-enable-remote-layer: true)\n"
-	"  --json          JSON lines: event, its fields, ts (Unix ns) and source\n"
-	"  --mode M        auto (default: fanotify where it may be had, else inotify),\n"
-	"                  inotify, fanotify (or exit 1 saying why), poll\n"
-	"  --interval MS   rescan period of remote trees, in milliseconds\n"
+	"  -r, --root R        the storage root (iSulad: /var/lib/isulad/storage)\n"
+	"  -c, --config F      iSulad's daemon.json: root = graph + /storage (needs\n"
+	"                      storage-enable-remote-layer: true); SIGHUP re-reads it\n"
+	"  -j, --json          JSON lines: event, its fields, ts (Unix ns) and source\n"
+	"  -m, --mode M        auto (default: fanotify where it may be had, else inotify),\n"
+	"                      inotify, fanotify (or exit 1 saying why), poll\n"
+	"  -i, --interval MS   rescan period of remote trees, in milliseconds\n"
+	"  --metrics-file P    write Prometheus text to P every interval (node_exporter's\n"
+	"                      textfile collector: P ends in .prom)\n"
 	"  --trust-generation  skip idle rescans while the writer's generation file\n"
-	"                  (overlay-images/.layerwatch-generation) is unchanged; only for\n"
-	"                  stores whose every writer bumps it (a full rescan still runs\n"
-	"                  every 60 s)\n"
-	"  --verbose       log to stderr\n";
+	"                      (overlay-images/.layerwatch-generation) is unchanged; only\n"
+	"                      for stores whose every writer bumps it (a full rescan\n"
+	"                      still runs every 60 s)\n"
+	"  -v, --verbose       log debug messages too (warnings and errors always go to\n"
+	"                      stderr, with journal priorities under systemd)\n"
+	"\n"
+	"Signals: SIGINT, SIGTERM stop it (it prints \"stopped\" and exits 0); SIGHUP\n"
+	"re-reads --config (a new root starts a new view: a second \"ready\" follows);\n"
+	"SIGUSR1 logs the counters and every pending item. Under systemd (Type=notify)\n"
+	"it sends READY=1 after the initial load, STATUS= with the counts, RELOADING=1\n"
+	"and STOPPING=1.\n";
 
-std::uint64_t unixNs()
+int priorityOf(lw::LogLevel level)
 {
-	return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-		std::chrono::system_clock::now().time_since_epoch()).count());
-}
-
-std::string jsonLine(const lw::Event &e)
-{
-	JsonOut out;
-	auto &w = out.w();
-	w.StartObject();
-	out.field("event", lw::eventName(e.type));
-	switch (e.type) {
-	case lw::EventType::Ready:
-		out.key("images");
-		w.Uint64(e.imageCount);
-		out.key("layers");
-		w.Uint64(e.layerCount);
-		out.key("pending");
-		w.Uint64(e.pendingCount);
-		out.field("backend", e.backend);
-		break;
-	case lw::EventType::LayerAdded:
-	case lw::EventType::LayerRemoved:
-		out.field("id", e.id);
-		if (e.layer && !e.layer->parent.empty())
-			out.field("parent", e.layer->parent);
-		break;
-	case lw::EventType::ImageAdded:
-	case lw::EventType::ImageUpdated:
-	case lw::EventType::ImageRemoved:
-		out.field("id", e.id);
-		out.strings("names", e.image ? e.image->names : std::vector<std::string>{});
-		out.field("top_layer", e.image ? e.image->topLayer : std::string());
-		break;
-	case lw::EventType::Pending:
-		out.field("kind", e.kind);
-		out.field("id", e.id);
-		out.field("reason", e.reason);
-		break;
-	case lw::EventType::Resync:
-		out.field("tree", e.tree);
-		out.field("reason", e.reason);
-		break;
-	case lw::EventType::Error:
-		out.field("message", e.message);
-		if (!e.tree.empty())
-			out.field("tree", e.tree);
-		if (!e.id.empty())
-			out.field("id", e.id);
-		if (const char *name = e.code ? ::strerrorname_np(e.code) : nullptr)
-			out.field("errno", name);
-		break;
-	case lw::EventType::Stopped:
-		break;
+	switch (level) {
+	case lw::LogLevel::Error:
+		return 3;
+	case lw::LogLevel::Warning:
+		return 4;
+	case lw::LogLevel::Info:
+		return 6;
+	case lw::LogLevel::Debug:
+		return 7;
 	}
-	out.key("ts");
-	w.Uint64(unixNs());
-	out.field("source", lw::sourceName(e.source));
-	w.EndObject();
-	return out.str();
+	return 6;
 }
 
-std::string textLine(const lw::Event &e)
-{
-	auto now = std::chrono::system_clock::now();
-	std::time_t t = std::chrono::system_clock::to_time_t(now);
-	struct tm tm;
-	localtime_r(&t, &tm);
-	auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-	std::string what;
-	switch (e.type) {
-	case lw::EventType::Ready:
-		what = fmt::format("{} images, {} layers, {} pending", e.imageCount, e.layerCount, e.pendingCount);
-		break;
-	case lw::EventType::LayerAdded:
-	case lw::EventType::LayerRemoved:
-		what = e.id.substr(0, 12);
-		if (e.layer && !e.layer->parent.empty())
-			what += " parent " + e.layer->parent.substr(0, 12);
-		break;
-	case lw::EventType::ImageAdded:
-	case lw::EventType::ImageUpdated:
-	case lw::EventType::ImageRemoved:
-		what = e.id.substr(0, 12);
-		if (e.image)
-			for (const auto &n : e.image->names)
-				what += " " + n;
-		break;
-	case lw::EventType::Pending:
-		what = fmt::format("{} {}: {}", e.kind, e.id.substr(0, 12), e.reason);
-		break;
-	case lw::EventType::Resync:
-		what = fmt::format("{}: {}", e.tree, e.reason);
-		break;
-	case lw::EventType::Error:
-		what = e.message;
-		break;
-	case lw::EventType::Stopped:
-		break;
-	}
-	return fmt::format("{:02}:{:02}:{:02}.{:03} {:<14} {} ({})", tm.tm_hour, tm.tm_min, tm.tm_sec, ms,
-			   lw::eventName(e.type), what, lw::sourceName(e.source));
-}
-
-struct SignalStop {
-	lw::Watcher *watcher;
-	uv_signal_t signals[2];
+struct Settings {
+	RootChoice choice;
+	lw::WatcherOptions options;
+	bool json = false, verbose = false;
+	std::string metricsFile;
 };
 
-void onSignal(uv_signal_t *handle, int)
+// One `watch` run: the loop, its signals, the watcher (and, during a reload that
+// changed the root, the one it replaces, until that one has stopped). Loop-bound.
+class WatchService {
+public:
+	explicit WatchService(Settings settings) : s_(std::move(settings)) {}
+	int run();
+
+private:
+	Result<std::unique_ptr<lw::Watcher>> makeWatcher(const std::string &root);
+	void onEvent(unsigned generation, const lw::Event &e);
+	void stop();
+	void reload();
+	void report();
+	void tick();
+	std::string status() const;
+	void closeHandles();
+
+	Settings s_;
+	uv_loop_t loop_{};
+	uv_signal_t signals_[4]{};
+	int signalsMade_ = 0;
+	uv_timer_t timer_{};
+	bool timerMade_ = false;
+	std::unique_ptr<lw::Watcher> watcher_, retired_;
+	unsigned generation_ = 0; // of watcher_; events of older ones are not printed
+	bool ready_ = false, stopping_ = false;
+	SystemdNotifier notifier_ = SystemdNotifier::fromEnvironment();
+	Log log_ = Log::forStderr();
+	bool stdoutJournal_ = Log::isJournal(STDOUT_FILENO);
+	std::string metricsError_; // the last one logged, not repeated every interval
+};
+
+Result<std::unique_ptr<lw::Watcher>> WatchService::makeWatcher(const std::string &root)
 {
-	auto *stop = static_cast<SignalStop *>(handle->data);
-	stop->watcher->stop();
-	for (auto &s : stop->signals)
-		uv_close(reinterpret_cast<uv_handle_t *>(&s), nullptr);
+	auto options = s_.options;
+	options.root = root;
+	options.logLevel = s_.verbose ? lw::LogLevel::Debug : lw::LogLevel::Warning;
+	// The library logs from its worker threads too: one fwrite per line keeps lines whole.
+	options.log = [log = log_](lw::LogLevel level, const std::string &message) {
+		log.line(priorityOf(level), printable(message));
+	};
+	// The new watcher's events count once it is made; until then the old one's do.
+	unsigned generation = generation_ + 1;
+	auto made = lw::Watcher::create(options, [this, generation](const lw::Event &e) { onEvent(generation, e); });
+	if (made)
+		generation_ = generation;
+	return made;
 }
 
-} // namespace
-
-int runWatch(const Args &args)
+void WatchService::onEvent(unsigned generation, const lw::Event &e)
 {
-	lw::WatcherOptions options;
-	RootChoice choice;
-	bool json = false, verbose = false;
-	for (ArgWalker a{"watch", args}; a.i < args.size(); ++a.i) {
-		const auto &arg = args[a.i];
-		if (arg == "--help" || arg == "-h") {
-			std::fputs(kHelp, stdout);
-			return 0;
-		} else if (arg == "--json") {
-			json = true;
-		} else if (arg == "--verbose") {
-			verbose = true;
-		} else if (arg == "--trust-generation") {
-			options.trustGeneration = true;
-		} else if (int r = a.takeRoot(choice); r >= 0) {
-			if (r > 0)
-				return r;
-		} else if (arg == "--mode") {
-			auto v = a.value();
-			if (!v || !lw::parseWatchMode(*v, options.mode))
-				return usageError("watch", "--mode takes auto, inotify, fanotify or poll");
-		} else if (arg == "--interval") {
-			auto v = a.value();
-			char *end = nullptr;
-			unsigned long ms = v ? std::strtoul(v->c_str(), &end, 10) : 0;
-			if (!v || v->empty() || *end != '\0' || ms == 0 || ms > 86400000)
-				return usageError("watch", "--interval takes milliseconds, 1 to 86400000");
-			options.intervalMs = static_cast<std::uint32_t>(ms);
-		} else {
-			return a.unknown();
-		}
+	if (generation != generation_) {
+		// The watcher a reload replaced: silent; freed once stopped (allowed from its
+		// own Stopped callback).
+		if (e.type == lw::EventType::Stopped)
+			retired_.reset();
+		return;
 	}
-	if (int r = resolveRoot("watch", choice, options.root); r != 0)
-		return r;
-	if (verbose) {
-		options.logLevel = lw::LogLevel::Debug;
-		options.log = [](lw::LogLevel, const std::string &message) {
-			std::fprintf(stderr, "layerwatch: %s\n", message.c_str());
-		};
+	std::string line = s_.json ? jsonLine(e) : textLine(e);
+	// Text lines carry their priority when stdout is the journal; JSON lines stay
+	// exactly as the contract has them.
+	if (stdoutJournal_ && !s_.json)
+		line = fmt::format("<{}>{}", eventPriority(e), line);
+	line += '\n';
+	writeAll(stdout, line);
+	std::fflush(stdout);
+	if (e.type == lw::EventType::Ready) {
+		ready_ = true;
+		notifier_.send(fmt::format("READY=1\nSTATUS={}", status()));
+		tick();
 	}
+}
 
-	auto watcher = lw::Watcher::create(options, [json](const lw::Event &e) {
-		std::string line = json ? jsonLine(e) : textLine(e);
-		std::fprintf(stdout, "%s\n", line.c_str());
-		std::fflush(stdout);
-	});
-	if (!watcher) {
-		std::fprintf(stderr, "layerwatch watch: %s\n", watcher.error().message.c_str());
+std::string WatchService::status() const
+{
+	if (!watcher_)
+		return "stopped";
+	auto snapshot = watcher_->snapshot();
+	auto stats = watcher_->stats();
+	return fmt::format("{} images, {} layers, {} pending{}", snapshot.imageCount(), snapshot.layerCount(), stats.pending,
+			   ready_ ? "" : " (loading)");
+}
+
+// Every interval: the status line and the metrics file.
+void WatchService::tick()
+{
+	if (!watcher_ || stopping_)
+		return;
+	if (ready_)
+		notifier_.send("STATUS=" + status());
+	if (s_.metricsFile.empty())
+		return;
+	auto written = writeMetricsFile(s_.metricsFile, prometheusText(viewOf(s_.options.root, ready_, *watcher_)));
+	std::string error = written ? std::string() : written.error().message;
+	if (!error.empty() && error != metricsError_)
+		log_.line(4, printable("metrics file " + error));
+	metricsError_ = error;
+}
+
+void WatchService::stop()
+{
+	if (stopping_)
+		return;
+	stopping_ = true;
+	notifier_.send("STOPPING=1");
+	if (watcher_)
+		watcher_->stop();
+	closeHandles();
+}
+
+void WatchService::closeHandles()
+{
+	for (int i = 0; i < signalsMade_; ++i)
+		uv_close(reinterpret_cast<uv_handle_t *>(&signals_[i]), nullptr);
+	signalsMade_ = 0;
+	if (timerMade_)
+		uv_close(reinterpret_cast<uv_handle_t *>(&timer_), nullptr);
+	timerMade_ = false;
+}
+
+void WatchService::reload()
+{
+	if (stopping_)
+		return;
+	if (s_.choice.config.empty()) {
+		log_.line(5, "SIGHUP: started with --root, not --config: nothing to re-read");
+		return;
+	}
+	notifier_.send("RELOADING=1");
+	std::string root;
+	if (resolveRoot("watch", s_.choice, root) != 0) {
+		log_.line(4, printable("SIGHUP: " + s_.choice.config + " cannot be used: still following " + s_.options.root));
+	} else if (root == s_.options.root) {
+		log_.line(6, printable("SIGHUP: " + s_.choice.config + " re-read: the root is still " + root));
+	} else if (auto next = makeWatcher(root); !next) {
+		log_.line(3, printable("SIGHUP: cannot follow " + root + ": " + next.error().message + "; still following " +
+				       s_.options.root));
+	} else {
+		log_.line(5, printable("SIGHUP: the root is now " + root + " (was " + s_.options.root + "): a new view follows"));
+		retired_ = std::move(watcher_);
+		retired_->stop();
+		watcher_ = std::move(*next);
+		s_.options.root = root;
+		ready_ = false;
+		if (auto r = watcher_->attach(&loop_); !r) {
+			log_.line(3, printable("cannot start on " + root + ": " + r.error().message));
+			stop();
+		}
+		return; // READY=1 follows the new view's ready
+	}
+	notifier_.send("READY=1");
+}
+
+// SIGUSR1: what an operator asks a stuck-looking service.
+void WatchService::report()
+{
+	if (!watcher_)
+		return;
+	auto s = watcher_->stats();
+	log_.line(6, fmt::format("stats: backend={} images={} layers={} pending={} kernel_events={} rescans={} resyncs={} "
+				 "errors={} troubled={} stalled={} watches={} marks={} reads_in_flight={} last_rescan_us={}",
+				 s.backend, watcher_->snapshot().imageCount(), watcher_->snapshot().layerCount(), s.pending,
+				 s.kernelEvents, s.rescans, s.resyncs, s.errors, s.troubled, s.stalled, s.watches, s.marks,
+				 s.readsInFlight, s.lastRescanUs));
+	for (const auto &p : watcher_->pending())
+		log_.line(6, fmt::format("pending {} {}: {}", p.kind, printable(p.id), printable(p.reason)));
+}
+
+// libuv aborts the process when its first loop cannot have its pipes (an epoll fd and
+// two pipes): check that that many fds can be had (ulimit -n very low).
+bool loopFdsAvailable(int &err)
+{
+	int fds[6];
+	int made = 0;
+	while (made < 6 && ::pipe2(fds + made, O_CLOEXEC) == 0)
+		made += 2;
+	err = errno;
+	for (int i = 0; i < made; ++i)
+		::close(fds[i]);
+	return made == 6;
+}
+
+int WatchService::run()
+{
+	auto first = makeWatcher(s_.options.root);
+	if (!first) {
+		std::fprintf(stderr, "layerwatch watch: %s\n", printable(first.error().message).c_str());
 		return 1;
 	}
-	// libuv aborts the process when its first loop cannot have its pipes (an epoll
-	// fd and two pipes): make sure that many fds can be had (ulimit -n very low),
-	// and fail cleanly if not.
-	{
-		int fds[6];
-		int made = 0;
-		while (made < 6 && ::pipe2(fds + made, O_CLOEXEC) == 0)
-			made += 2;
-		int err = errno;
-		for (int i = 0; i < made; ++i)
-			::close(fds[i]);
-		if (made < 6) {
-			std::fprintf(stderr, "layerwatch watch: cannot make an event loop: %s (ulimit -n?)\n", std::strerror(err));
-			return 1;
-		}
+	watcher_ = std::move(*first);
+	if (int err = 0; !loopFdsAvailable(err)) {
+		std::fprintf(stderr, "layerwatch watch: cannot make an event loop: %s (ulimit -n?)\n", std::strerror(err));
+		return 1;
 	}
-	uv_loop_t loop;
-	if (int r = uv_loop_init(&loop); r < 0) {
+	if (int r = uv_loop_init(&loop_); r < 0) {
 		std::fprintf(stderr, "layerwatch watch: cannot make an event loop: %s\n", uv_strerror(r));
 		return 1;
 	}
-	SignalStop stop{watcher->get(), {}};
-	int signalsMade = 0;
+	static constexpr int kSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGUSR1};
 	int failed = 0;
-	for (int i = 0; i < 2 && failed == 0; ++i) {
-		failed = uv_signal_init(&loop, &stop.signals[i]);
-		if (failed == 0) {
-			++signalsMade;
-			stop.signals[i].data = &stop;
-			failed = uv_signal_start(&stop.signals[i], onSignal, i == 0 ? SIGINT : SIGTERM);
-		}
+	for (int i = 0; i < 4 && failed == 0; ++i) {
+		failed = uv_signal_init(&loop_, &signals_[i]);
+		if (failed != 0)
+			break;
+		++signalsMade_;
+		signals_[i].data = this;
+		failed = uv_signal_start(&signals_[i], [](uv_signal_t *h, int signum) {
+			auto *self = static_cast<WatchService *>(h->data);
+			if (signum == SIGHUP)
+				self->reload();
+			else if (signum == SIGUSR1)
+				self->report();
+			else
+				self->stop();
+		}, kSignals[i]);
 	}
-	auto r = failed == 0 ? (*watcher)->attach(&loop)
-			     : lw::Result<void>(lw::makeError(-failed, std::string("cannot handle SIGINT and SIGTERM: ") +
-									  uv_strerror(failed)));
+	if (failed == 0 && (failed = uv_timer_init(&loop_, &timer_)) == 0) {
+		timerMade_ = true;
+		timer_.data = this;
+		// A status and metrics period of at least 100 ms, whatever the interval.
+		std::uint64_t period = std::max<std::uint64_t>(s_.options.intervalMs, 100);
+		failed = uv_timer_start(&timer_, [](uv_timer_t *h) { static_cast<WatchService *>(h->data)->tick(); }, period, period);
+	}
+	auto r = failed == 0 ? watcher_->attach(&loop_)
+			     : lw::Result<void>(lw::makeError(-failed, std::string("cannot handle signals: ") + uv_strerror(failed)));
 	if (!r) {
-		std::fprintf(stderr, "layerwatch watch: %s\n", r.error().message.c_str());
-		for (int i = 0; i < signalsMade; ++i)
-			uv_close(reinterpret_cast<uv_handle_t *>(&stop.signals[i]), nullptr);
-		uv_run(&loop, UV_RUN_DEFAULT);
-		uv_loop_close(&loop);
+		std::fprintf(stderr, "layerwatch watch: %s\n", printable(r.error().message).c_str());
+		closeHandles();
+		uv_run(&loop_, UV_RUN_DEFAULT);
+		uv_loop_close(&loop_);
 		return 1;
 	}
-	uv_run(&loop, UV_RUN_DEFAULT);
-	int closed = uv_loop_close(&loop);
+	uv_run(&loop_, UV_RUN_DEFAULT);
+	int closed = uv_loop_close(&loop_);
 	if (closed != 0) {
 		std::fprintf(stderr, "layerwatch watch: loop did not close: %s\n", uv_strerror(closed));
 		return 1;
 	}
-	if ((*watcher)->stats().readsInFlight > 0) {
+	if (watcher_->stats().readsInFlight > 0) {
 		// A read is stuck in the kernel on a server that stopped answering. Exit now:
 		// exit handlers could wait for it (LeakSanitizer stops every thread first).
 		std::fflush(stdout);
@@ -277,6 +330,34 @@ int runWatch(const Args &args)
 		::_exit(0);
 	}
 	return 0;
+}
+
+} // namespace
+
+int runWatch(const Args &args)
+{
+	Settings s;
+	std::string mode, interval;
+	auto options = rootOptions(s.choice);
+	options.insert(options.end(), {flag("--json", 'j', s.json), flag("--verbose", 'v', s.verbose),
+				       flag("--trust-generation", 0, s.options.trustGeneration),
+				       text("--mode", 'm', mode), text("--interval", 'i', interval),
+				       text("--metrics-file", 0, s.metricsFile)});
+	if (auto done = parseArgs("watch", args, options, kHelp))
+		return *done;
+	if (!mode.empty() && !lw::parseWatchMode(mode, s.options.mode))
+		return usageError("watch", "--mode takes auto, inotify, fanotify or poll");
+	if (!interval.empty()) {
+		char *end = nullptr;
+		errno = 0;
+		unsigned long ms = std::strtoul(interval.c_str(), &end, 10);
+		if (*end != '\0' || interval[0] == '-' || errno != 0 || ms == 0 || ms > 86400000)
+			return usageError("watch", "--interval takes milliseconds, 1 to 86400000");
+		s.options.intervalMs = static_cast<std::uint32_t>(ms);
+	}
+	if (int r = resolveRoot("watch", s.choice, s.options.root); r != 0)
+		return r;
+	return WatchService(std::move(s)).run();
 }
 
 } // namespace lwcli

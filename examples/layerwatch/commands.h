@@ -15,6 +15,7 @@ int runWatch(const Args &args);
 int runPublish(const Args &args);
 int runRmi(const Args &args);
 int runGc(const Args &args);
+int runImages(const Args &args);
 
 // Prints "layerwatch CMD: MESSAGE" on stderr and returns 2.
 int usageError(const std::string &command, const std::string &message);

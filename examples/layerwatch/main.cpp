@@ -6,17 +6,6 @@
 #include <cstdio>
 #include <cstring>
 
-namespace lwcli {
-
-int usageError(const std::string &command, const std::string &message)
-{
-	std::fprintf(stderr, "layerwatch %s: %s (see layerwatch %s --help)\n", command.c_str(), message.c_str(),
-		     command.c_str());
-	return 2;
-}
-
-} // namespace lwcli
-
 namespace {
 
 constexpr const char *kHelp =
@@ -25,18 +14,18 @@ constexpr const char *kHelp =
 	"Keeps a container engine's image and layer stores in step with a shared,\n"
 	"read-only layer store (iSulad's remote RO layout).\n"
 	"\n"
-	"commands:\n"
-	"  scan --root R [--json]   validate the store once, read-only, and exit\n"
-	"                           (scan and watch take --config DAEMON_JSON instead)\n"
-	"  watch --root R [--json]  load the store, then follow it until SIGINT/SIGTERM\n"
-	"  publish --root R ...     writer side: publish an image (synthetic or from folders)\n"
-	"  rmi --root R IMAGE       writer side: remove an image and the layers it alone used\n"
-	"  gc --root R              writer side: remove what killed writers left\n"
-	"  demo                     a temporary store, a writer publishing into it, and\n"
-	"                           layerwatch reading it\n"
+	"commands (each takes -r/--root R, or -c/--config DAEMON_JSON for iSulad's):\n"
+	"  scan -r R [-j]       validate the store once, read-only, and exit\n"
+	"  images -r R          the ready images, as `isula images` lists them\n"
+	"  watch -r R [-j]      load the store, then follow it until SIGINT/SIGTERM\n"
+	"  publish -r R ...     writer side: publish an image (synthetic or from folders)\n"
+	"  rmi -r R IMAGE       writer side: remove an image and the layers it alone used\n"
+	"  gc -r R              writer side: remove what killed writers left\n"
+	"  demo                 a temporary store, a writer publishing into it, and\n"
+	"                       layerwatch reading it\n"
 	"\n"
-	"  layerwatch COMMAND --help   for a command's options\n"
-	"  layerwatch --version\n";
+	"  layerwatch COMMAND --help   for a command's options (man layerwatch for all)\n"
+	"  layerwatch -V, --version\n";
 
 } // namespace
 
@@ -52,7 +41,7 @@ int main(int argc, char **argv)
 		std::fputs(kHelp, stdout);
 		return 0;
 	}
-	if (command == "--version") {
+	if (command == "--version" || command == "-V") {
 		std::printf("layerwatch %s\n", LW_VERSION);
 		return 0;
 	}
@@ -66,6 +55,8 @@ int main(int argc, char **argv)
 		return lwcli::runRmi(args);
 	if (command == "gc")
 		return lwcli::runGc(args);
+	if (command == "images")
+		return lwcli::runImages(args);
 	if (command == "demo")
 		return lwcli::runDemo(args);
 	std::fprintf(stderr, "layerwatch: unknown command '%s' (see layerwatch --help)\n", command.c_str());

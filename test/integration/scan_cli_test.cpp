@@ -1,4 +1,5 @@
 // `layerwatch scan` from outside, on a store composed from the real iSulad files.
+#include "isulad_store.h"
 #include "test_support.h"
 #include "store_state.h"
 
@@ -20,77 +21,14 @@ using namespace lw;
 using lw::test::fixturesDir;
 using lw::test::readFile;
 using lw::test::writeFile;
+using namespace lw::test::isulad;
+using lw::test::composeIsuladStore;
 
 namespace {
 
-const std::string kBase = "9c27e219663c25e0f28493790cc0b88bc973ba3b1686355f221c38a36978ac63";
-const std::string kChild = "7db8f44a0a8e12ea4283e3180e98880007efbd5de2e7c98b67de9cdd4dfffb0b";
-const std::string kBusybox = "e4db68de4ff27c2adfea0c54bbb73a61a42f5b667c326de4d7d5b19ab71c6a3b";
-const std::string kCentos = "39891ff67da98ab8540d71320915f33d2eb80ab42908e398472cab3c1ce7ac10";
-const std::string kEtcd = "2aef2fee38d871f9b97d92653471394487c57042eae07b279b9852be3a78132b";
-
-void copyFile(const std::string &from, const std::string &to)
+lw::test::ProgramRun runLayerwatch(const std::string &args)
 {
-	writeFile(to, readFile(from));
-}
-
-// The fixtures are format samples, not one store: lay them out as one. Layers 9c27
-// (base) and 7db8 (its child) with the overlay files iSulad wrote (7db8's overlay is
-// the fixture's 1be7, whose lower names 9c27's link); busybox on 7db8, centos on 9c27
-// (their images.json edited only in "layer"); etcd's schema-1 image as it is.
-void composeStore(const std::string &root)
-{
-	std::string f = fixturesDir() + "/layers/data";
-	for (auto [id, overlay] : {std::pair{kBase, kBase}, {kChild, std::string("1be74353c3d0fd55fb5638a52953e6f1bc441e5b1710921db9ec2aa202725569")}}) {
-		std::string dir = root + "/overlay/RO/" + id;
-		lw::test::makeDirs(dir + "/diff"); // the fixtures leave diff/ contents out
-		copyFile(f + "/overlay/" + overlay + "/link", dir + "/link");
-		if (lw::test::exists(f + "/overlay/" + overlay + "/lower"))
-			copyFile(f + "/overlay/" + overlay + "/lower", dir + "/lower");
-		else
-			lw::test::makeDirs(dir + "/empty");
-		std::string meta = root + "/overlay-layers/RO/" + id;
-		lw::test::makeDirs(meta);
-		copyFile(f + "/overlay-layers/" + id + "/layer.json", meta + "/layer.json");
-		// iSulad requires a tar-split for image layers; 7db8's sample lacks one.
-		copyFile(f + "/overlay-layers/" + kBase + "/" + kBase + ".tar-split.gz", meta + "/" + id + ".tar-split.gz");
-	}
-	// The fixtures keep the l/ symlinks as files holding their targets: make them real,
-	// with 1be7's renamed as its overlay was (an l/ link naming a layer that is not
-	// there is not ours, and is never replaced).
-	lw::test::makeDirs(root + "/overlay/l");
-	for (const auto &[name, what] : lw::test::snapshotTree(f + "/overlay/l")) {
-		std::string target = what.substr(2);
-		if (auto at = target.find("1be74353"); at != std::string::npos)
-			target.replace(at, 64, kChild);
-		lw::test::makeSymlink(target, root + "/overlay/l/" + name);
-	}
-	std::string images = fixturesDir() + "/images/data";
-	for (auto [sub, id, top] : {std::tuple{"overlay-images", kBusybox, kChild}, {"overlay-images", kCentos, kBase},
-				    {"v1_images", kEtcd, std::string()}}) {
-		std::string from = images + "/" + sub + "/" + id, to = root + "/overlay-images/" + id;
-		lw::test::makeDirs(to);
-		for (const auto &[path, what] : lw::test::snapshotTree(from))
-			writeFile(to + "/" + path, what.substr(2));
-		if (!top.empty()) {
-			auto text = readFile(to + "/images.json");
-			auto at = text.find("\"layer\":\"") + 9;
-			writeFile(to + "/images.json", text.replace(at, 64, top));
-		}
-	}
-}
-
-struct Run {
-	int status;
-	std::string out, err;
-};
-
-Run runLayerwatch(const std::string &args)
-{
-	lw::test::TempDir tmp;
-	std::string cmd = std::string(LAYERWATCH) + " " + args + " >" + tmp.path() + "/out 2>" + tmp.path() + "/err";
-	int status = lw::test::run(cmd);
-	return {status, readFile(tmp / "out"), readFile(tmp / "err")};
+	return lw::test::runProgram(std::string(LAYERWATCH) + " " + args);
 }
 
 std::vector<std::string> strings(const rapidjson::Value &array)
@@ -107,7 +45,7 @@ TEST_CASE("scan --json on a store of real iSulad files, read-only")
 {
 	lw::test::TempDir tmp;
 	std::string root = tmp / "storage";
-	composeStore(root);
+	composeIsuladStore(root);
 	auto before = lw::test::snapshotTree(root);
 
 	auto run = runLayerwatch("scan --root " + root + " --json");
@@ -153,7 +91,7 @@ TEST_CASE("the reader loads the composed store with real names and makes its lin
 {
 	lw::test::TempDir tmp;
 	std::string root = tmp / "storage";
-	composeStore(root);
+	composeIsuladStore(root);
 	auto rootFd = lw::test::unwrap(openRoot(root));
 	Store store;
 	Reconciler reader(rootFd.get(), store);
@@ -178,7 +116,7 @@ TEST_CASE("start-up removes dangling links into RO/ and nothing else")
 {
 	lw::test::TempDir tmp;
 	std::string root = tmp / "storage";
-	composeStore(root);
+	composeIsuladStore(root);
 	std::string gone = std::string(64, 'f'), rw = std::string(64, 'e');
 	lw::test::makeSymlink("RO/" + gone, root + "/overlay/" + gone);
 	lw::test::makeSymlink("RO/" + gone, root + "/overlay-layers/" + gone);
@@ -296,7 +234,7 @@ TEST_CASE("--config takes the root and the switch from iSulad's daemon.json")
 {
 	lw::test::TempDir tmp;
 	std::string graph = tmp / "isulad";
-	composeStore(graph + "/storage");
+	composeIsuladStore(graph + "/storage");
 	writeFile(tmp / "on.json", "{\"graph\": \"" + graph + "/\", \"storage-enable-remote-layer\": true}");
 	writeFile(tmp / "off.json", "{\"graph\": \"" + graph + "\", \"storage-enable-remote-layer\": false}");
 	writeFile(tmp / "bad.json", "{\"graph\": ");
@@ -317,7 +255,7 @@ TEST_CASE("gc removes the temporary entries killed writers left, and nothing els
 {
 	lw::test::TempDir tmp;
 	std::string root = tmp / "storage";
-	composeStore(root);
+	composeIsuladStore(root);
 	lw::test::makeDirs(root + "/overlay/RO/.tmp-" + std::string(64, 'a') + "-0123456789/diff");
 	lw::test::makeDirs(root + "/overlay-images/.trash-" + std::string(64, 'e') + "-0123456789");
 	lw::test::makeSymlink("RO/x", root + "/overlay/.tmp-" + std::string(64, 'f') + "-0123456789");

@@ -162,6 +162,13 @@ int run(const std::string &command)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
 
+ProgramRun runProgram(const std::string &command)
+{
+	TempDir tmp;
+	int status = run(command + " >" + tmp.path() + "/out 2>" + tmp.path() + "/err");
+	return {status, readFile(tmp / "out"), readFile(tmp / "err")};
+}
+
 std::string makeId()
 {
 	// Tests call it from hooks on worker threads too.

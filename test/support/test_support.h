@@ -52,6 +52,13 @@ std::map<std::string, std::string> snapshotTree(const std::string &root);
 // Runs a shell command; returns its exit status.
 int run(const std::string &command);
 
+// A shell command's exit status, stdout and stderr (each byte, NULs too).
+struct ProgramRun {
+	int status;
+	std::string out, err;
+};
+ProgramRun runProgram(const std::string &command);
+
 // A store at root with one base layer and one image on it ("app:1"), written as a
 // pulling host writes (no local links). Returns the image's id.
 std::string storeWithOneImage(const std::string &root);

@@ -1,0 +1,165 @@
+// The program's pure parts: option parsing, terminal escaping, image references and
+// the metrics text (checked by a strict parser of Prometheus' text format).
+#include "metrics.h"
+#include "options.h"
+#include "prometheus_parser.h"
+#include "reference.h"
+#include "text_out.h"
+
+#include <doctest/doctest.h>
+
+#include <unistd.h>
+
+#include <cstdio>
+
+using namespace lwcli;
+
+namespace {
+
+struct Parsed {
+	std::optional<int> done;
+	std::string root, mode;
+	bool json = false, verbose = false;
+	std::vector<std::string> names, positional;
+};
+
+Parsed parse(std::vector<std::string> args, std::size_t maxPositional = 1)
+{
+	Parsed p;
+	RootChoice choice;
+	auto options = rootOptions(choice);
+	options.insert(options.end(), {flag("--json", 'j', p.json), flag("--verbose", 'v', p.verbose), text("--mode", 'm', p.mode)});
+	options.push_back({"--name", 't', true, [&](const std::string &v) {
+				   p.names.push_back(v);
+				   return 0;
+			   }});
+	p.done = parseArgs("test", args, options, "help\n", &p.positional, maxPositional);
+	p.root = choice.root;
+	return p;
+}
+
+} // namespace
+
+TEST_CASE("options: --opt=value, --opt value, -o value, -ovalue, bundled flags, --")
+{
+	auto p = parse({"--root=/a", "--mode", "poll", "-jv", "-t", "x:1", "-ty:2", "--name=z:3", "target"});
+	CHECK_FALSE(p.done);
+	CHECK(p.root == "/a");
+	CHECK(p.mode == "poll");
+	CHECK(p.json);
+	CHECK(p.verbose);
+	CHECK(p.names == std::vector<std::string>{"x:1", "y:2", "z:3"});
+	CHECK(p.positional == std::vector<std::string>{"target"});
+
+	p = parse({"-r", "/b", "-jm", "inotify"});
+	CHECK_FALSE(p.done);
+	CHECK(p.root == "/b");
+	CHECK(p.mode == "inotify");
+
+	p = parse({"--", "--json"});
+	CHECK_FALSE(p.done);
+	CHECK_FALSE(p.json);
+	CHECK(p.positional == std::vector<std::string>{"--json"});
+	// A value may hold '=' and start with '-' when it follows its option.
+	p = parse({"--root", "-x=y"});
+	CHECK(p.root == "-x=y");
+}
+
+TEST_CASE("options: every misuse is a usage error (2)")
+{
+	for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
+		     {"--json=1"}, {"--root"}, {"--root="}, {"-r"}, {"--bogus"}, {"-x"}, {"-jx"}, {"a", "b"}, {"--ro", "/a"}}) {
+		INFO(args.front());
+		CHECK(parse(args).done == 2);
+	}
+	CHECK(parse({"--mode", "poll", "-h"}).done == 0);
+	CHECK(parse({"x"}, 0).done == 2);
+}
+
+TEST_CASE("printable: no control character reaches the terminal")
+{
+	using namespace std::string_literals;
+	CHECK(printable("busybox:latest") == "busybox:latest");
+	CHECK(printable("a\0b"s) == "a\\x00b");
+	CHECK(printable("\x1b]0;pwned\x07") == "\\x1b]0;pwned\\x07");
+	CHECK(printable("tab\there\nnl\x7f") == "tab\\x09here\\x0anl\\x7f");
+	CHECK(printable("back\\slash") == "back\\\\slash");
+	CHECK(printable("caf\xc3\xa9 \xe6\x97\xa5") == "caf\xc3\xa9 \xe6\x97\xa5"); // UTF-8 kept
+	CHECK(printable("\xc2\x9b" "31m") == "\\u{009b}31m");                     // C1 CSI
+	CHECK(printable("\xe2\x80\xae" "gpj.exe") == "\\u{202e}gpj.exe");          // right-to-left override
+	CHECK(printable("\xff\xc3") == "\\xff\\xc3");                              // invalid, cut short
+	CHECK(printable("\xc0\x80") == "\\xc0\\x80");                              // overlong NUL
+	CHECK(printable("\xed\xa0\x80") == "\\xed\\xa0\\x80");                     // a surrogate
+}
+
+TEST_CASE("image references: docker's grammar, app means app:latest")
+{
+	CHECK(normalizedReference("app") == "app:latest");
+	CHECK(normalizedReference("app:9") == "app:9");
+	CHECK(normalizedReference("library/busybox:1.36") == "library/busybox:1.36");
+	CHECK(normalizedReference("docker.io/library/busybox") == "docker.io/library/busybox:latest");
+	CHECK(normalizedReference("localhost:5000/a/b_c__d-e:V1.0-rc") == "localhost:5000/a/b_c__d-e:V1.0-rc");
+	CHECK(normalizedReference("Registry.Example.com/app:1") == "Registry.Example.com/app:1");
+	CHECK(normalizedReference("app@sha256:" + std::string(64, 'a')) == "app@sha256:" + std::string(64, 'a'));
+	for (const char *bad : {"", "bad name", "UPPER:Case", "Library/app", "app:", ":tag", "app:-x", "a//b", "a/", "-a",
+				"app:tag\n", "app@sha256:abc"})
+		CHECK_MESSAGE(!normalizedReference(bad), bad);
+	CHECK_FALSE(normalizedReference("app:" + std::string(129, 't')));
+	CHECK(normalizedReference("app:" + std::string(128, 't')));
+	CHECK_FALSE(normalizedReference(std::string(256, 'a')));
+}
+
+TEST_CASE("metrics: strict Prometheus text, the counts as given, label values escaped")
+{
+	MetricsView view{.root = "/var/lib/isulad/storage \"x\"\\\n", .ready = true, .images = 3, .layers = 7,
+			 .pendingOverlays = 1, .pendingLayers = 0, .pendingImages = 2};
+	view.stats.kernelEvents = 42;
+	view.stats.lastRescanUs = 1500;
+	view.stats.backend = "inotify";
+	auto text = prometheusText(view);
+	auto parsed = lw::test::parsePrometheus(text);
+	REQUIRE_MESSAGE(parsed.error.empty(), parsed.error);
+	CHECK(parsed.value("layerwatch_images") == 3);
+	CHECK(parsed.value("layerwatch_layers") == 7);
+	CHECK(parsed.value("layerwatch_pending{kind=\"overlay\"}") == 1);
+	CHECK(parsed.value("layerwatch_pending{kind=\"image\"}") == 2);
+	CHECK(parsed.value("layerwatch_kernel_events_total") == 42);
+	CHECK(parsed.value("layerwatch_last_rescan_duration_seconds") == doctest::Approx(0.0015));
+	CHECK(parsed.value("layerwatch_ready") == 1);
+	CHECK(parsed.types.at("layerwatch_kernel_events_total") == "counter");
+	CHECK(parsed.labels("layerwatch_info").at("root") == view.root);
+	CHECK(parsed.labels("layerwatch_info").at("backend") == "inotify");
+
+	// The parser itself refuses what the format does not allow, and (stricter) a
+	// sample without a TYPE.
+	for (const char *bad : {"x 1\n", "# TYPE x gauge\nx{a=\"b} 1\n", "# TYPE x gauge\nx one\n", "# TYPE x gauge\nx 1",
+				"# TYPE x bogus\nx 1\n", "# TYPE x gauge\n# TYPE x gauge\nx 1\n", "# TYPE x gauge\nx{a=\"\\q\"} 1\n",
+				"# TYPE x gauge\nx 1\n# TYPE y gauge\nx 2\n"})
+		CHECK_MESSAGE(!lw::test::parsePrometheus(bad).error.empty(), bad);
+}
+
+TEST_CASE("metrics file: written aside and renamed; a link in its place is not followed")
+{
+	char dir[] = "/tmp/lw-metrics-XXXXXX";
+	REQUIRE(::mkdtemp(dir));
+	std::string path = std::string(dir) + "/layerwatch.prom";
+	REQUIRE(writeMetricsFile(path, "a 1\n"));
+	REQUIRE(writeMetricsFile(path, "a 2\n"));
+	std::FILE *f = std::fopen(path.c_str(), "r");
+	REQUIRE(f);
+	char buf[16] = {};
+	CHECK(std::fread(buf, 1, sizeof buf, f) == 4);
+	std::fclose(f);
+	CHECK(std::string(buf) == "a 2\n");
+	CHECK(::access((path + ".tmp").c_str(), F_OK) != 0);
+	// A link planted where the temporary goes: refused, the target untouched.
+	std::string victim = std::string(dir) + "/victim";
+	REQUIRE(::symlink(victim.c_str(), (path + ".tmp").c_str()) == 0);
+	auto r = writeMetricsFile(path, "a 3\n");
+	CHECK_FALSE(r);
+	CHECK(r.error().code == ELOOP);
+	CHECK(::access(victim.c_str(), F_OK) != 0);
+	::unlink((path + ".tmp").c_str());
+	::unlink(path.c_str());
+	::rmdir(dir);
+}
