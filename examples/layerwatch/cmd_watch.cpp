@@ -113,6 +113,7 @@ private:
 	SystemdNotifier notifier_ = SystemdNotifier::fromEnvironment();
 	Log log_ = Log::forStderr();
 	bool stdoutJournal_ = Log::isJournal(STDOUT_FILENO);
+	std::string lastStatus_;   // the last STATUS= sent
 	std::string metricsError_; // the last one logged, not repeated every interval
 };
 
@@ -152,7 +153,8 @@ void WatchService::onEvent(unsigned generation, const lw::Event &e)
 	std::fflush(stdout);
 	if (e.type == lw::EventType::Ready) {
 		ready_ = true;
-		notifier_.send(fmt::format("READY=1\nSTATUS={}", status()));
+		lastStatus_ = status();
+		notifier_.send("READY=1\nSTATUS=" + lastStatus_);
 		tick();
 	}
 }
@@ -172,8 +174,11 @@ void WatchService::tick()
 {
 	if (!watcher_ || stopping_)
 		return;
-	if (ready_)
-		notifier_.send("STATUS=" + status());
+	// STATUS= when the counts changed, not every interval.
+	if (std::string now = status(); ready_ && now != lastStatus_) {
+		notifier_.send("STATUS=" + now);
+		lastStatus_ = now;
+	}
 	if (s_.metricsFile.empty())
 		return;
 	auto written = writeMetricsFile(s_.metricsFile, prometheusText(viewOf(s_.options.root, ready_, *watcher_)));
