@@ -121,10 +121,12 @@ std::string ms(Clock::duration d)
 int runDemo(const Args &args)
 {
 	constexpr const char *kHelp =
-		"usage: layerwatch demo\n\nMakes a temporary store, starts the watcher on it, and has a writer pull "
-		"three images into it file by file (one slowly, one whose layers arrive after its manifest, one "
-		"removed at the end), showing the events as they happen and the measured latencies. Cleans up after "
-		"itself.\n";
+		"usage: layerwatch demo\n"
+		"\n"
+		"Makes a temporary store, starts the watcher on it, and has a writer pull three\n"
+		"images into it file by file (one slowly, one whose layers arrive after its\n"
+		"manifest, one removed at the end), showing the events as they happen and the\n"
+		"measured latencies. Cleans up after itself.\n";
 	if (auto done = parseArgs("demo", args, {}, kHelp))
 		return *done;
 	std::string base = std::filesystem::temp_directory_path() / "layerwatch-demo-XXXXXX";

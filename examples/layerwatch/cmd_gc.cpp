@@ -24,7 +24,9 @@ constexpr const char *kHelp =
 	"a writer still at work keeps its own. Half-made layers and images need no sweep:\n"
 	"they are never ready, and the next publish of the same id replaces them.\n"
 	"\n"
-	"  -n, --dry-run        print what would be removed, and remove nothing\n";
+	LW_ROOT_OPTIONS_HELP
+	"  --older-than SECONDS  how long nothing in a leftover has changed (3600)\n"
+	"  -n, --dry-run         print what would be removed, and remove nothing\n";
 
 } // namespace
 

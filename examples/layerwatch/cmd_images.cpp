@@ -19,17 +19,19 @@ namespace lwcli {
 namespace {
 
 constexpr const char *kHelp =
-	"usage: layerwatch images (-r R | -c DAEMON_JSON) [-q] [--no-trunc] [--format json]\n"
+	"usage: layerwatch images (-r R | -c DAEMON_JSON) [-q] [--no-trunc]\n"
+	"                         [--format json]\n"
 	"\n"
 	"Lists the images ready below R as `isula images` does: one row per name\n"
 	"(REPOSITORY, TAG), the image id, when it was made (local time) and its size (the\n"
 	"sum of its layers' sizes). Reads only, like scan; pending images are not listed\n"
 	"(scan shows them with their reasons).\n"
 	"\n"
-	"  -q, --quiet      only the image ids, once each\n"
-	"  --no-trunc       whole ids\n"
-	"  --format json    one JSON object per row: repository, tag, id, created (as\n"
-	"                   images.json has it), size (bytes, or null when unknown)\n";
+	LW_ROOT_OPTIONS_HELP
+	"  -q, --quiet           only the image ids, once each\n"
+	"  --no-trunc            whole ids\n"
+	"  --format json         one JSON object per row: repository, tag, id, created\n"
+	"                        (as images.json has it), size (bytes, or null)\n";
 
 struct Row {
 	std::string repository = "<none>", tag = "<none>";

@@ -34,14 +34,15 @@ constexpr const char *kHelp =
 	"layer is built in a temporary folder inside RO/ and renamed into place, then the\n"
 	"image is written with its manifest last. Prints the image id.\n"
 	"\n"
-	"  --synthetic N        N synthetic layers (1 to 128), each with one small file\n"
-	"  -l, --layer-dir DIR  a folder whose contents become one layer (repeat, base\n"
-	"                       first); the same contents over the same parent are the\n"
-	"                       same layer, shared by every image that has it\n"
-	"  -t, --name NAME      an image reference (repeat; \"app\" means app:latest); a\n"
-	"                       name another image holds moves to this one, as iSulad\n"
-	"                       moves a tag. Default: layerwatch/synthetic:<id>\n"
-	"  --no-links           make no local links (a host that only publishes)\n";
+	LW_ROOT_OPTIONS_HELP
+	"  --synthetic N         N synthetic layers (1 to 128), each with one small file\n"
+	"  -l, --layer-dir DIR   a folder whose contents become one layer (repeat, base\n"
+	"                        first); the same contents over the same parent are the\n"
+	"                        same layer, shared by every image that has it\n"
+	"  -t, --name NAME       an image reference (repeat; \"app\" means app:latest); a\n"
+	"                        name another image holds moves to this one, as iSulad\n"
+	"                        moves a tag. Default: layerwatch/synthetic:<id>\n"
+	"  --no-links            make no local links (a host that only publishes)\n";
 
 constexpr int kMaxCopyDepth = 256;
 

@@ -29,7 +29,8 @@ constexpr const char *kHelp =
 	"links first, then data, its folder renamed away before it is deleted, so\n"
 	"readers see it vanish in one step.\n"
 	"\n"
-	"  -n, --dry-run   print what would be removed, and remove nothing\n";
+	LW_ROOT_OPTIONS_HELP
+	"  -n, --dry-run         print what would be removed, and remove nothing\n";
 
 constexpr std::size_t kShortIdLength = 12;
 

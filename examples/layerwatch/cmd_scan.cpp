@@ -21,11 +21,9 @@ constexpr const char *kHelp =
 	"prints what is ready and what is pending (with its reason). Reads only: it\n"
 	"makes no link and changes nothing.\n"
 	"\n"
-	"  -r, --root R    the storage root (iSulad: /var/lib/isulad/storage)\n"
-	"  -c, --config F  iSulad's daemon.json: the root is graph + /storage, and\n"
-	"                  storage-enable-remote-layer must be true\n"
-	"  -j, --json      one JSON object: images, layers, pending (and, when something\n"
-	"                  could not be read, incomplete and errors)\n"
+	LW_ROOT_OPTIONS_HELP
+	"  -j, --json            one JSON object: images, layers, pending (and, when\n"
+	"                        something could not be read, incomplete and errors)\n"
 	"\n"
 	"Exit status: 0 the whole store was read; 1 something could not be read (what\n"
 	"was read is still printed), or R is no layer store; 2 bad arguments.\n";

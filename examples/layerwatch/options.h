@@ -41,6 +41,13 @@ struct RootChoice {
 	std::string config;
 };
 
+// The help lines of the two options that choose the root, for each command's help
+// (a macro: the help texts are string literals joined at compile time).
+#define LW_ROOT_OPTIONS_HELP \
+	"  -r, --root R          the storage root (iSulad: /var/lib/isulad/storage)\n" \
+	"  -c, --config F        iSulad's daemon.json: the root is its graph + /storage\n" \
+	"                        (storage-enable-remote-layer must be true)\n"
+
 // The two options that choose the root: -r/--root and -c/--config.
 std::vector<Option> rootOptions(RootChoice &choice);
 

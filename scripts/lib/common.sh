@@ -4,7 +4,8 @@
 # Debian packages the build and the tests need.
 LW_PACKAGES=(meson ninja-build pkg-config g++ python3
              libuv1-dev rapidjson-dev libfmt-dev doctest-dev
-             bindfs fuse3 libfuse3-dev)
+             bindfs fuse3 libfuse3-dev
+             scdoc man-db)
 
 lw_missing_packages() {
   local pkg missing=()

@@ -14,6 +14,16 @@ for f in layerwatch.h watcher.h store.h model.h writer.h isulad.h version.h; do
 done
 program=$(find "$dest" -name layerwatch -type f -perm -u+x | head -n 1)
 [ -n "$program" ] || { echo "program not installed"; exit 1; }
+# What a host needs beside it: the unit, the completion, and the man page where
+# scdoc built it (the docs test says whether it renders).
+for f in lib/systemd/system/layerwatch.service share/bash-completion/completions/layerwatch; do
+  [ -n "$(find "$dest" -path "*/$f")" ] || { echo "$f not installed"; exit 1; }
+done
+if [ -f "$build/docs/layerwatch.1" ]; then
+  [ -n "$(find "$dest" -path '*/man/man1/layerwatch.1')" ] || { echo "man page not installed"; exit 1; }
+fi
+grep -q "^ExecStart=.*/bin/layerwatch watch " "$(find "$dest" -name layerwatch.service)" ||
+  { echo "the unit's ExecStart does not name the installed program"; exit 1; }
 # It finds its library by its own rpath (the prefix's libdir), whatever the prefix.
 readelf -d "$program" | grep -qE 'R(UN)?PATH' || { echo "program has no install rpath"; exit 1; }
 export PKG_CONFIG_PATH=$(dirname "$pc") PKG_CONFIG_SYSROOT_DIR=$dest
