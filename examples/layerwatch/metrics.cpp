@@ -81,6 +81,10 @@ std::string prometheusText(const MetricsView &view)
 		     {"watches", "gauge", "inotify watches held.", s.watches},
 		     {"marks", "gauge", "fanotify marks held.", s.marks},
 		     {"reads_in_flight", "gauge", "Reads running on worker threads.", s.readsInFlight},
+		     {"remote_calls_total", "counter", "Calls on remote trees' filesystems (about one server request each).",
+		      s.remoteCalls},
+		     {"remote_tick_calls", "gauge", "Calls on remote trees' filesystems in the last periodic tick.",
+		      s.remoteTickCalls},
 	     }) {
 		metric(m.name, m.type, m.help);
 		sample(m.name, m.value);

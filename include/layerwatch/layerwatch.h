@@ -136,6 +136,8 @@ typedef struct {
 	uint64_t stalled;  /* trees whose read has not come back in time */
 	uint64_t marks;    /* fanotify marks held (one per filesystem); watches: inotify's */
 	char backend[16];  /* "fanotify", "inotify" or "poll" */
+	uint64_t remote_calls;      /* calls on remote trees' filesystems, in all */
+	uint64_t remote_tick_calls; /* ... in the last periodic tick (about its server requests) */
 } lw_stats;
 
 /* A layer as the store has it; the caller's to free with lw_layer_free. */

@@ -99,6 +99,11 @@ struct WatcherStats {
 	std::uint64_t troubled = 0;       // trees and items that cannot be read right now
 	std::uint64_t stalled = 0;        // trees whose read has not come back in time
 	std::uint64_t readsInFlight = 0;  // reads running on workers (after stop too: stuck ones)
+	// Calls made on remote trees' filesystems (open, read, statx, getdents ...; close
+	// aside): in all, and in the last periodic tick. Each is about one server request;
+	// the client's caches may answer some, and a path of several names may cost more.
+	std::uint64_t remoteCalls = 0;
+	std::uint64_t remoteTickCalls = 0;
 	std::array<bool, 3> remote{};     // overlay/RO, overlay-layers/RO, overlay-images
 	std::array<bool, 3> rescanned{};  // trees rescanned periodically
 	const char *backend = "poll";     // "fanotify", "inotify" or "poll" (a static string)

@@ -387,7 +387,8 @@ int lw_get_stats_sized(const lw_watcher *watcher, lw_stats *out, size_t size)
 			return -EINVAL;
 		auto s = watcher->watcher->stats();
 		lw_stats all = {sizeof(lw_stats), s.kernelEvents, s.batches, s.coalesced, s.rescans, s.resyncs,
-				s.lastRescanUs, s.watches, s.pending, s.errors, s.troubled, s.stalled, s.marks, {}};
+				s.lastRescanUs, s.watches, s.pending, s.errors, s.troubled, s.stalled, s.marks, {},
+				s.remoteCalls, s.remoteTickCalls};
 		std::snprintf(all.backend, sizeof all.backend, "%s", s.backend);
 		std::memcpy(out, &all, std::min(size, sizeof all));
 		out->size = std::min(size, sizeof all);

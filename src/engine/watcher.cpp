@@ -144,7 +144,8 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 
 	std::atomic<const char *> backend{"poll"}; // for stats(), from any thread
 	std::atomic<std::uint64_t> kernelEvents{0}, batches{0}, coalesced{0}, rescans{0}, resyncs{0}, lastRescanUs{0},
-		watches{0}, marks{0}, pending{0}, generationSkips{0}, errors{0}, troubled{0}, stalledTrees{0};
+		watches{0}, marks{0}, pending{0}, generationSkips{0}, errors{0}, troubled{0}, stalledTrees{0},
+		remoteCalls{0}, remoteTickCalls{0};
 
 	~Impl()
 	{
@@ -227,6 +228,9 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 			std::vector<ReadRequest> requests;
 			bool anyList = false;
 			auto moved = std::make_shared<std::atomic<std::int64_t>>(0);
+			// What the reads of remote trees cost the server, for stats.
+			auto calls = std::make_shared<std::atomic<std::uint64_t>>(0);
+			bool remoteTick = false;
 			for (const auto &[tree, p] : plan.trees) {
 				int t = static_cast<int>(tree);
 				std::vector<std::string> read(p.read.begin(), p.read.end());
@@ -250,6 +254,9 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 				request.parallel = remote[t] ? std::max<std::uint32_t>(options.remoteReads, 1) : 4;
 				request.progress = moved;
 				progress[t] = moved;
+				if (remote[t])
+					request.calls = calls;
+				remoteTick = remoteTick || (remote[t] && (p.check || p.list) && loaded);
 				requests.push_back(std::move(request));
 				anyList = anyList || p.list || p.check;
 			}
@@ -260,7 +267,7 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 				: this->source ? this->source->eventSource() : EventSource::Inotify;
 			auto started = std::chrono::steady_clock::now();
 			auto work = [root = rootFd, cancel = cancel, requests = std::move(requests), cleanLinks, plan, source,
-				     started, this]() -> Executor::Completion {
+				     started, calls, remoteTick, this]() -> Executor::Completion {
 				std::optional<Error> linkError;
 				if (cleanLinks)
 					if (auto removed = links::removeDangling(root->get()); !removed)
@@ -273,8 +280,13 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 				for (auto request = requests.rbegin(); request != requests.rend(); ++request)
 					results.push_back(readTree(root->get(), *request, cancel));
 				readOtherHalves(root->get(), requests, results, cancel);
-				return [this, plan = std::move(plan), results = std::move(results), linkError, source,
-					started]() mutable { adoptRead(plan, std::move(results), linkError, source, started); };
+				return [this, plan = std::move(plan), results = std::move(results), linkError, source, started,
+					calls, remoteTick]() mutable {
+					remoteCalls += calls->load();
+					if (remoteTick)
+						remoteTickCalls = calls->load();
+					adoptRead(plan, std::move(results), linkError, source, started);
+				};
 			};
 			if (auto posted = executor->post(std::move(work)); !posted) {
 				// No worker to be had (threads exhausted): give the plan back and try
@@ -1232,6 +1244,8 @@ WatcherStats Watcher::stats() const
 	s.troubled = i.troubled;
 	s.stalled = i.stalledTrees;
 	s.readsInFlight = i.executor ? i.executor->busy() : 0;
+	s.remoteCalls = i.remoteCalls;
+	s.remoteTickCalls = i.remoteTickCalls;
 	for (int t = 0; t < 3; ++t) {
 		s.remote[t] = i.remote[t];
 		s.rescanned[t] = i.polled[t];

@@ -72,6 +72,7 @@ void forEachParallel(const ReadRequest &request, std::size_t count, const std::f
 	constexpr std::size_t kParallelFrom = 64;
 	std::atomic<std::size_t> next{0};
 	auto work = [&] {
+		sys::ScopedCallTally tally(request.calls.get());
 		for (std::size_t i; (i = next++) < count;) {
 			each(i);
 			progressed(request);
@@ -124,6 +125,7 @@ bool unchanged(int fd, const ReadRequest::Known &known, bool forceFresh)
 
 ReadResult readTree(int rootFd, const ReadRequest &request, const CancelFlag &cancel)
 {
+	sys::ScopedCallTally tally(request.calls.get());
 	ReadResult result;
 	result.tree = request.tree;
 	const char *name = treeName(request.tree);
@@ -302,6 +304,7 @@ void readOtherHalves(int rootFd, const std::vector<ReadRequest> &requests, std::
 		more.expectFsMagic = owner->expectFsMagic;
 		more.parallel = owner->parallel;
 		more.progress = owner->progress;
+		more.calls = owner->calls;
 		ReadResult read = readTree(rootFd, more, cancel);
 		auto &into = *halves[h];
 		into.gone.insert(into.gone.end(), read.gone.begin(), read.gone.end());

@@ -58,6 +58,9 @@ struct ReadRequest {
 	// Set to the steady clock's milliseconds whenever the read gets somewhere (a
 	// listing, an item): a long read that moves is slow, not stalled.
 	std::shared_ptr<std::atomic<std::int64_t>> progress;
+	// When set, counts the calls this read makes on the filesystem (sys::ScopedCallTally),
+	// on every thread it uses.
+	std::shared_ptr<std::atomic<std::uint64_t>> calls;
 
 	struct Known {
 		std::string id;

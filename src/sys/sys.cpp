@@ -1,6 +1,8 @@
 // The syscall layer: real syscalls behind a replaceable table, EINTR retried.
 #include "sys.h"
 
+#include <atomic>
+
 #include <lw_config.h>
 
 #include <sys/syscall.h>
@@ -88,9 +90,13 @@ int realFanotifyMark(int fd, unsigned flags, unsigned long long mask, int dirfd,
 #endif
 }
 
+thread_local std::atomic<std::uint64_t> *tCallTally = nullptr;
+
 template <class F>
 auto retry(F &&call) -> decltype(call())
 {
+	if (tCallTally)
+		tCallTally->fetch_add(1, std::memory_order_relaxed);
 	for (;;) {
 		auto r = call();
 		if (r >= 0)
@@ -101,6 +107,16 @@ auto retry(F &&call) -> decltype(call())
 }
 
 } // namespace
+
+ScopedCallTally::ScopedCallTally(std::atomic<std::uint64_t> *tally) : previous_(tCallTally)
+{
+	tCallTally = tally;
+}
+
+ScopedCallTally::~ScopedCallTally()
+{
+	tCallTally = previous_;
+}
 
 Ops &ops()
 {

@@ -9,7 +9,9 @@
 #include <sys/statfs.h>
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 
 namespace lw::sys {
 
@@ -40,6 +42,20 @@ struct Ops {
 
 // The live table. Replace entries only in tests, and restore them (ScopedOp).
 Ops &ops();
+
+// While in scope, every call this thread makes through the wrappers below (close
+// aside) adds one to *tally: what a remote tick costs the server, near enough, for
+// stats. Nests (the outer tally comes back); nullptr counts nothing.
+class ScopedCallTally {
+public:
+	explicit ScopedCallTally(std::atomic<std::uint64_t> *tally);
+	~ScopedCallTally();
+	ScopedCallTally(const ScopedCallTally &) = delete;
+	ScopedCallTally &operator=(const ScopedCallTally &) = delete;
+
+private:
+	std::atomic<std::uint64_t> *previous_;
+};
 
 // Each wrapper returns the result (>= 0) or -errno, and retries EINTR.
 int openAt(int dirfd, const char *path, int flags, mode_t mode = 0);

@@ -104,6 +104,7 @@ TEST_CASE("lw_layer_get, lw_pending_list and lw_last_error tell a C host what th
 	std::string backend = stats.backend;
 	CHECK((backend == "fanotify" || backend == "inotify"));
 	CHECK((backend == "fanotify") == (stats.marks >= 1 && stats.watches == 0));
+	CHECK(stats.remote_calls == 0); // a local store: no call is a server's
 
 	lw_layer *layer = nullptr;
 	REQUIRE(lw_layer_get(w, base.c_str(), &layer) == 0);

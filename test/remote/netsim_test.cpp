@@ -95,6 +95,13 @@ TEST_CASE("an idle remote tick costs O(1) server operations, whatever the store'
 	// its own filesystem?) and its attributes fresh from the server; and a slice of one
 	// item per tree (its folder, fresh). A listing would cost a round trip per entry.
 	CHECK(perTick <= 15);
+	// The watcher's own count of what its ticks cost (stats, metrics) agrees with the
+	// server's, within the client's caching and a path's several names.
+	double calls = static_cast<double>(after.remoteCalls - before.remoteCalls) / 20;
+	MESSAGE("calls the watcher counted per idle tick: " << calls << ", last tick " << after.remoteTickCalls);
+	CHECK(after.remoteTickCalls >= 3);
+	CHECK(calls <= 2 * perTick + 3);
+	CHECK(perTick <= 2 * calls + 3);
 	watcher->stop();
 	watcher->join();
 }
