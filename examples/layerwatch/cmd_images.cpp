@@ -44,12 +44,9 @@ void splitName(const std::string &name, Row &row)
 {
 	std::string ref = name.substr(0, name.find('@'));
 	auto colon = ref.rfind(':');
-	if (colon != std::string::npos && ref.find('/', colon) == std::string::npos) {
-		row.repository = ref.substr(0, colon);
-		row.tag = ref.substr(colon + 1);
-	} else {
-		row.repository = ref;
-	}
+	bool tagged = colon != std::string::npos && ref.find('/', colon) == std::string::npos;
+	row.repository = tagged ? ref.substr(0, colon) : ref;
+	row.tag = tagged ? ref.substr(colon + 1) : "<none>";
 }
 
 // RFC 3339 ("2019-06-15T08:19:54.123Z", "...+08:00") as local "YYYY-MM-DD HH:MM:SS",
@@ -97,9 +94,14 @@ std::vector<Row> rowsOf(const lw::ScanReport &report)
 	std::vector<Row> rows;
 	for (const auto &[image, chain] : report.images) {
 		Row row{.id = image->id, .created = image->created};
-		row.size = 0;
+		// Unknown when a layer does not say, or says something no size can be (the
+		// sizes are a share's files: a negative one, or a sum past 2^63).
+		std::int64_t sum = 0;
+		bool known = true;
 		for (const auto &layer : chain)
-			row.size = layer->diffSize && row.size ? std::optional(*row.size + *layer->diffSize) : std::nullopt;
+			known = known && layer->diffSize && *layer->diffSize >= 0 && !__builtin_add_overflow(sum, *layer->diffSize, &sum);
+		if (known)
+			row.size = sum;
 		if (image->names.empty())
 			rows.push_back(row);
 		for (const auto &name : image->names) {

@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <climits>
+#include <map>
 #include <atomic>
 #include <thread>
 
@@ -161,6 +163,31 @@ TEST_CASE("images: isula's columns on the real iSulad files; -q, --no-trunc, --f
 	CHECK(centos["size"].GetInt64() == 1672256);
 	CHECK(std::string(centos["created"].GetString()) == "2017-07-10T12:46:57.770791248Z");
 	CHECK(layerwatch("images --format yaml -r " + root).status == 2);
+}
+
+TEST_CASE("images: an untagged name has no tag; sizes no layer can have are unknown")
+{
+	TempDir tmp;
+	std::string root = tmp / "storage";
+	auto writer = unwrap(StoreWriter::open(root, {.durable = false}));
+	std::string base = lw::test::makeId(), top = lw::test::makeId(), small = lw::test::makeId();
+	unwrap(writer.addLayer({.id = base, .diffSize = INT64_MAX}));
+	unwrap(writer.addLayer({.id = top, .parent = base, .diffSize = 2}));
+	unwrap(writer.addLayer({.id = small, .diffSize = 2048}));
+	unwrap(writer.publishImage({.topLayer = top, .names = {"a:1", "b"}}));
+	unwrap(writer.publishImage({.topLayer = small, .names = {"c:2"}}));
+	auto run = layerwatch("images --format json -r " + root);
+	REQUIRE(run.status == 0);
+	std::map<std::string, std::pair<std::string, std::string>> rows; // repository -> tag, size
+	for (std::size_t at = 0, end; (end = run.out.find('\n', at)) != std::string::npos; at = end + 1) {
+		auto row = parseJson(run.out.substr(at, end - at));
+		rows[row["repository"].GetString()] = {row["tag"].GetString(),
+						       row["size"].IsNull() ? "null" : std::to_string(row["size"].GetInt64())};
+	}
+	CHECK(rows["a"] == std::pair<std::string, std::string>{"1", "null"}); // INT64_MAX + 2
+	CHECK(rows["b"] == std::pair<std::string, std::string>{"<none>", "null"});
+	CHECK(rows["c"] == std::pair<std::string, std::string>{"2", "2048"});
+	CHECK(layerwatch("images -r " + root).out.find("2.000KB") != std::string::npos);
 }
 
 TEST_CASE("publish moves a name from the image that held it (image_updated), and refuses invalid references")
