@@ -10,6 +10,7 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 
 using namespace lwcli;
@@ -101,12 +102,27 @@ TEST_CASE("image references: docker's grammar, app means app:latest")
 	CHECK(normalizedReference("localhost:5000/a/b_c__d-e:V1.0-rc") == "localhost:5000/a/b_c__d-e:V1.0-rc");
 	CHECK(normalizedReference("Registry.Example.com/app:1") == "Registry.Example.com/app:1");
 	CHECK(normalizedReference("app@sha256:" + std::string(64, 'a')) == "app@sha256:" + std::string(64, 'a'));
-	for (const char *bad : {"", "bad name", "UPPER:Case", "Library/app", "app:", ":tag", "app:-x", "a//b", "a/", "-a",
+	for (const char *bad : {"", "bad name", "UPPER:Case", "app/Upper", "app:", ":tag", "app:-x", "a//b", "a/", "-a",
 				"app:tag\n", "app@sha256:abc"})
 		CHECK_MESSAGE(!normalizedReference(bad), bad);
 	CHECK_FALSE(normalizedReference("app:" + std::string(129, 't')));
 	CHECK(normalizedReference("app:" + std::string(128, 't')));
 	CHECK_FALSE(normalizedReference(std::string(256, 'a')));
+	CHECK(normalizedReference("Library/app") == "Library/app:latest"); // a capital: a domain, as docker has it
+	CHECK_FALSE(normalizedReference("Bad_Host/app"));
+	CHECK(normalizedReference("x/a-b--c__d.e_f") == "x/a-b--c__d.e_f:latest");
+	CHECK_FALSE(normalizedReference("a_b.c/g")); // a dot: a domain, and no "_" in one
+	CHECK_FALSE(normalizedReference("a___b"));
+	CHECK_FALSE(normalizedReference("a._b"));
+	CHECK_FALSE(normalizedReference("localhost:/app"));
+	CHECK_FALSE(normalizedReference("app@sha256" + std::string(64, 'a')));
+	CHECK_FALSE(normalizedReference("app@1sha:" + std::string(64, 'a')));
+	// Linear: a long run that fails at its end is refused at once (std::regex took
+	// seconds for 26 letters).
+	auto start = std::chrono::steady_clock::now();
+	CHECK_FALSE(normalizedReference(std::string(200, 'a') + "!"));
+	CHECK_FALSE(normalizedReference(std::string(250, 'a') + "-" + std::string(4000, 'b')));
+	CHECK(std::chrono::steady_clock::now() - start < std::chrono::milliseconds(100));
 }
 
 TEST_CASE("metrics: strict Prometheus text, the counts as given, label values escaped")
