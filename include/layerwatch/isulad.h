@@ -6,7 +6,9 @@
  * The three init functions name the homes (<storage>/overlay-images,
  * <storage>/overlay-layers, <storage>/overlay), whose parent is the storage root.
  * remote_start_refresh_thread() follows that root (events on local trees, a periodic
- * rescan on network ones), makes the local links of RO layers, and tells iSulad's
+ * rescan on network ones; the environment's LAYERWATCH_MODE, when set, chooses the
+ * kernel source: auto, inotify, fanotify or poll, else -EINVAL), makes the local
+ * links of RO layers, and tells iSulad's
  * stores through the four hooks iSulad defines (below):
  *  - layers parent-first, an image only after its whole chain; on removal, images
  *    before their layers, children before parents;

@@ -18,6 +18,8 @@
 
 #include <fcntl.h>
 
+#include <cstdlib>
+
 #include <mutex>
 #include <string>
 
@@ -152,7 +154,14 @@ int startRefresh(std::function<void(const lw::Event &)> onEvent, std::shared_ptr
 	std::string root = parentOf(s.layerHome);
 	if (parentOf(s.overlayHome) != root || (!s.imageHome.empty() && parentOf(s.imageHome) != root))
 		return -EINVAL; // the homes must share one storage root
-	auto watcher = lw::Watcher::create({.root = root}, std::move(onEvent));
+	// The seed's and iSulad's init functions take no options: the one choice a host
+	// may need (inotify on a root filesystem busy with containers, where fanotify's
+	// filesystem-wide mark costs ~9 µs per foreign event) comes from the environment.
+	lw::WatcherOptions options{.root = root};
+	if (const char *mode = std::getenv("LAYERWATCH_MODE"); mode && *mode && !lw::parseWatchMode(mode, options.mode))
+		return lw::capi::failed(lw::makeError(
+			EINVAL, std::string("LAYERWATCH_MODE=") + mode + ": takes auto, inotify, fanotify or poll"));
+	auto watcher = lw::Watcher::create(options, std::move(onEvent));
 	if (!watcher)
 		return lw::capi::failed(watcher.error());
 	if (auto r = (*watcher)->start(); !r)

@@ -57,6 +57,8 @@ public:
 		CHECK(process_.wait(10s) == 0);
 	}
 
+	pid_t pid() const { return process_.pid(); }
+
 	std::set<std::string> layers, images;
 	std::vector<std::string> violations, failed;
 	std::map<std::string, int> calls; // "load_layer <id>" -> times
@@ -148,7 +150,38 @@ long followPullsAndRemovals(const std::string &server, const std::string &reader
 	return isulad.maxReadWaitUs;
 }
 
+// How many of pid's fds are of this anonymous inode kind ("inotify", "[fanotify]").
+int fdsOfKind(pid_t pid, const std::string &kind)
+{
+	int n = 0;
+	std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+	for (const auto &[name, what] : lw::test::snapshotTree(dir))
+		n += what == "l:anon_inode:" + kind;
+	return n;
+}
+
 } // namespace
+
+TEST_CASE("LAYERWATCH_MODE chooses iSulad's kernel source; a value it does not know fails the start")
+{
+	lw::test::TempDir tmp;
+	lw::test::storeWithOneImage(tmp / "s");
+	::setenv("LAYERWATCH_MODE", "inotify", 1);
+	{
+		FakeIsulad isulad(tmp / "s");
+		::unsetenv("LAYERWATCH_MODE");
+		// As root, auto would take fanotify: the variable is what gives inotify here.
+		CHECK(lw::test::eventually([&] { return fdsOfKind(isulad.pid(), "inotify") == 1; }, 10s));
+		CHECK(fdsOfKind(isulad.pid(), "[fanotify]") == 0);
+		CHECK(isulad.waitFor([&] { return isulad.images.size() == 1; }, 10s * lw::test::kSlowdown));
+		isulad.stop();
+	}
+	// Bounded: a start that wrongly succeeds would wait for SIGTERM.
+	auto bad = lw::test::runProgram("LAYERWATCH_MODE=sideways timeout -s KILL 20 " + std::string(FAKE_ISULAD) + " " +
+					tmp.path() + "/s");
+	CHECK(bad.status == 1);
+	CHECK(bad.err == "remote_start_refresh_thread: -22\n");
+}
 
 TEST_CASE("iSulad's stores follow a local store in order, under its lock")
 {
