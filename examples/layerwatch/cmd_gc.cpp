@@ -55,23 +55,25 @@ int runGc(const Args &args)
 		std::fprintf(stderr, "layerwatch gc: %s: no such folder\n", printable(root).c_str());
 		return 1;
 	}
-	auto writer = lw::StoreWriter::open(root);
-	auto found = writer ? writer->findLeftovers(olderThan) : lw::Result<std::vector<std::string>>(writer.error());
-	if (!found) {
-		std::fprintf(stderr, "layerwatch gc: %s\n", printable(found.error().message).c_str());
+	auto fail = [](const lw::Error &error) {
+		std::fprintf(stderr, "layerwatch gc: %s\n", printable(error.message).c_str());
 		return 1;
-	}
+	};
+	auto writer = lw::StoreWriter::open(root);
+	if (!writer)
+		return fail(writer.error());
 	if (dryRun) {
+		auto found = writer->findLeftovers(olderThan);
+		if (!found)
+			return fail(found.error());
 		for (const auto &path : *found)
 			std::printf("would remove %s\n", printable(path).c_str());
 		std::printf("%zu leftovers\n", found->size());
 		return 0;
 	}
 	auto removed = writer->removeLeftovers(olderThan);
-	if (!removed) {
-		std::fprintf(stderr, "layerwatch gc: %s\n", printable(removed.error().message).c_str());
-		return 1;
-	}
+	if (!removed)
+		return fail(removed.error());
 	std::printf("removed %zu leftovers\n", *removed);
 	return 0;
 }

@@ -246,9 +246,10 @@ void WatchService::report()
 	if (!watcher_)
 		return;
 	auto s = watcher_->stats();
+	auto snapshot = watcher_->snapshot(); // one, so that the two counts agree
 	log_.line(6, fmt::format("stats: backend={} images={} layers={} pending={} kernel_events={} rescans={} resyncs={} "
 				 "errors={} troubled={} stalled={} watches={} marks={} reads_in_flight={} last_rescan_us={}",
-				 s.backend, watcher_->snapshot().imageCount(), watcher_->snapshot().layerCount(), s.pending,
+				 s.backend, snapshot.imageCount(), snapshot.layerCount(), s.pending,
 				 s.kernelEvents, s.rescans, s.resyncs, s.errors, s.troubled, s.stalled, s.watches, s.marks,
 				 s.readsInFlight, s.lastRescanUs));
 	for (const auto &p : watcher_->pending())

@@ -35,7 +35,7 @@ Option flag(std::string name, char letter, bool &on)
 
 Option text(std::string name, char letter, std::string &to)
 {
-	return {name, letter, true, [name, &to](const std::string &value) {
+	return {std::move(name), letter, true, [&to](const std::string &value) {
 			to = value;
 			return 0;
 		}};

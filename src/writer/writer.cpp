@@ -489,26 +489,49 @@ Result<std::size_t> StoreWriter::removeLeftovers(std::int64_t olderThanSeconds)
 	return found->size();
 }
 
+namespace {
+
+// An image's folder and its images.json, parsed; errors name the file.
+struct ImageFile {
+	UniqueFd dir;
+	ImageRecord record;
+};
+
+Result<ImageFile> readImageFile(int imagesFd, std::string_view id)
+{
+	std::string where = fmt::format("{}/{}", paths::kImages, id);
+	auto dir = fs::openDir(imagesFd, id);
+	if (!dir)
+		return withPath(dir.error(), paths::kImages).error();
+	auto text = fs::readRegularFile(dir->get(), paths::kImagesJson, kMaxJsonBytes);
+	if (!text)
+		return withPath(text.error(), where).error();
+	auto record = parseImageJson(*text);
+	if (!record)
+		return makeError(record.error().code, fmt::format("{}/{}", where, record.error().message));
+	return ImageFile{std::move(*dir), std::move(*record)};
+}
+
+} // namespace
+
 Result<void> StoreWriter::setImageNames(std::string_view id, const std::vector<std::string> &names)
 {
 	GenerationTouch touch{*this};
 	if (auto r = checkId("image", id); !r)
 		return r;
-	auto dir = fs::openDir(rootFd_, fmt::format("{}/{}", paths::kImages, id));
-	if (!dir)
-		return withPath(dir.error(), paths::kImages);
-	auto text = fs::readRegularFile(dir->get(), paths::kImagesJson, kMaxJsonBytes);
-	if (!text)
-		return withPath(text.error(), fmt::format("{}/{}", paths::kImages, id));
-	auto record = parseImageJson(*text);
-	if (!record)
-		return makeError(record.error().code, fmt::format("{}/{}/{}", paths::kImages, id, record.error().message));
-	record->names = names;
-	return fs::writeFileAtomic(dir->get(), paths::kImagesJson, toJson(*record), options_.durable);
+	auto images = fs::openDir(rootFd_, paths::kImages);
+	if (!images)
+		return images.error();
+	auto image = readImageFile(images->get(), id);
+	if (!image)
+		return image.error();
+	image->record.names = names;
+	return fs::writeFileAtomic(image->dir.get(), paths::kImagesJson, toJson(image->record), options_.durable);
 }
 
 Result<std::vector<std::string>> StoreWriter::takeNames(const std::vector<std::string> &names, std::string_view keepId)
 {
+	GenerationTouch touch{*this};
 	std::vector<std::string> changed;
 	auto images = fs::openDir(rootFd_, paths::kImages);
 	if (!images)
@@ -519,17 +542,15 @@ Result<std::vector<std::string>> StoreWriter::takeNames(const std::vector<std::s
 	for (const auto &e : *entries) {
 		if (!isValidId(e.name) || e.name == keepId)
 			continue;
-		auto dir = fs::openDir(images->get(), e.name);
-		auto text = dir ? fs::readRegularFile(dir->get(), paths::kImagesJson, kMaxJsonBytes) : Result<std::string>(dir.error());
-		auto record = text ? parseImageJson(*text) : Result<ImageRecord>(text.error());
-		if (!record)
+		auto image = readImageFile(images->get(), e.name);
+		if (!image)
 			continue;
-		auto kept = record->names;
-		std::erase_if(kept, [&](const std::string &n) { return std::find(names.begin(), names.end(), n) != names.end(); });
-		if (kept.size() == record->names.size())
+		auto &held = image->record.names;
+		auto taken = std::erase_if(held, [&](const std::string &n) { return std::find(names.begin(), names.end(), n) != names.end(); });
+		if (taken == 0)
 			continue;
-		if (auto r = setImageNames(e.name, kept); !r)
-			return r.error();
+		if (auto r = fs::writeFileAtomic(image->dir.get(), paths::kImagesJson, toJson(image->record), options_.durable); !r)
+			return withPath(r, fmt::format("{}/{}", paths::kImages, e.name)).error();
 		changed.push_back(e.name);
 	}
 	return changed;
