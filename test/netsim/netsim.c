@@ -14,7 +14,9 @@
  *
  * Two files at the mount's root, not listed, are the test's handle on the server:
  *   .netsim-stats    read: one JSON object of operation counts ("getattr", "readdir",
- *                    "open", "read", "readlink", "statfs", "total", "failed")
+ *                    "open", "read", "readlink", "statfs", "total", "failed") and
+ *                    "in_flight_mean", the operations in flight as each arrives (itself
+ *                    included), on average: how much of the latency a client overlaps
  *   .netsim-control  write one line: "fail ERRNO TEXT" (every operation on a path
  *                    containing TEXT fails with ERRNO, "" for all), "stall TEXT" (they
  *                    wait until the next command), "clear", "reset" (counts to zero)
@@ -55,6 +57,7 @@ static struct {
 
 static atomic_ulong counts[OP_KINDS];
 static atomic_ulong failedCount;
+static atomic_ulong inFlight, inFlightSum; /* now; summed over arrivals */
 
 /* The fault in force: guarded by faultLock; stalled operations wait on faultChanged. */
 static pthread_mutex_t faultLock = PTHREAD_MUTEX_INITIALIZER;
@@ -74,6 +77,7 @@ static int isVirtual(const char *path)
 static int serve(int op, const char *path)
 {
 	atomic_fetch_add(&counts[op], 1);
+	atomic_fetch_add(&inFlightSum, atomic_fetch_add(&inFlight, 1) + 1);
 	if (options.delayUs > 0) {
 		struct timespec t = {options.delayUs / 1000000, (options.delayUs % 1000000) * 1000};
 		while (nanosleep(&t, &t) != 0 && errno == EINTR)
@@ -96,6 +100,7 @@ static int serve(int op, const char *path)
 		break;
 	}
 	pthread_mutex_unlock(&faultLock);
+	atomic_fetch_sub(&inFlight, 1);
 	return result;
 }
 
@@ -113,13 +118,26 @@ static int statsText(char *buf, size_t size)
 		total += c;
 		n += snprintf(buf + n, size - (size_t)n, "\"%s\":%lu,", kOpNames[i], c);
 	}
-	n += snprintf(buf + n, size - (size_t)n, "\"total\":%lu,\"failed\":%lu}\n", total, atomic_load(&failedCount));
+	double meanInFlight = total ? (double)atomic_load(&inFlightSum) / (double)total : 0.0;
+	n += snprintf(buf + n, size - (size_t)n, "\"total\":%lu,\"failed\":%lu,\"in_flight_mean\":%.1f}\n", total,
+		      atomic_load(&failedCount), meanInFlight);
 	return n;
 }
 
 static void *simInit(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
-	(void)conn;
+	/* Reads through the page cache (readahead) and releases are FUSE "background"
+	 * requests, of which the kernel keeps 12 in flight by default: a cap an NFS client,
+	 * with its many RPC slots, does not have. */
+	conn->max_background = 64;
+	conn->congestion_threshold = 48;
+	/* Every listing brings its entries' attributes (READDIRPLUS), as an NFS client's
+	 * first listing of a folder does, not only its first 32 KiB. */
+	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
+	/* Not had here: libfuse 3.14 never passes FUSE_PARALLEL_DIROPS on to the kernel,
+	 * which then sends one folder's lookups one at a time (an NFS client sends them
+	 * together). Listings prime the entries (simReaddir), so the tree folders, where
+	 * that would hurt, see few lookups. */
 	cfg->use_ino = 1; /* the source's inode numbers: identities stay true */
 	cfg->attr_timeout = options.attrTimeout;
 	cfg->entry_timeout = options.entryTimeout;
@@ -193,13 +211,18 @@ static int simOpendir(const char *path, struct fuse_file_info *fi)
 static int simReaddir(const char *path, void *buf, fuse_fill_dir_t fill, off_t offset, struct fuse_file_info *fi,
 		      enum fuse_readdir_flags flags)
 {
-	(void)path, (void)offset;
+	(void)path;
 	DIR *dir = (DIR *)(uintptr_t)fi->fh;
-	rewinddir(dir);
-	struct dirent *e;
-	/* As NFS's READDIRPLUS: the listing brings every entry's attributes along, in the
-	 * same round trip, and the client's caches take them. */
+	/* Entries go with the offset of the next one: libfuse then hands the kernel each
+	 * entry's node and timeouts, so a listing primes the kernel's lookups as an NFS
+	 * client's READDIRPLUS primes its dentry cache. (Given offset 0, libfuse 3.14
+	 * drops the attributes of a READDIRPLUS, and every entry is looked up again.) */
+	if (offset == 0)
+		rewinddir(dir);
+	else
+		seekdir(dir, offset);
 	int plus = (flags & FUSE_READDIR_PLUS) != 0;
+	struct dirent *e;
 	while ((e = readdir(dir)) != NULL) {
 		struct stat st = {0};
 		st.st_ino = e->d_ino;
@@ -208,7 +231,7 @@ static int simReaddir(const char *path, void *buf, fuse_fill_dir_t fill, off_t o
 				     fstatat(dirfd(dir), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0;
 		if (withAttributes)
 			coarsen(&st);
-		if (fill(buf, e->d_name, &st, 0, withAttributes ? FUSE_FILL_DIR_PLUS : 0))
+		if (fill(buf, e->d_name, &st, e->d_off, withAttributes ? FUSE_FILL_DIR_PLUS : 0))
 			break;
 	}
 	return 0;
@@ -289,6 +312,7 @@ static int simWrite(const char *path, const char *buf, size_t size, off_t offset
 		for (int i = 0; i < OP_KINDS; ++i)
 			atomic_store(&counts[i], 0);
 		atomic_store(&failedCount, 0);
+		atomic_store(&inFlightSum, 0);
 	} else {
 		pthread_mutex_unlock(&faultLock);
 		return -EINVAL;
