@@ -5,17 +5,21 @@
 
 #include "reconciler.h"
 #include "root.h"
+#include "sys.h"
 
 #include <layerwatch/model.h>
 #include <layerwatch/scan.h>
 #include <layerwatch/writer.h>
 
+#include <fmt/format.h>
 #include <rapidjson/document.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 using namespace lw;
 using lw::test::fixturesDir;
@@ -133,6 +137,70 @@ TEST_CASE("start-up removes dangling links into RO/ and nothing else")
 	CHECK_FALSE(lw::test::exists(root + "/overlay/l/" + std::string(26, 'g')));
 	CHECK(lw::test::exists(root + "/overlay/l/" + std::string(26, 'r')));
 	CHECK(lw::test::exists(root + "/overlay-layers/" + std::string(64, 'd')));
+}
+
+namespace {
+
+// What the start-up's look through the links saw: every id statted through a link
+// (a stat that follows, of a bare id), and whether listing RO/ fails.
+std::vector<std::string> lookedThrough;
+bool failROListing = false;
+
+int countingFstatat(int dirfd, const char *path, struct stat *st, int flags)
+{
+	if (!(flags & AT_SYMLINK_NOFOLLOW) && isValidId(path))
+		lookedThrough.emplace_back(path);
+	return ::fstatat(dirfd, path, st, flags) == 0 ? 0 : -errno;
+}
+
+// getdents64 that fails with EIO on a folder named RO, when told to.
+ssize_t roFailingGetdents(int fd, void *buf, size_t count)
+{
+	char where[PATH_MAX];
+	ssize_t n = ::readlink(fmt::format("/proc/self/fd/{}", fd).c_str(), where, sizeof where - 1);
+	if (failROListing && n > 3 && std::string_view(where, static_cast<std::size_t>(n)).ends_with("/RO"))
+		return -EIO;
+	ssize_t r = ::syscall(SYS_getdents64, fd, buf, count);
+	return r < 0 ? -errno : r;
+}
+
+} // namespace
+
+TEST_CASE("start-up looks through only the links that RO/ does not list")
+{
+	lw::test::TempDir tmp;
+	std::string root = tmp / "storage";
+	composeIsuladStore(root);
+	std::string gone = std::string(64, 'f');
+	for (const auto &id : {kBase, kChild, gone}) {
+		lw::test::makeSymlink("RO/" + id, root + "/overlay/" + id);
+		lw::test::makeSymlink("RO/" + id, root + "/overlay-layers/" + id);
+	}
+	sys::ScopedOp stat(&sys::Ops::fstatat, &countingFstatat);
+	sys::ScopedOp list(&sys::Ops::getdents64, &roFailingGetdents);
+	for (bool failing : {false, true}) {
+		CAPTURE(failing);
+		failROListing = failing;
+		lookedThrough.clear();
+		for (const char *tree : {"/overlay/", "/overlay-layers/"})
+			if (!lw::test::exists(root + tree + gone))
+				lw::test::makeSymlink("RO/" + gone, root + tree + gone);
+		auto rootFd = lw::test::unwrap(openRoot(root));
+		Store store;
+		Reconciler reader(rootFd.get(), store);
+		(void)reader.initialLoad();
+		// On a network share each look is a round trip: only the link RO/ lacks is
+		// looked through, unless RO/ cannot be listed (then every link is, as before).
+		std::sort(lookedThrough.begin(), lookedThrough.end());
+		if (failing)
+			CHECK(lookedThrough.size() == 6);
+		else
+			CHECK(lookedThrough == std::vector<std::string>{gone, gone});
+		CHECK_FALSE(lw::test::exists(root + "/overlay/" + gone));
+		CHECK_FALSE(lw::test::exists(root + "/overlay-layers/" + gone));
+		CHECK(lw::test::readLinkAt(root + "/overlay/" + kBase) == "RO/" + kBase);
+		CHECK(lw::test::readLinkAt(root + "/overlay-layers/" + kChild) == "RO/" + kChild);
+	}
 }
 
 TEST_CASE("bad arguments: one line and exit 2; a missing root: exit 1")
