@@ -150,18 +150,18 @@ int countingFstatat(int dirfd, const char *path, struct stat *st, int flags)
 {
 	if (!(flags & AT_SYMLINK_NOFOLLOW) && isValidId(path))
 		lookedThrough.emplace_back(path);
-	return ::fstatat(dirfd, path, st, flags) == 0 ? 0 : -errno;
+	return ::fstatat(dirfd, path, st, flags);
 }
 
-// getdents64 that fails with EIO on a folder named RO, when told to.
+// getdents64 that fails with EIO on a folder named RO, when told to (as libc fails:
+// -1 and errno).
 ssize_t roFailingGetdents(int fd, void *buf, size_t count)
 {
 	char where[PATH_MAX];
 	ssize_t n = ::readlink(fmt::format("/proc/self/fd/{}", fd).c_str(), where, sizeof where - 1);
 	if (failROListing && n > 3 && std::string_view(where, static_cast<std::size_t>(n)).ends_with("/RO"))
-		return -EIO;
-	ssize_t r = ::syscall(SYS_getdents64, fd, buf, count);
-	return r < 0 ? -errno : r;
+		return errno = EIO, -1;
+	return ::syscall(SYS_getdents64, fd, buf, count);
 }
 
 } // namespace
