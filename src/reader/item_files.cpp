@@ -15,8 +15,9 @@ namespace lw {
 
 std::vector<std::string> overlayProbeNames()
 {
-	return {std::string(paths::kLinkFile), std::string(paths::kLowerFile), std::string(paths::kDiffDir),
-		std::string(paths::kEmptyDir)};
+	// empty/ only matters without a lower file: it is looked at then (and joins the
+	// probe), which spares every layer with a parent a lookup, on a share a round trip.
+	return {std::string(paths::kLinkFile), std::string(paths::kLowerFile), std::string(paths::kDiffDir)};
 }
 
 std::vector<std::string> layerProbeNames(const std::string &id)
@@ -103,7 +104,7 @@ OverlayFiles readOverlayFilesOnce(int treeFd, const std::string &id, int folderF
 	out.probeNames = overlayProbeNames();
 	if (!probe(out, treeFd, id, folderFlags))
 		return out;
-	const auto &seen = out.identity.files; // link, lower, diff, empty
+	const auto seen = out.identity.files; // link, lower, diff (a copy: files may grow below)
 	if (out.problem = checkLooked(seen[2], paths::kDiffDir, S_IFDIR); !out.problem.empty())
 		return out;
 	auto linkText = readLooked(treeFd, id, paths::kLinkFile, kMaxSmallFileBytes, seen[0]);
@@ -123,9 +124,15 @@ OverlayFiles readOverlayFilesOnce(int treeFd, const std::string &id, int folderF
 		out.lower = std::move(*lower);
 	} else if (lowerText.error().code == ENOENT) {
 		// No lower: a base layer, which iSulad marks with an empty/ folder.
-		if (checkLooked(seen[3], paths::kEmptyDir, S_IFDIR).empty())
-			return out;
-		out.problem = "lower: missing (and no empty/ for a base layer)";
+		FileId empty = statId(treeFd, id + "/" + std::string(paths::kEmptyDir));
+		out.probeNames.emplace_back(paths::kEmptyDir);
+		out.identity.files.push_back(empty);
+		if (empty.error) {
+			out.problem = fmt::format("{}: {}", paths::kEmptyDir, fs::describeErrno(empty.error));
+			out.ioError = empty.error;
+		} else if (!checkLooked(empty, paths::kEmptyDir, S_IFDIR).empty()) {
+			out.problem = "lower: missing (and no empty/ for a base layer)";
+		}
 	} else {
 		failed(out, lowerText.error());
 	}

@@ -3,12 +3,14 @@
 #include "test_support.h"
 
 #include "root.h"
+#include "sys.h"
 #include "tree_reader.h"
 #include "validator.h"
 
 #include <layerwatch/writer.h>
 
 #include <cerrno>
+#include <cstring>
 
 using namespace lw;
 
@@ -51,17 +53,28 @@ struct OneLayer {
 	}
 };
 
+// A store holding a base layer and its child.
+struct BaseAndChild {
+	lw::test::TempDir tmp;
+	std::string root = tmp / "s";
+	std::string base = lw::test::makeId(), child = lw::test::makeId();
+	UniqueFd rootFd;
+	BaseAndChild()
+	{
+		auto writer = lw::test::unwrap(StoreWriter::open(root, {.durable = false, .makeLinks = false}));
+		lw::test::unwrap(writer.addLayer({.id = base}));
+		lw::test::unwrap(writer.addLayer({.id = child, .parent = base}));
+		rootFd = lw::test::unwrap(openRoot(root));
+	}
+};
+
 } // namespace
 
 TEST_CASE("the other half of every layer read is read in the same batch")
 {
-	lw::test::TempDir tmp;
-	std::string root = tmp / "s";
-	auto writer = lw::test::unwrap(StoreWriter::open(root, {.durable = false, .makeLinks = false}));
-	std::string a = lw::test::makeId(), b = lw::test::makeId();
-	lw::test::unwrap(writer.addLayer({.id = a}));
-	lw::test::unwrap(writer.addLayer({.id = b, .parent = a}));
-	auto rootFd = lw::test::unwrap(openRoot(root));
+	BaseAndChild store;
+	const std::string &a = store.base, &b = store.child;
+	const UniqueFd &rootFd = store.rootFd;
 
 	// a's overlay half and b's layer half were read: each gets its other half.
 	auto reads = readBoth(rootFd.get(), {a}, {b});
@@ -115,4 +128,62 @@ TEST_CASE("without both trees in the batch nothing more is read")
 	readOtherHalves(rootFd.get(), requests, results);
 	REQUIRE(results.size() == 1);
 	CHECK(results[0].items.size() == 1);
+}
+
+namespace {
+
+// statx that counts looks at an empty/ and fails them with emptyError (0: truly), as
+// libc fails: -1 and errno.
+int emptyLooks = 0;
+int emptyError = 0;
+
+int emptyWatchingStatx(int dirfd, const char *path, int flags, unsigned mask, struct statx *out)
+{
+	std::string_view p(path);
+	if (p.ends_with("/empty")) {
+		++emptyLooks;
+		if (emptyError)
+			return errno = emptyError, -1;
+	}
+	return ::statx(dirfd, path, flags, mask, out);
+}
+
+} // namespace
+
+TEST_CASE("empty/ is looked at only for an overlay without a lower file, and trouble there is not absence")
+{
+	BaseAndChild store;
+	const std::string &base = store.base, &child = store.child, &root = store.root;
+	const UniqueFd &rootFd = store.rootFd;
+	sys::ScopedOp look(&sys::Ops::statx, &emptyWatchingStatx);
+
+	// A layer with a parent: its lower says so; empty/ costs no look (a round trip on
+	// a share).
+	emptyLooks = 0;
+	ReadResult read = readTree(rootFd.get(), {.tree = Tree::Overlay, .read = {child}});
+	REQUIRE(find(read, child));
+	CHECK(stateOf(find(read, child)->files).problem.empty());
+	CHECK(emptyLooks == 0);
+
+	// A base layer: empty/ is looked at, and found.
+	read = readTree(rootFd.get(), {.tree = Tree::Overlay, .read = {base}});
+	CHECK(stateOf(find(read, base)->files).problem.empty());
+	CHECK(emptyLooks == 1);
+
+	// The look fails: trouble reading, which leaves the layer as it was, not pending.
+	emptyError = EIO;
+	read = readTree(rootFd.get(), {.tree = Tree::Overlay, .read = {base}});
+	const ItemState &troubled = stateOf(find(read, base)->files);
+	CHECK(troubled.ioError == EIO);
+	CHECK(troubled.problem == "empty: Input/output error");
+	emptyError = 0;
+
+	// No empty/ either: pending, and the probe of a pending item covers empty/, so
+	// that its making is seen.
+	lw::test::removeAll(root + "/overlay/RO/" + base + "/empty");
+	read = readTree(rootFd.get(), {.tree = Tree::Overlay, .read = {base}});
+	const ItemState &pending = stateOf(find(read, base)->files);
+	CHECK(pending.problem == "lower: missing (and no empty/ for a base layer)");
+	CHECK(pending.probeNames.back() == "empty");
+	CHECK(pending.identity.files.size() == pending.probeNames.size());
 }
