@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <limits>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -418,11 +419,11 @@ namespace {
 
 constexpr int kMaxLeftoverDepth = 64;
 
-// The newest change time of the entry name in dirfd and of everything below it (not
-// following links), down to kMaxLeftoverDepth levels.
+// The newest change time (Unix ns) of the entry name in dirfd and of everything below
+// it (not following links), down to kMaxLeftoverDepth levels.
 std::int64_t newestChange(int dirfd, const std::string &name, const struct stat &st, int depth)
 {
-	std::int64_t newest = st.st_ctim.tv_sec;
+	std::int64_t newest = std::int64_t(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec;
 	if (!S_ISDIR(st.st_mode) || depth >= kMaxLeftoverDepth)
 		return newest;
 	auto dir = fs::openDir(dirfd, name);
@@ -444,6 +445,10 @@ Result<std::vector<std::string>> StoreWriter::findLeftovers(std::int64_t olderTh
 	std::vector<std::string> found;
 	struct timespec now;
 	::clock_gettime(CLOCK_REALTIME, &now);
+	// In nanoseconds: in whole seconds, a change 10 ms ago could count as a second old.
+	std::int64_t nowNs = std::int64_t(now.tv_sec) * 1000000000 + now.tv_nsec;
+	constexpr std::int64_t kMaxSeconds = std::numeric_limits<std::int64_t>::max() / 1000000000;
+	std::int64_t olderThanNs = std::min(olderThanSeconds, kMaxSeconds) * 1000000000;
 	for (auto tree : {paths::kOverlayRO, paths::kLayersRO, paths::kImages, paths::kOverlay, paths::kLayers,
 			  paths::kLinks}) {
 		auto dir = fs::openDir(rootFd_, tree);
@@ -467,7 +472,7 @@ Result<std::vector<std::string>> StoreWriter::findLeftovers(std::int64_t olderTh
 			bool local = tree == paths::kOverlay || tree == paths::kLayers || tree == paths::kLinks;
 			if (local && !S_ISLNK(st.st_mode))
 				continue;
-			if (now.tv_sec - newestChange(dir->get(), e.name, st, 0) >= olderThanSeconds)
+			if (nowNs - newestChange(dir->get(), e.name, st, 0) >= olderThanNs)
 				found.push_back(fmt::format("{}/{}", tree, e.name));
 		}
 	}

@@ -10,7 +10,10 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <chrono>
+#include <limits>
 #include <set>
+#include <thread>
 #include <tuple>
 #include <unistd.h>
 
@@ -295,4 +298,27 @@ TEST_CASE("every change touches the generation file")
 	auto quiet = unwrap(StoreWriter::open(tmp / "q", {.durable = false, .bumpGeneration = false}));
 	unwrap(quiet.addLayer({.id = id}));
 	CHECK_FALSE(exists(tmp / ("q/" + std::string(paths::kGenerationFile))));
+}
+
+TEST_CASE("a leftover's age is counted to the nanosecond, not in whole seconds")
+{
+	TempDir tmp;
+	auto writer = unwrap(StoreWriter::open(tmp / "s", {.durable = false, .makeLinks = false}));
+	std::string leftover = tmp / "s/overlay/RO/.tmp-" + std::string(64, 'a') + "-0123456789";
+	// Made late in one second and looked at early in the next: whole seconds would
+	// call it a second old, and `gc --older-than 1` would take a writer's live folder.
+	auto subsecond = [] {
+		struct timespec t;
+		::clock_gettime(CLOCK_REALTIME, &t);
+		return t.tv_nsec;
+	};
+	while (subsecond() < 850000000)
+		std::this_thread::sleep_for(std::chrono::milliseconds(5));
+	lw::test::makeDirs(leftover);
+	while (subsecond() > 500000000)
+		std::this_thread::sleep_for(std::chrono::milliseconds(5));
+	CHECK(unwrap(writer.findLeftovers(1)).empty());
+	CHECK(unwrap(writer.findLeftovers(0)).size() == 1);
+	// Absurd ages do not overflow into "everything is old".
+	CHECK(unwrap(writer.findLeftovers(std::numeric_limits<std::int64_t>::max())).empty());
 }
