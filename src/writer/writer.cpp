@@ -448,7 +448,7 @@ Result<std::vector<std::string>> StoreWriter::findLeftovers(std::int64_t olderTh
 	// In nanoseconds: in whole seconds, a change 10 ms ago could count as a second old.
 	std::int64_t nowNs = std::int64_t(now.tv_sec) * 1000000000 + now.tv_nsec;
 	constexpr std::int64_t kMaxSeconds = std::numeric_limits<std::int64_t>::max() / 1000000000;
-	std::int64_t olderThanNs = std::min(olderThanSeconds, kMaxSeconds) * 1000000000;
+	std::int64_t olderThanNs = std::clamp<std::int64_t>(olderThanSeconds, 0, kMaxSeconds) * 1000000000;
 	for (auto tree : {paths::kOverlayRO, paths::kLayersRO, paths::kImages, paths::kOverlay, paths::kLayers,
 			  paths::kLinks}) {
 		auto dir = fs::openDir(rootFd_, tree);

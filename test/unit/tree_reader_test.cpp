@@ -167,21 +167,24 @@ TEST_CASE("empty/ is looked at only for an overlay without a lower file, and tro
 
 	// A base layer: empty/ is looked at, and found.
 	read = readTree(rootFd.get(), {.tree = Tree::Overlay, .read = {base}});
+	REQUIRE(find(read, base));
 	CHECK(stateOf(find(read, base)->files).problem.empty());
 	CHECK(emptyLooks == 1);
 
 	// The look fails: trouble reading, which leaves the layer as it was, not pending.
 	emptyError = EIO;
 	read = readTree(rootFd.get(), {.tree = Tree::Overlay, .read = {base}});
+	emptyError = 0;
+	REQUIRE(find(read, base));
 	const ItemState &troubled = stateOf(find(read, base)->files);
 	CHECK(troubled.ioError == EIO);
 	CHECK(troubled.problem == "empty: Input/output error");
-	emptyError = 0;
 
 	// No empty/ either: pending, and the probe of a pending item covers empty/, so
 	// that its making is seen.
 	lw::test::removeAll(root + "/overlay/RO/" + base + "/empty");
 	read = readTree(rootFd.get(), {.tree = Tree::Overlay, .read = {base}});
+	REQUIRE(find(read, base));
 	const ItemState &pending = stateOf(find(read, base)->files);
 	CHECK(pending.problem == "lower: missing (and no empty/ for a base layer)");
 	CHECK(pending.probeNames.back() == "empty");

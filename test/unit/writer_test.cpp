@@ -321,4 +321,5 @@ TEST_CASE("a leftover's age is counted to the nanosecond, not in whole seconds")
 	CHECK(unwrap(writer.findLeftovers(0)).size() == 1);
 	// Absurd ages do not overflow into "everything is old".
 	CHECK(unwrap(writer.findLeftovers(std::numeric_limits<std::int64_t>::max())).empty());
+	CHECK(unwrap(writer.findLeftovers(std::numeric_limits<std::int64_t>::min())).size() == 1);
 }
