@@ -10,6 +10,7 @@
 
 
 #include <map>
+#include <optional>
 
 namespace lw {
 
@@ -86,6 +87,22 @@ Result<std::string> readLooked(int treeFd, const std::string &id, std::string_vi
 	return fs::readRegularFile(treeFd, fmt::format("{}/{}", id, name), cap, asLooked(looked));
 }
 
+// Looks at <id>/<name>, a file the first probe does not cover, and adds it to the
+// item's probe, so that its arrival or change is seen by the next one. Nothing when
+// the look failed: out then says where (trouble, not absence).
+std::optional<FileId> lookFurther(ItemState &out, int treeFd, const std::string &id, const std::string &name)
+{
+	FileId found = statId(treeFd, id + "/" + name);
+	if (found.error) {
+		out.problem = fmt::format("{}: {}", name, fs::describeErrno(found.error));
+		out.ioError = found.error;
+		return std::nullopt;
+	}
+	out.probeNames.push_back(name);
+	out.identity.files.push_back(found);
+	return found;
+}
+
 // Usable own files: from now on the folder alone stands for them (see ItemState).
 template <class Files>
 Files settled(Files files)
@@ -124,15 +141,9 @@ OverlayFiles readOverlayFilesOnce(int treeFd, const std::string &id, int folderF
 		out.lower = std::move(*lower);
 	} else if (lowerText.error().code == ENOENT) {
 		// No lower: a base layer, which iSulad marks with an empty/ folder.
-		FileId empty = statId(treeFd, id + "/" + std::string(paths::kEmptyDir));
-		out.probeNames.emplace_back(paths::kEmptyDir);
-		out.identity.files.push_back(empty);
-		if (empty.error) {
-			out.problem = fmt::format("{}: {}", paths::kEmptyDir, fs::describeErrno(empty.error));
-			out.ioError = empty.error;
-		} else if (!checkLooked(empty, paths::kEmptyDir, S_IFDIR).empty()) {
+		auto empty = lookFurther(out, treeFd, id, std::string(paths::kEmptyDir));
+		if (empty && !checkLooked(*empty, paths::kEmptyDir, S_IFDIR).empty())
 			out.problem = "lower: missing (and no empty/ for a base layer)";
-		}
 	} else {
 		failed(out, lowerText.error());
 	}
@@ -214,17 +225,12 @@ ImageFiles readImageFiles(int treeFd, const std::string &id, int folderFlags)
 		std::string file = bigDataFileName(key);
 		if (file == paths::kManifest)
 			continue;
-		FileId found = statId(treeFd, id + "/" + file);
-		if (found.error) {
-			out.problem = fmt::format("{}: {}", file, fs::describeErrno(found.error));
-			out.ioError = found.error;
+		auto found = lookFurther(out, treeFd, id, file);
+		if (!found)
 			return out;
-		}
-		out.probeNames.push_back(file);
-		out.identity.files.push_back(found);
-		if (out.problem.empty() && !S_ISREG(found.mode))
+		if (out.problem.empty() && !S_ISREG(found->mode))
 			out.problem = fmt::format("images.json: big data {} {}", quoteForMessage(key),
-						  found.ino == 0 ? "missing" : "not a regular file");
+						  found->ino == 0 ? "missing" : "not a regular file");
 	}
 	if (out.problem.empty()) {
 		// Usable: big-data files are written once, before the manifest. What only the
