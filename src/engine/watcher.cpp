@@ -540,7 +540,7 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 		for (auto it = shortLinksToSettle.begin(); it != shortLinksToSettle.end();) {
 			const auto &v = reconciler->validator();
 			const std::string &id = it->first;
-			bool shelved = v.shelved(Tree::Overlay).count(id) || v.shelved(Tree::Layers).count(id);
+			bool shelved = v.isShelved(Tree::Overlay, id) || v.isShelved(Tree::Layers, id);
 			bool known = v.holds(Tree::Overlay, id) || v.holds(Tree::Layers, id);
 			if (!shelved && (known || policy.troubled(Tree::Overlay) || policy.troubled(Tree::Layers))) {
 				++it;

@@ -42,6 +42,12 @@ ImagePtr imageInfoOf(const ImageFiles &files)
 	return info;
 }
 
+// Every id here is one the validator read from a valid folder name.
+Id idOf(const std::string &hex)
+{
+	return *Id::parse(hex);
+}
+
 bool isReady(const Verdict *v)
 {
 	return v && v->ready;
@@ -121,29 +127,31 @@ std::vector<Event> Reconciler::apply(Touched touched)
 		auto current = before.layer(id);
 		if (!current)
 			continue;
+		const auto &folders = layerFolders_[idOf(id)];
 		bool keep = isReady(validator_.layerVerdict(id)) &&
-			    sameInode(layerFolders_[id].first, validator_.overlay(id)->identity.folder) &&
-			    sameInode(layerFolders_[id].second, validator_.layer(id)->identity.folder) &&
+			    sameInode(folders.first, validator_.overlay(id)->identity.folder) &&
+			    sameInode(folders.second, validator_.layer(id)->identity.folder) &&
 			    *current == *layerInfoOf(validator_, id);
 		if (!keep)
 			leavingLayers.insert(id);
 	}
 	std::vector<std::string> queue(leavingLayers.begin(), leavingLayers.end());
 	for (std::size_t i = 0; i < queue.size(); ++i)
-		if (auto it = childrenOf_.find(queue[i]); it != childrenOf_.end())
-			for (const auto &child : it->second)
-				if (leavingLayers.insert(child).second)
-					queue.push_back(child);
+		if (const auto *children = childrenOf_.find(idOf(queue[i])))
+			for (const Id &child : *children)
+				if (leavingLayers.insert(child.hex()).second)
+					queue.push_back(child.hex());
 	for (const auto &id : touched.images) {
 		if (!before.image(id))
 			continue;
 		const auto *files = validator_.image(id);
-		if (!isReady(validator_.imageVerdict(id)) || !sameInode(imageFolders_[id], files->identity.folder))
+		if (!isReady(validator_.imageVerdict(id)) || !sameInode(imageFolders_[idOf(id)], files->identity.folder))
 			leavingImages.insert(id);
 	}
 	for (const auto &layer : leavingLayers)
-		if (auto it = imagesOf_.find(layer); it != imagesOf_.end())
-			leavingImages.insert(it->second.begin(), it->second.end());
+		if (const auto *images = imagesOf_.find(idOf(layer)))
+			for (const Id &image : *images)
+				leavingImages.insert(image.hex());
 
 	std::vector<LayerPtr> removedLayers;
 	std::set<std::string> removedLayerIds;
@@ -152,8 +160,8 @@ std::vector<Event> Reconciler::apply(Touched touched)
 		for (const auto &id : leavingImages) {
 			auto image = before.image(id);
 			tx.removeImage(id);
-			unindex(imagesOf_, image->topLayer, id);
-			imageFolders_.erase(id);
+			imagesOf_.remove(idOf(image->topLayer), idOf(id));
+			imageFolders_.erase(idOf(id));
 			events.push_back({.type = EventType::ImageRemoved, .id = id, .image = image});
 		}
 		// Children before parents: deepest first, by their depth in the store.
@@ -169,8 +177,9 @@ std::vector<Event> Reconciler::apply(Touched touched)
 		});
 		for (const auto &[depth, layer] : ordered) {
 			tx.removeLayer(layer->id);
-			unindex(childrenOf_, layer->parent, layer->id);
-			layerFolders_.erase(layer->id);
+			if (!layer->parent.empty())
+				childrenOf_.remove(idOf(layer->parent), idOf(layer->id));
+			layerFolders_.erase(idOf(layer->id));
 			removedLayers.push_back(layer);
 			removedLayerIds.insert(layer->id);
 			events.push_back({.type = EventType::LayerRemoved, .id = layer->id, .layer = layer});
@@ -215,8 +224,8 @@ std::vector<Event> Reconciler::apply(Touched touched)
 			}
 			tx.putLayer(info);
 			if (!info->parent.empty())
-				childrenOf_[info->parent].insert(id);
-			layerFolders_[id] = {validator_.overlay(id)->identity.folder, validator_.layer(id)->identity.folder};
+				childrenOf_.add(idOf(info->parent), idOf(id));
+			layerFolders_[idOf(id)] = {validator_.overlay(id)->identity.folder, validator_.layer(id)->identity.folder};
 			events.push_back({.type = EventType::LayerAdded, .id = id, .layer = info});
 		}
 		for (const auto &id : imageCandidates) {
@@ -231,15 +240,15 @@ std::vector<Event> Reconciler::apply(Touched touched)
 				retry_.images.insert(id);
 				continue;
 			}
-			imageFolders_[id] = files->identity.folder;
+			imageFolders_[idOf(id)] = files->identity.folder;
 			const auto *existing = tx.state().images.find(id);
 			if (existing && **existing == *info)
 				continue;
 			bool update = existing != nullptr;
 			if (update)
-				unindex(imagesOf_, (*existing)->topLayer, id);
+				imagesOf_.remove(idOf((*existing)->topLayer), idOf(id));
 			tx.putImage(info);
-			imagesOf_[info->topLayer].insert(id);
+			imagesOf_.add(idOf(info->topLayer), idOf(id));
 			events.push_back({.type = update ? EventType::ImageUpdated : EventType::ImageAdded, .id = id, .image = info});
 		}
 	}
@@ -258,7 +267,7 @@ std::size_t Reconciler::pendingCount() const
 	std::size_t count = reported_.size();
 	for (Tree tree : {Tree::Overlay, Tree::Layers, Tree::Images})
 		for (const auto &entry : validator_.shelved(tree))
-			count += !shelvedAndReported(tree, entry.first);
+			count += !shelvedAndReported(tree, entry.first.hex());
 	return count;
 }
 
@@ -272,8 +281,8 @@ std::vector<PendingItem> Reconciler::pending() const
 		ItemKind kind = tree == Tree::Overlay ? ItemKind::Overlay : tree == Tree::Layers ? ItemKind::Layer : ItemKind::Image;
 		std::string reason = validator_.shelvedReason(tree);
 		for (const auto &entry : validator_.shelved(tree))
-			if (!shelvedAndReported(tree, entry.first))
-				out.push_back({kindName(kind), entry.first, reason});
+			if (std::string id = entry.first.hex(); !shelvedAndReported(tree, id))
+				out.push_back({kindName(kind), std::move(id), reason});
 	}
 	return out;
 }

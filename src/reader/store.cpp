@@ -7,48 +7,61 @@ namespace lw {
 
 namespace {
 
-using detail::ShardedMap;
 using detail::StoreState;
 
-template <class Ptr>
-std::vector<Ptr> sortedValues(const ShardedMap<Ptr> &map)
+template <class Table>
+auto sortedValues(const Table &table)
 {
+	using Ptr = std::remove_cvref_t<decltype(*table.find(""))>;
 	std::vector<Ptr> out;
-	out.reserve(map.size());
-	map.forEach([&](const std::string &, const Ptr &value) { out.push_back(value); });
+	out.reserve(table.size());
+	table.forEach([&](const Ptr &value) { out.push_back(value); });
 	std::sort(out.begin(), out.end(), [](const Ptr &a, const Ptr &b) { return a->id < b->id; });
 	return out;
 }
 
-template <class Ptr>
-std::vector<Ptr> lookupAll(const ShardedMap<std::vector<std::string>> &index, const ShardedMap<Ptr> &items,
-			   std::string_view key)
+template <class Table>
+auto lookupAll(const detail::IdIndex &index, const Table &table, std::string_view key)
 {
-	std::vector<Ptr> out;
+	std::vector<std::remove_cvref_t<decltype(*table.find(""))>> out;
 	if (const auto *ids = index.find(key))
-		for (const auto &id : *ids)
-			if (const auto *item = items.find(id))
+		for (const Id &id : *ids)
+			if (const auto *item = table.find(id.hex()))
 				out.push_back(*item);
 	return out;
 }
 
-void addToIndex(ShardedMap<std::vector<std::string>> &index, const std::string &key, const std::string &id)
+// Ids here are those of records the store took: valid, or the record would not be.
+Id idOf(const std::string &hex)
+{
+	return Id::parse(hex).value_or(Id{});
+}
+
+void addToIndex(detail::IdIndex &index, const std::string &key, const std::string &hex)
 {
 	if (key.empty())
 		return;
-	auto &ids = index.at(key);
+	Id id = idOf(hex);
+	std::vector<Id> ids;
+	if (const auto *old = index.find(key))
+		ids = *old;
 	ids.erase(std::remove(ids.begin(), ids.end(), id), ids.end());
 	ids.push_back(id);
+	index.set(key, std::move(ids));
 }
 
-void removeFromIndex(ShardedMap<std::vector<std::string>> &index, const std::string &key, const std::string &id)
+void removeFromIndex(detail::IdIndex &index, const std::string &key, const std::string &hex)
 {
-	if (key.empty() || !index.find(key))
+	const auto *old = key.empty() ? nullptr : index.find(key);
+	if (!old)
 		return;
-	auto &ids = index.at(key);
+	Id id = idOf(hex);
+	std::vector<Id> ids = *old;
 	ids.erase(std::remove(ids.begin(), ids.end(), id), ids.end());
 	if (ids.empty())
 		index.erase(key);
+	else
+		index.set(key, std::move(ids));
 }
 
 const StoreState &emptyState()
@@ -144,8 +157,7 @@ void Store::Transaction::putLayer(LayerPtr layer)
 	addToIndex(s.layersByDigest, layer->diffDigest, layer->id);
 	if (layer->compressedDiffDigest != layer->diffDigest)
 		addToIndex(s.layersByDigest, layer->compressedDiffDigest, layer->id);
-	std::string id = layer->id; // before the move: argument order is unspecified
-	s.layers.set(id, std::move(layer));
+	s.layers.put(std::move(layer));
 	changed_ = true;
 }
 
@@ -169,8 +181,7 @@ void Store::Transaction::putImage(ImagePtr image)
 	for (const auto &name : image->names)
 		addToIndex(s.imagesByName, name, image->id);
 	addToIndex(s.imagesByDigest, image->digest, image->id);
-	std::string id = image->id;
-	s.images.set(id, std::move(image));
+	s.images.put(std::move(image));
 	changed_ = true;
 }
 

@@ -2,6 +2,8 @@
 // it through Snapshot (<layerwatch/store.h>).
 #pragma once
 
+#include "id.h"
+
 #include <layerwatch/store.h>
 
 #include <algorithm>
@@ -11,63 +13,72 @@
 #include <mutex>
 #include <string>
 #include <string_view>
-#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace lw {
 
 namespace detail {
 
-// A copy-on-write hash map in shards: a commit copies only the shards it touches,
-// and a snapshot shares the rest. The shards grow with the map (4x once it averages
+struct KeyHash {
+	using is_transparent = void;
+	std::size_t operator()(std::string_view key) const { return std::hash<std::string_view>{}(key); }
+};
+
+// A copy-on-write hash table in shards, of entries that carry their own key
+// (KeyOf{}(entry), a string_view into the entry): a record is held once, its id
+// with it, not again as a key. A commit copies only the shards it touches, and a
+// snapshot shares the rest. The shards grow with the table (4x once they average
 // kMaxPerShard entries each), so that what a commit copies stays about the same
 // whatever the store's size: a new image in a store of 100 000 copies a shard of
 // under a hundred entries, not of 1 500. Not thread-safe by itself; Store guards it.
-template <class V>
-class ShardedMap {
+template <class Entry, class KeyOf>
+class ShardedTable {
 public:
 	static constexpr std::size_t kFirstShards = 64, kMaxPerShard = 128;
-	struct KeyHash {
+	struct EntryHash : KeyHash {
+		using KeyHash::operator();
+		std::size_t operator()(const Entry &entry) const { return KeyHash::operator()(KeyOf{}(entry)); }
+	};
+	struct EntryEqual {
 		using is_transparent = void;
-		std::size_t operator()(std::string_view key) const { return std::hash<std::string_view>{}(key); }
+		static std::string_view keyOf(std::string_view key) { return key; }
+		static std::string_view keyOf(const Entry &entry) { return KeyOf{}(entry); }
+		template <class A, class B>
+		bool operator()(const A &a, const B &b) const { return keyOf(a) == keyOf(b); }
 	};
 	// Heterogeneous lookup: a query by string_view allocates nothing.
-	using Shard = std::unordered_map<std::string, V, KeyHash, std::equal_to<>>;
+	using Shard = std::unordered_set<Entry, EntryHash, EntryEqual>;
 
-	ShardedMap() : shards_(kFirstShards), owned_(kFirstShards, false) {}
+	ShardedTable() : shards_(kFirstShards), owned_(kFirstShards, false) {}
 
-	const V *find(std::string_view key) const
+	const Entry *find(std::string_view key) const
 	{
 		const auto &shard = shards_[indexOf(key)];
 		if (!shard)
 			return nullptr;
 		auto it = shard->find(key);
-		return it == shard->end() ? nullptr : &it->second;
+		return it == shard->end() ? nullptr : &*it;
 	}
-	// The value at key, made (and counted) if missing.
-	V &at(const std::string &key)
+	// Adds the entry, or replaces the one with its key.
+	void put(Entry entry)
 	{
-		if (!find(key))
-			growFor(size_ + 1);
-		auto [it, inserted] = writable(key).try_emplace(key);
-		size_ += inserted ? 1 : 0;
-		return it->second;
-	}
-	void erase(const std::string &key)
-	{
-		if (find(key)) {
-			writable(key).erase(key);
-			--size_;
-		}
-	}
-	void set(const std::string &key, V value)
-	{
+		std::string_view key = KeyOf{}(entry);
 		if (!find(key))
 			growFor(size_ + 1);
 		auto &shard = writable(key);
-		auto [it, inserted] = shard.insert_or_assign(key, std::move(value));
-		(void)it;
-		size_ += inserted ? 1 : 0;
+		if (auto it = shard.find(key); it != shard.end())
+			shard.erase(it);
+		else
+			++size_;
+		shard.insert(std::move(entry));
+	}
+	void erase(std::string_view key)
+	{
+		if (find(key)) {
+			writable(key).erase(writable(key).find(key));
+			--size_;
+		}
 	}
 	std::size_t size() const { return size_; }
 	std::size_t shardCount() const { return shards_.size(); }
@@ -78,8 +89,8 @@ public:
 	{
 		for (const auto &shard : shards_)
 			if (shard)
-				for (const auto &[key, value] : *shard)
-					f(key, value);
+				for (const auto &entry : *shard)
+					f(entry);
 	}
 
 private:
@@ -111,8 +122,8 @@ private:
 			shard = std::make_shared<Shard>();
 		for (const auto &shard : old)
 			if (shard)
-				for (const auto &[key, value] : *shard)
-					shards_[indexOf(key)]->emplace(key, value);
+				for (const auto &entry : *shard)
+					shards_[indexOf(KeyOf{}(entry))]->insert(entry);
 	}
 
 	std::vector<std::shared_ptr<Shard>> shards_;
@@ -120,13 +131,51 @@ private:
 	std::size_t size_ = 0;
 };
 
+// The table as a map of string keys to values.
+template <class V>
+struct KeyedEntry {
+	std::string key;
+	V value;
+};
+template <class V>
+struct KeyOfEntry {
+	std::string_view operator()(const KeyedEntry<V> &entry) const { return entry.key; }
+};
+template <class V>
+class ShardedMap : public ShardedTable<KeyedEntry<V>, KeyOfEntry<V>> {
+	using Base = ShardedTable<KeyedEntry<V>, KeyOfEntry<V>>;
+
+public:
+	const V *find(std::string_view key) const
+	{
+		const auto *entry = Base::find(key);
+		return entry ? &entry->value : nullptr;
+	}
+	void set(const std::string &key, V value) { Base::put({key, std::move(value)}); }
+	template <class F>
+	void forEach(F &&f) const
+	{
+		Base::forEach([&](const KeyedEntry<V> &entry) { f(entry.key, entry.value); });
+	}
+};
+
+// A record keyed by its own id.
+struct KeyOfRecord {
+	template <class Ptr>
+	std::string_view operator()(const Ptr &record) const { return record->id; }
+};
+using LayerTable = ShardedTable<LayerPtr, KeyOfRecord>;
+using ImageTable = ShardedTable<ImagePtr, KeyOfRecord>;
+// name or digest -> the ids that carry it, oldest first.
+using IdIndex = ShardedMap<std::vector<Id>>;
+
 struct StoreState {
 	std::uint64_t generation = 0;
-	ShardedMap<LayerPtr> layers;
-	ShardedMap<ImagePtr> images;
-	ShardedMap<std::vector<std::string>> imagesByName;   // name -> ids, newest last
-	ShardedMap<std::vector<std::string>> imagesByDigest; // digest -> ids
-	ShardedMap<std::vector<std::string>> layersByDigest; // diff or compressed digest -> ids
+	LayerTable layers;
+	ImageTable images;
+	IdIndex imagesByName;   // name -> ids, newest last
+	IdIndex imagesByDigest; // digest -> ids
+	IdIndex layersByDigest; // diff or compressed digest -> ids
 
 	void freeze()
 	{

@@ -30,11 +30,25 @@ std::vector<std::string> probeNamesOf(Tree tree, const std::string &id)
 	return imageProbeNames();
 }
 
-template <class Map>
-const typename Map::mapped_type *findIn(const Map &map, const std::string &key)
+template <class Map, class Key>
+const typename Map::mapped_type *findIn(const Map &map, const Key &key)
 {
 	auto it = map.find(key);
 	return it == map.end() ? nullptr : &it->second;
+}
+
+// By a hex id from outside: nothing for what is no id.
+template <class Map>
+const typename Map::mapped_type *findHex(const Map &map, const std::string &hex)
+{
+	auto id = Id::parse(hex);
+	return id ? findIn(map, *id) : nullptr;
+}
+
+void insertHex(std::set<std::string> &into, const std::vector<Id> &ids)
+{
+	for (const Id &id : ids)
+		into.insert(id.hex());
 }
 
 
@@ -82,7 +96,7 @@ std::string Validator::shelvedReason(Tree tree) const
 }
 
 // The reason a layer gives for a half that is shelved; empty when it is not.
-std::string Validator::shelvedHalf(Tree tree, const std::string &id) const
+std::string Validator::shelvedHalf(Tree tree, const Id &id) const
 {
 	if (!shelved_[static_cast<int>(tree)].count(id))
 		return {};
@@ -93,7 +107,7 @@ std::string Validator::shelvedHalf(Tree tree, const std::string &id) const
 // it is to be kept in full (and counted). The shelf keeps the identity of the files
 // every item of the tree is probed for (probeNamesOf), and nothing else. What the
 // change touches, forget() (which adopt() calls first) has already marked.
-bool Validator::shelve(Tree tree, const std::string &id, const ItemState &state)
+bool Validator::shelve(Tree tree, const Id &id, const ItemState &state)
 {
 	int t = static_cast<int>(tree);
 	if (state.problem.empty())
@@ -105,22 +119,23 @@ bool Validator::shelve(Tree tree, const std::string &id, const ItemState &state)
 	Identity identity = state.identity;
 	// The files beyond those names (an image's big data) are dropped; files not looked
 	// at (the folder is no folder) are absent, as the next probe will find them.
-	identity.files.resize(probeNamesOf(tree, id).size());
+	identity.files.resize(probeNamesOf(tree, id.hex()).size());
 	identity.files.shrink_to_fit();
 	shelved_[t].emplace(id, std::move(identity));
 	return true;
 }
 
-const Verdict *Validator::overlayVerdict(const std::string &id) const { return findIn(overlayVerdicts_, id); }
-const Verdict *Validator::layerVerdict(const std::string &id) const { return findIn(layerVerdicts_, id); }
-const Verdict *Validator::imageVerdict(const std::string &id) const { return findIn(imageVerdicts_, id); }
-const OverlayFiles *Validator::overlay(const std::string &id) const { return findIn(overlays_, id); }
-const LayerFiles *Validator::layer(const std::string &id) const { return findIn(layers_, id); }
-const ImageFiles *Validator::image(const std::string &id) const { return findIn(images_, id); }
+const Verdict *Validator::overlayVerdict(const std::string &id) const { return findHex(overlayVerdicts_, id); }
+const Verdict *Validator::layerVerdict(const std::string &id) const { return findHex(layerVerdicts_, id); }
+const Verdict *Validator::imageVerdict(const std::string &id) const { return findHex(imageVerdicts_, id); }
+const OverlayFiles *Validator::overlay(const std::string &id) const { return findHex(overlays_, id); }
+const LayerFiles *Validator::layer(const std::string &id) const { return findHex(layers_, id); }
+const ImageFiles *Validator::image(const std::string &id) const { return findHex(images_, id); }
 
-void Validator::forget(Tree tree, const std::string &id, Touched &touched)
+void Validator::forget(Tree tree, const Id &id, Touched &touched)
 {
 	int t = static_cast<int>(tree);
+	std::string hex = id.hex();
 	++versions_[t];
 	shelved_[t].erase(id);
 	if (const ItemState *state = known(tree, id); state && !state->problem.empty())
@@ -131,27 +146,29 @@ void Validator::forget(Tree tree, const std::string &id, Touched &touched)
 			unclaim(id, it->second, touched);
 			overlays_.erase(it);
 		}
-		touched.overlays.insert(id);
-		touched.layers.insert(id);
+		touched.overlays.insert(hex);
+		touched.layers.insert(hex);
 		break;
 	case Tree::Layers:
 		if (auto it = layers_.find(id); it != layers_.end()) {
-			unindex(childrenOf_, it->second.record.parent, id);
+			if (auto parent = Id::parse(it->second.record.parent))
+				childrenOf_.remove(*parent, id);
 			layers_.erase(it);
 		}
-		touched.layers.insert(id);
+		touched.layers.insert(hex);
 		break;
 	case Tree::Images:
 		if (auto it = images_.find(id); it != images_.end()) {
-			unindex(imagesOf_, it->second.record.layer, id);
+			if (auto top = Id::parse(it->second.record.layer))
+				imagesOf_.remove(*top, id);
 			images_.erase(it);
 		}
-		touched.images.insert(id);
+		touched.images.insert(std::move(hex));
 		break;
 	}
 }
 
-void Validator::adopt(Tree tree, const std::string &id, ItemFiles files, Touched &touched)
+void Validator::adopt(Tree tree, const Id &id, ItemFiles files, Touched &touched)
 {
 	forget(tree, id, touched);
 	// Gone since it was listed, or never there: the same as removed.
@@ -162,50 +179,50 @@ void Validator::adopt(Tree tree, const std::string &id, ItemFiles files, Touched
 		claim(id, *overlay, touched);
 		overlays_.emplace(id, std::move(*overlay));
 	} else if (auto *layer = std::get_if<LayerFiles>(&files)) {
-		if (!layer->record.parent.empty())
-			childrenOf_[layer->record.parent].insert(id);
+		if (auto parent = Id::parse(layer->record.parent))
+			childrenOf_.add(*parent, id);
 		layers_.emplace(id, std::move(*layer));
 	} else if (auto *image = std::get_if<ImageFiles>(&files)) {
-		if (!image->record.layer.empty())
-			imagesOf_[image->record.layer].insert(id);
+		if (auto top = Id::parse(image->record.layer))
+			imagesOf_.add(*top, id);
 		images_.emplace(id, std::move(*image));
 	}
 }
 
-void Validator::claim(const std::string &id, const OverlayFiles &overlay, Touched &touched)
+void Validator::claim(const Id &id, const OverlayFiles &overlay, Touched &touched)
 {
 	if (!overlay.problem.empty())
 		return;
-	auto &claimants = claimsOf_[overlay.link];
-	claimants.insert(id);
-	touched.layers.insert(claimants.begin(), claimants.end());
+	claimsOf_.add(overlay.link, id);
+	insertHex(touched.layers, *claimsOf_.find(overlay.link));
 }
 
-void Validator::unclaim(const std::string &id, const OverlayFiles &overlay, Touched &touched)
+void Validator::unclaim(const Id &id, const OverlayFiles &overlay, Touched &touched)
 {
 	if (!overlay.problem.empty())
 		return;
-	unindex(claimsOf_, overlay.link, id);
+	claimsOf_.remove(overlay.link, id);
 	// The holder stays named: read again (a re-read forgets, then adopts) it keeps its
 	// link, whatever its times now say. chooseHolder() moves it only if it left.
-	if (auto *rest = findIn(claimsOf_, overlay.link))
-		touched.layers.insert(rest->begin(), rest->end());
+	if (auto *rest = claimsOf_.find(overlay.link))
+		insertHex(touched.layers, *rest);
 	else
 		holderOf_.erase(overlay.link);
 }
 
 void Validator::chooseHolder(const std::string &link)
 {
-	const auto *claimants = findIn(claimsOf_, link);
+	const auto *claimants = claimsOf_.find(link);
 	if (!claimants) {
 		holderOf_.erase(link);
 		return;
 	}
-	if (auto h = holderOf_.find(link); h != holderOf_.end() && claimants->count(h->second))
+	if (auto h = holderOf_.find(link);
+	    h != holderOf_.end() && std::binary_search(claimants->begin(), claimants->end(), h->second))
 		return;
-	const std::string *best = nullptr;
+	const Id *best = nullptr;
 	std::int64_t bestBorn = 0;
-	for (const auto &id : *claimants) {
+	for (const Id &id : *claimants) {
 		std::int64_t born = overlays_.at(id).linkBornNs;
 		if (!best || born < bestBorn || (born == bestBorn && id < *best))
 			best = &id, bestBorn = born;
@@ -231,7 +248,7 @@ ReadRequest Validator::plan(Tree tree, bool list, const std::vector<std::string>
 		auto copyAll = [&](const auto &map) {
 			known->reserve(map.size());
 			for (const auto &[id, state] : map)
-				known->push_back(copyOf(id, state));
+				known->push_back(copyOf(id.hex(), state));
 		};
 		if (tree == Tree::Overlay)
 			copyAll(overlays_);
@@ -240,7 +257,7 @@ ReadRequest Validator::plan(Tree tree, bool list, const std::vector<std::string>
 		else
 			copyAll(images_);
 		for (const auto &[id, identity] : shelved(tree))
-			known->push_back(copyOfShelved(id, identity));
+			known->push_back(copyOfShelved(id.hex(), identity));
 		request.known = std::move(known);
 	}
 	for (const auto &id : read)
@@ -249,9 +266,9 @@ ReadRequest Validator::plan(Tree tree, bool list, const std::vector<std::string>
 	for (const auto &id : recheck) {
 		if (!isValidId(id))
 			continue;
-		if (const ItemState *state = known(tree, id))
+		if (const ItemState *state = known(tree, *Id::parse(id)))
 			request.recheck.push_back(copyOf(id, *state));
-		else if (const Identity *identity = findIn(shelved(tree), id))
+		else if (const Identity *identity = findHex(shelved(tree), id))
 			request.recheck.push_back(copyOfShelved(id, *identity));
 		else
 			request.recheck.push_back(ReadRequest::Known{id, {}, {}, false});
@@ -262,11 +279,14 @@ ReadRequest Validator::plan(Tree tree, bool list, const std::vector<std::string>
 Touched Validator::adopt(ReadResult result)
 {
 	Touched touched;
-	for (const auto &id : result.gone)
-		forget(result.tree, id, touched);
+	// The reader lists and reads only valid ids.
+	for (const auto &hex : result.gone)
+		if (auto id = Id::parse(hex))
+			forget(result.tree, *id, touched);
 	for (auto &item : result.items) {
-		if (!stateOf(item.files).ioError)
-			adopt(result.tree, item.id, std::move(item.files), touched);
+		auto id = Id::parse(item.id);
+		if (id && !stateOf(item.files).ioError)
+			adopt(result.tree, *id, std::move(item.files), touched);
 	}
 	settle(touched);
 	return touched;
@@ -294,7 +314,7 @@ Touched Validator::rescan(std::vector<Error> *errors, TreeSet trees)
 	return touched;
 }
 
-const ItemState *Validator::known(Tree tree, const std::string &id) const
+const ItemState *Validator::known(Tree tree, const Id &id) const
 {
 	if (tree == Tree::Overlay)
 		return findIn(overlays_, id);
@@ -303,9 +323,20 @@ const ItemState *Validator::known(Tree tree, const std::string &id) const
 	return findIn(images_, id);
 }
 
+const ItemState *Validator::known(Tree tree, const std::string &id) const
+{
+	auto parsed = Id::parse(id);
+	return parsed ? known(tree, *parsed) : nullptr;
+}
+
 bool Validator::holds(Tree tree, const std::string &id) const
 {
-	return known(tree, id) || shelved(tree).count(id);
+	return known(tree, id) || isShelved(tree, id);
+}
+
+bool Validator::isShelved(Tree tree, const std::string &id) const
+{
+	return findHex(shelved(tree), id) != nullptr;
 }
 
 std::vector<std::string> Validator::ids(Tree tree) const
@@ -314,7 +345,7 @@ std::vector<std::string> Validator::ids(Tree tree) const
 	auto collect = [&](const auto &map) {
 		out.reserve(map.size());
 		for (const auto &entry : map)
-			out.push_back(entry.first);
+			out.push_back(entry.first.hex());
 	};
 	if (tree == Tree::Overlay)
 		collect(overlays_);
@@ -323,7 +354,7 @@ std::vector<std::string> Validator::ids(Tree tree) const
 	else
 		collect(images_);
 	for (const auto &entry : shelved(tree))
-		out.push_back(entry.first);
+		out.push_back(entry.first.hex());
 	return out;
 }
 
@@ -341,48 +372,53 @@ void Validator::settle(Touched &touched)
 {
 	// Everything that depends on a touched layer: its children, theirs, and the
 	// images on top of any of them.
-	std::vector<std::string> queue(touched.layers.begin(), touched.layers.end());
+	std::vector<Id> queue;
+	for (const auto &hex : touched.layers)
+		if (auto id = Id::parse(hex))
+			queue.push_back(*id);
 	for (std::size_t i = 0; i < queue.size(); ++i) {
-		if (auto *children = findIn(childrenOf_, queue[i]))
-			for (const auto &child : *children)
-				if (touched.layers.insert(child).second)
+		if (auto *children = childrenOf_.find(queue[i]))
+			for (const Id &child : *children)
+				if (touched.layers.insert(child.hex()).second)
 					queue.push_back(child);
 	}
-	for (const auto &layer : touched.layers)
-		if (auto *images = findIn(imagesOf_, layer))
-			touched.images.insert(images->begin(), images->end());
+	for (const Id &layer : queue)
+		if (auto *images = imagesOf_.find(layer))
+			insertHex(touched.images, *images);
 
-	for (const auto &id : touched.overlays) {
+	for (const auto &hex : touched.overlays) {
+		Id id = *Id::parse(hex); // touched holds ids only
 		if (auto *files = findIn(overlays_, id))
 			overlayVerdicts_[id] = {files->problem.empty(), files->problem, 0};
 		else
 			overlayVerdicts_.erase(id);
 	}
-	for (const auto &id : touched.layers) {
+	for (const Id &id : queue) {
 		layerVerdicts_.erase(id);
 		if (const auto *overlay = findIn(overlays_, id); overlay && overlay->problem.empty())
 			chooseHolder(overlay->link);
 	}
-	for (const auto &id : touched.layers)
+	for (const Id &id : queue)
 		if (overlays_.count(id) || layers_.count(id))
 			evaluateLayer(id);
-	for (const auto &id : touched.images) {
+	for (const auto &hex : touched.images) {
+		Id id = *Id::parse(hex);
 		imageVerdicts_.erase(id);
 		if (images_.count(id))
 			imageVerdicts_[id] = judgeImage(id);
 	}
 }
 
-const Verdict &Validator::evaluateLayer(const std::string &id)
+const Verdict &Validator::evaluateLayer(const Id &id)
 {
 	if (auto *known = findIn(layerVerdicts_, id))
 		return *known;
 	// Walk up to the first ancestor already judged (or a base, or a gap), then judge
 	// on the way back down: parents before children, with no recursion.
-	std::vector<std::string> path;
-	std::unordered_map<std::string, std::size_t> position;
+	std::vector<Id> path;
+	ById<std::size_t> position;
 	std::optional<std::size_t> cycleStart;
-	std::string current = id;
+	Id current = id;
 	for (;;) {
 		if (layerVerdicts_.count(current))
 			break;
@@ -393,12 +429,12 @@ const Verdict &Validator::evaluateLayer(const std::string &id)
 		position[current] = path.size();
 		path.push_back(current);
 		auto *files = findIn(layers_, current);
-		if (!files || !files->problem.empty() || files->record.parent.empty())
+		if (!files || !files->problem.empty())
 			break;
-		const auto &parent = files->record.parent;
-		if (!layers_.count(parent) && !overlays_.count(parent))
+		auto parent = Id::parse(files->record.parent);
+		if (!parent || (!layers_.count(*parent) && !overlays_.count(*parent)))
 			break;
-		current = parent;
+		current = *parent;
 	}
 	std::size_t end = path.size();
 	if (cycleStart) {
@@ -412,7 +448,7 @@ const Verdict &Validator::evaluateLayer(const std::string &id)
 }
 
 // One layer, its parent already judged.
-Verdict Validator::judgeLayer(const std::string &id) const
+Verdict Validator::judgeLayer(const Id &id) const
 {
 	auto notReady = [](std::string reason) { return Verdict{false, std::move(reason), 0}; };
 	const auto *overlay = findIn(overlays_, id);
@@ -420,16 +456,16 @@ Verdict Validator::judgeLayer(const std::string &id) const
 	if (!overlay) {
 		std::string shelvedOverlay = shelvedHalf(Tree::Overlay, id);
 		return notReady(!shelvedOverlay.empty() ? shelvedOverlay
-							: fmt::format("overlay: missing (no {}/{})", paths::kOverlayRO, id));
+							: fmt::format("overlay: missing (no {}/{})", paths::kOverlayRO, id.hex()));
 	}
 	if (!overlay->problem.empty())
 		return notReady("overlay: " + overlay->problem);
 	if (const auto *holder = findIn(holderOf_, overlay->link); holder && *holder != id)
-		return notReady(fmt::format("link: already used by {}", *holder));
+		return notReady(fmt::format("link: already used by {}", holder->hex()));
 	if (!files) {
 		std::string shelvedLayer = shelvedHalf(Tree::Layers, id);
 		return notReady(!shelvedLayer.empty() ? shelvedLayer
-						      : fmt::format("layer.json: missing (no {}/{})", paths::kLayersRO, id));
+						      : fmt::format("layer.json: missing (no {}/{})", paths::kLayersRO, id.hex()));
 	}
 	if (!files->problem.empty())
 		return notReady(files->problem);
@@ -440,13 +476,14 @@ Verdict Validator::judgeLayer(const std::string &id) const
 						    overlay->lower.size()));
 		return Verdict{true, {}, 0};
 	}
-	const auto *parentVerdict = findIn(layerVerdicts_, parent);
+	const Id parentId = *Id::parse(parent); // checked when read
+	const auto *parentVerdict = findIn(layerVerdicts_, parentId);
 	if (!parentVerdict || !parentVerdict->ready)
 		return notReady(fmt::format("layer.json: parent {} not ready", parent));
 	if (parentVerdict->depth + 1 > kMaxChainDepth)
 		return notReady(fmt::format("layer.json: parent chain deeper than {}", kMaxChainDepth));
 	// lower must list exactly the parent chain's links, nearest first.
-	const auto *parentOverlay = findIn(overlays_, parent);
+	const auto *parentOverlay = findIn(overlays_, parentId);
 	bool matches = parentOverlay && overlay->lower.size() == parentOverlay->lower.size() + 1 &&
 		       overlay->lower.front() == parentOverlay->link &&
 		       std::equal(parentOverlay->lower.begin(), parentOverlay->lower.end(), overlay->lower.begin() + 1);
@@ -456,15 +493,16 @@ Verdict Validator::judgeLayer(const std::string &id) const
 	return Verdict{true, {}, parentVerdict->depth + 1};
 }
 
-Verdict Validator::judgeImage(const std::string &id)
+Verdict Validator::judgeImage(const Id &id)
 {
 	const auto &files = images_.at(id);
 	if (!files.problem.empty())
 		return {false, files.problem, 0};
 	const auto &top = files.record.layer;
-	if (!overlays_.count(top) && !layers_.count(top))
+	const Id topId = *Id::parse(top); // checked when read
+	if (!overlays_.count(topId) && !layers_.count(topId))
 		return {false, fmt::format("images.json: layer {} not ready (missing)", top), 0};
-	if (!evaluateLayer(top).ready)
+	if (!evaluateLayer(topId).ready)
 		return {false, fmt::format("images.json: layer {} not ready", top), 0};
 	return {true, {}, 0};
 }

@@ -64,6 +64,9 @@ inline constexpr std::size_t kDefaultMaxPendingItems = 10000;
 
 class Validator {
 public:
+	template <class V>
+	using ById = std::unordered_map<Id, V, IdHash>;
+
 	// rootFd stays owned by the caller and must outlive the validator (it is used
 	// only by the reading shortcuts below).
 	explicit Validator(int rootFd, std::size_t maxPendingItems = kDefaultMaxPendingItems);
@@ -115,45 +118,47 @@ public:
 	// not. It is counted and listed as pending with shelvedReason(). Readiness does
 	// not suffer: an item with unusable files can become ready only by a change to
 	// them, which changes its identity.
-	const std::unordered_map<std::string, Identity> &shelved(Tree tree) const
+	const ById<Identity> &shelved(Tree tree) const
 	{
 		return shelved_[static_cast<int>(tree)];
 	}
+	bool isShelved(Tree tree, const std::string &id) const;
 	std::string shelvedReason(Tree tree) const;
 
 private:
 	Touched readNow(const ReadRequest &request, std::vector<Error> *errors);
-	void adopt(Tree tree, const std::string &id, ItemFiles files, Touched &touched);
-	void forget(Tree tree, const std::string &id, Touched &touched);
+	void adopt(Tree tree, const Id &id, ItemFiles files, Touched &touched);
+	void forget(Tree tree, const Id &id, Touched &touched);
 	void settle(Touched &touched);
-	const Verdict &evaluateLayer(const std::string &id);
-	Verdict judgeLayer(const std::string &id) const;
-	Verdict judgeImage(const std::string &id);
-	void claim(const std::string &id, const OverlayFiles &overlay, Touched &touched);
-	void unclaim(const std::string &id, const OverlayFiles &overlay, Touched &touched);
+	const Verdict &evaluateLayer(const Id &id);
+	Verdict judgeLayer(const Id &id) const;
+	Verdict judgeImage(const Id &id);
+	void claim(const Id &id, const OverlayFiles &overlay, Touched &touched);
+	void unclaim(const Id &id, const OverlayFiles &overlay, Touched &touched);
 	void chooseHolder(const std::string &link);
+	const ItemState *known(Tree tree, const Id &id) const;
 
-	bool shelve(Tree tree, const std::string &id, const ItemState &state);
-	std::string shelvedHalf(Tree tree, const std::string &id) const;
+	bool shelve(Tree tree, const Id &id, const ItemState &state);
+	std::string shelvedHalf(Tree tree, const Id &id) const;
 
 	int rootFd_;
 	std::size_t maxPendingItems_;
 	std::uint64_t versions_[3] = {};
 	// Per tree: items kept in full whose own files are unusable, and the shelf.
 	std::size_t unusable_[3] = {};
-	std::unordered_map<std::string, Identity> shelved_[3];
-	std::unordered_map<std::string, OverlayFiles> overlays_;
-	std::unordered_map<std::string, LayerFiles> layers_;
-	std::unordered_map<std::string, ImageFiles> images_;
-	std::unordered_map<std::string, Verdict> overlayVerdicts_, layerVerdicts_, imageVerdicts_;
+	ById<Identity> shelved_[3];
+	ById<OverlayFiles> overlays_;
+	ById<LayerFiles> layers_;
+	ById<ImageFiles> images_;
+	ById<Verdict> overlayVerdicts_, layerVerdicts_, imageVerdicts_;
 	// Who depends on whom, from the files as last read.
 	DependencyIndex childrenOf_, imagesOf_;
 	// Short links: the usable overlays naming each link, and which of them holds it.
 	// The holder keeps it while it names it; a new holder is the earliest claimant
 	// (linkBornNs, then id), so that no listing order and no newcomer can take a link
 	// from a layer that has it (BEHAVIOUR.md, "Readiness and reasons").
-	DependencyIndex claimsOf_;
-	std::unordered_map<std::string, std::string> holderOf_;
+	ClaimIndex claimsOf_;
+	std::unordered_map<std::string, Id> holderOf_;
 };
 
 } // namespace lw
