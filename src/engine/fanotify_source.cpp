@@ -202,12 +202,15 @@ Result<void> FanotifySource::watchTree(Tree tree)
 	treeFsids_[t] = key->substr(0, kFsidBytes);
 	treeMounts_[t] = mountId;
 	treeKeys_[t] = *key;
-	byKey_[*key] = {tree, {}};
+	byKey_[*key] = {tree, std::nullopt};
 	return {};
 }
 
 Result<void> FanotifySource::watchItem(Tree tree, const std::string &id)
 {
+	auto parsed = Id::parse(id);
+	if (!parsed)
+		return Error{EINVAL, "not an id: " + id};
 	if (itemWatched(tree, id))
 		return {};
 	int t = static_cast<int>(tree);
@@ -217,8 +220,8 @@ Result<void> FanotifySource::watchItem(Tree tree, const std::string &id)
 	// The same folder twice (a hard-linked path): keep one owner.
 	if (byKey_.count(*key))
 		return {};
-	byKey_[*key] = {tree, id};
-	itemKeys_[{tree, id}] = *key;
+	byKey_[*key] = {tree, *parsed};
+	itemKeys_[t][*parsed] = *key;
 	++itemCounts_[t];
 	return {};
 }
@@ -230,23 +233,25 @@ void FanotifySource::forget(const std::string &key)
 		return;
 	Target target = it->second;
 	byKey_.erase(it);
-	if (target.id.empty()) {
+	if (!target.id) {
 		treeKeys_[static_cast<int>(target.tree)].clear();
-	} else if (itemKeys_.erase({target.tree, target.id})) {
+	} else if (itemKeys_[static_cast<int>(target.tree)].erase(*target.id)) {
 		--itemCounts_[static_cast<int>(target.tree)];
 	}
 }
 
 void FanotifySource::unwatchItem(Tree tree, const std::string &id)
 {
-	auto it = itemKeys_.find({tree, id});
-	if (it != itemKeys_.end())
+	auto parsed = Id::parse(id);
+	auto &keys = itemKeys_[static_cast<int>(tree)];
+	if (auto it = parsed ? keys.find(*parsed) : keys.end(); it != keys.end())
 		forget(std::string(it->second));
 }
 
 bool FanotifySource::itemWatched(Tree tree, const std::string &id) const
 {
-	return itemKeys_.count({tree, id}) != 0;
+	auto parsed = Id::parse(id);
+	return parsed && itemKeys_[static_cast<int>(tree)].count(*parsed) != 0;
 }
 
 long FanotifySource::drain(std::size_t maxRecords)
@@ -274,26 +279,26 @@ void FanotifySource::dispatch(const FanotifyRecord &r)
 	Target target = it->second;
 	if (r.name == "." || r.name.empty()) {
 		if (!(r.mask & (FAN_DELETE_SELF | FAN_MOVE_SELF))) {
-			if (!target.id.empty())
-				output_.changed(target.tree, target.id); // its own mode or owner changed
+			if (target.id)
+				output_.changed(target.tree, target.id->hex()); // its own mode or owner changed
 			return;
 		}
 		// Gone or moved away: forgotten, so that the path is followed again once
 		// something is there.
 		forget(std::string(r.folder));
-		if (target.id.empty())
+		if (!target.id)
 			output_.stale(target.tree, StaleReason::WatchLost);
 		else
-			output_.changed(target.tree, target.id);
+			output_.changed(target.tree, target.id->hex());
 		return;
 	}
-	if (target.id.empty()) {
+	if (!target.id) {
 		std::string name(r.name);
 		if (isValidId(name))
 			output_.changed(target.tree, name);
 		return;
 	}
-	output_.changed(target.tree, target.id);
+	output_.changed(target.tree, target.id->hex());
 }
 
 #else // !LW_HAVE_FANOTIFY

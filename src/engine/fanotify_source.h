@@ -9,12 +9,14 @@
 #pragma once
 
 #include "event_source.h"
+#include "id.h"
 #include "unique_fd.h"
 
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -83,7 +85,7 @@ private:
 
 	struct Target {
 		Tree tree;
-		std::string id; // empty: the tree folder itself
+		std::optional<Id> id; // none: the tree folder itself
 	};
 	struct KeyHash {
 		using is_transparent = void;
@@ -94,7 +96,7 @@ private:
 	SourceOutput output_;
 	UniqueFd fd_;
 	std::unordered_map<std::string, Target, KeyHash, std::equal_to<>> byKey_;
-	std::map<std::pair<Tree, std::string>, std::string> itemKeys_;
+	std::unordered_map<Id, std::string, IdHash> itemKeys_[3]; // per tree: id -> key
 	std::string treeKeys_[3];
 	// Each tree's filesystem id and mount: an item folder on the same mount shares it.
 	std::string treeFsids_[3];

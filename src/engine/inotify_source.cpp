@@ -71,12 +71,15 @@ Result<void> InotifySource::watchTree(Tree tree)
 	if (wd < 0)
 		return makeError(errno, fmt::format("watch {}: {}", treeName(tree), std::strerror(errno)));
 	treeWds_[static_cast<int>(tree)] = wd;
-	byWd_[wd] = {tree, {}};
+	byWd_[wd] = {tree, std::nullopt};
 	return {};
 }
 
 Result<void> InotifySource::watchItem(Tree tree, const std::string &id)
 {
+	auto parsed = Id::parse(id);
+	if (!parsed)
+		return makeError(EINVAL, "not an id: " + id);
 	if (itemWatched(tree, id))
 		return {};
 	std::string path = pathOf(tree, id);
@@ -84,28 +87,31 @@ Result<void> InotifySource::watchItem(Tree tree, const std::string &id)
 	if (wd < 0)
 		return makeError(errno, fmt::format("watch {}/{}: {}", treeName(tree), id, std::strerror(errno)));
 	// The same folder twice (a hard-linked path) returns the same wd: keep one owner.
-	if (auto it = byWd_.find(wd); it != byWd_.end() && it->second.id != id)
+	if (auto it = byWd_.find(wd); it != byWd_.end() && it->second.id != parsed)
 		return {};
-	itemWds_[{tree, id}] = wd;
-	byWd_[wd] = {tree, id};
+	itemWds_[static_cast<int>(tree)][*parsed] = wd;
+	byWd_[wd] = {tree, *parsed};
 	++itemCounts_[static_cast<int>(tree)];
 	return {};
 }
 
 void InotifySource::unwatchItem(Tree tree, const std::string &id)
 {
-	auto it = itemWds_.find({tree, id});
-	if (it == itemWds_.end())
+	auto parsed = Id::parse(id);
+	auto &wds = itemWds_[static_cast<int>(tree)];
+	auto it = parsed ? wds.find(*parsed) : wds.end();
+	if (it == wds.end())
 		return;
 	::inotify_rm_watch(fd_.get(), it->second);
 	byWd_.erase(it->second);
-	itemWds_.erase(it);
+	wds.erase(it);
 	--itemCounts_[static_cast<int>(tree)];
 }
 
 bool InotifySource::itemWatched(Tree tree, const std::string &id) const
 {
-	return itemWds_.count({tree, id}) != 0;
+	auto parsed = Id::parse(id);
+	return parsed && itemWds_[static_cast<int>(tree)].count(*parsed) != 0;
 }
 
 long InotifySource::drain(std::size_t maxRecords)
@@ -135,23 +141,23 @@ void InotifySource::dispatch(const InotifyRecord &r)
 		if (!(r.mask & IN_IGNORED))
 			::inotify_rm_watch(fd_.get(), r.wd);
 		byWd_.erase(it);
-		if (target.id.empty()) {
+		if (!target.id) {
 			treeWds_[static_cast<int>(target.tree)] = -1;
 			output_.stale(target.tree, r.mask & IN_UNMOUNT ? StaleReason::Unmount : StaleReason::WatchLost);
 		} else {
-			if (itemWds_.erase({target.tree, target.id}))
+			if (itemWds_[static_cast<int>(target.tree)].erase(*target.id))
 				--itemCounts_[static_cast<int>(target.tree)];
-			output_.changed(target.tree, target.id);
+			output_.changed(target.tree, target.id->hex());
 		}
 		return;
 	}
-	if (target.id.empty()) {
+	if (!target.id) {
 		std::string name(r.name);
 		if (isValidId(name))
 			output_.changed(target.tree, name);
 		return;
 	}
-	output_.changed(target.tree, target.id);
+	output_.changed(target.tree, target.id->hex());
 }
 
 } // namespace lw

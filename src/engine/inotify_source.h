@@ -5,6 +5,7 @@
 #pragma once
 
 #include "event_source.h"
+#include "id.h"
 #include "unique_fd.h"
 #include "validator.h"
 
@@ -16,6 +17,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <optional>
 #include <unordered_map>
 
 namespace lw {
@@ -64,7 +66,7 @@ private:
 
 	struct Target {
 		Tree tree;
-		std::string id; // empty: the tree folder itself
+		std::optional<Id> id; // none: the tree folder itself
 	};
 
 	std::string root_;
@@ -72,7 +74,7 @@ private:
 	UniqueFd fd_;
 	int treeWds_[3] = {-1, -1, -1};
 	std::unordered_map<int, Target> byWd_;
-	std::map<std::pair<Tree, std::string>, int> itemWds_;
+	std::unordered_map<Id, int, IdHash> itemWds_[3]; // per tree: id -> wd
 	std::size_t itemCounts_[3] = {};
 };
 

@@ -36,10 +36,20 @@ struct Identity {
 	bool operator==(const Identity &) const = default;
 };
 
+// What tells one inode from another: all that is kept of a committed item's folder.
+struct InodeId {
+	std::uint64_t dev = 0, ino = 0;
+	std::int64_t btimeNs = 0;
+
+	InodeId() = default;
+	InodeId(const FileId &file) : dev(file.dev), ino(file.ino), btimeNs(file.btimeNs) {}
+	bool operator==(const InodeId &) const = default;
+};
+
 // The same inode, born at the same time: a change in place rather than a new item.
-inline bool sameInode(const FileId &a, const FileId &b)
+inline bool sameInode(const InodeId &a, const InodeId &b)
 {
-	return a.dev == b.dev && a.ino == b.ino && a.btimeNs == b.btimeNs;
+	return a == b;
 }
 
 // lstat (statx) of dirFd/path; a zero FileId when absent (ENOENT, ENOTDIR), one
