@@ -163,8 +163,14 @@ LayerFiles readLayerFilesOnce(int treeFd, const std::string &id, int folderFlags
 	auto record = parseLayerJson(*text);
 	if (!record)
 		return out.problem = record.error().message, out;
-	out.record = std::move(*record);
-	const auto &r = out.record;
+	auto &r = *record;
+	out.info = std::make_shared<const LayerInfo>(LayerInfo{.id = r.id,
+							       .parent = r.parent,
+							       .names = std::move(r.names),
+							       .diffDigest = std::move(r.diffDigest),
+							       .compressedDiffDigest = std::move(r.compressedDiffDigest),
+							       .diffSize = r.diffSize,
+							       .created = std::move(r.created)});
 	if (r.id != id)
 		out.problem = fmt::format("layer.json: id {} does not match its folder", quoteForMessage(r.id));
 	else if (r.writable)
@@ -211,8 +217,15 @@ ImageFiles readImageFiles(int treeFd, const std::string &id, int folderFlags)
 	auto record = parseImageJson(*text);
 	if (!record)
 		return out.problem = record.error().message, out;
-	out.record = std::move(*record);
-	const auto &r = out.record;
+	const auto &r = *record;
+	// What the checks need besides (sizes, digests) is not kept: thousands of images
+	// keep this.
+	out.info = std::make_shared<const ImageInfo>(ImageInfo{.id = r.id,
+							       .names = r.names,
+							       .topLayer = r.layer,
+							       .digest = r.digest,
+							       .created = r.created,
+							       .bigDataNames = r.bigDataNames});
 	if (r.id != id)
 		return out.problem = fmt::format("images.json: id {} does not match its folder",
 						 quoteForMessage(r.id)), out;
@@ -233,14 +246,11 @@ ImageFiles readImageFiles(int treeFd, const std::string &id, int folderFlags)
 						  found->ino == 0 ? "missing" : "not a regular file");
 	}
 	if (out.problem.empty()) {
-		// Usable: big-data files are written once, before the manifest. What only the
-		// check needed (sizes, digests) is not kept: thousands of images keep this.
+		// Usable: big-data files are written once, before the manifest.
 		out.probeNames.resize(2);
 		out.probeNames.shrink_to_fit();
 		out.identity.files.resize(2);
 		out.identity.files.shrink_to_fit();
-		std::map<std::string, std::int64_t>().swap(out.record.bigDataSizes);
-		std::map<std::string, std::string>().swap(out.record.bigDataDigests);
 	}
 	return out;
 }

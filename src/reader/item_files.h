@@ -8,6 +8,7 @@
 #include "identity.h"
 
 #include <layerwatch/model.h>
+#include <layerwatch/store.h>
 
 #include <string>
 #include <vector>
@@ -37,12 +38,16 @@ struct OverlayFiles : ItemState {
 	std::int64_t linkBornNs = 0;
 };
 
+// Of a layer.json or an images.json that parsed, only what the store shows is kept:
+// the store's own record, made here and shared with the store once committed, so that
+// each string of it is held once (the rest of the file mattered only to the checks).
+// Null when the file did not parse.
 struct LayerFiles : ItemState {
-	LayerRecord record;
+	LayerPtr info; // its link is the overlay's, filled in when committed
 };
 
 struct ImageFiles : ItemState {
-	ImageRecord record;
+	ImagePtr info;
 };
 
 

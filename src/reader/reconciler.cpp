@@ -12,33 +12,16 @@ namespace lw {
 
 namespace {
 
+// The store's record of a layer: what its layer.json said, with its overlay's link.
+// The validator's own once committed (Validator::shareCommitted): then no copy.
 LayerPtr layerInfoOf(const Validator &v, const std::string &id)
 {
-	const auto *overlay = v.overlay(id);
-	const auto *files = v.layer(id);
-	auto info = std::make_shared<LayerInfo>();
-	info->id = id;
-	info->link = overlay->link;
-	const auto &r = files->record;
-	info->parent = r.parent;
-	info->names = r.names;
-	info->diffDigest = r.diffDigest;
-	info->compressedDiffDigest = r.compressedDiffDigest;
-	info->diffSize = r.diffSize;
-	info->created = r.created;
-	return info;
-}
-
-ImagePtr imageInfoOf(const ImageFiles &files)
-{
-	auto info = std::make_shared<ImageInfo>();
-	const auto &r = files.record;
-	info->id = r.id;
-	info->names = r.names;
-	info->topLayer = r.layer;
-	info->digest = r.digest;
-	info->created = r.created;
-	info->bigDataNames = r.bigDataNames;
+	const auto &link = v.overlay(id)->link;
+	const LayerPtr &read = v.layer(id)->info;
+	if (read->link == link)
+		return read;
+	auto info = std::make_shared<LayerInfo>(*read);
+	info->link = link;
 	return info;
 }
 
@@ -134,6 +117,8 @@ std::vector<Event> Reconciler::apply(Touched touched)
 			    *current == *layerInfoOf(validator_, id);
 		if (!keep)
 			leavingLayers.insert(id);
+		else
+			validator_.shareCommitted(id, current); // read again, the same
 	}
 	std::vector<std::string> queue(leavingLayers.begin(), leavingLayers.end());
 	for (std::size_t i = 0; i < queue.size(); ++i)
@@ -223,6 +208,7 @@ std::vector<Event> Reconciler::apply(Touched touched)
 				continue;
 			}
 			tx.putLayer(info);
+			validator_.shareCommitted(id, info);
 			if (!info->parent.empty())
 				childrenOf_.add(idOf(info->parent), idOf(id));
 			layerFolders_[idOf(id)] = {validator_.overlay(id)->identity.folder, validator_.layer(id)->identity.folder};
@@ -233,7 +219,7 @@ std::vector<Event> Reconciler::apply(Touched touched)
 			if (!isReady(validator_.imageVerdict(id)))
 				continue;
 			const auto *files = validator_.image(id);
-			auto info = imageInfoOf(*files);
+			const ImagePtr &info = files->info; // the store shares the validator's
 			if (!tx.state().layers.find(info->topLayer)) {
 				commitProblems_[{ItemKind::Image, id}] =
 					fmt::format("images.json: layer {} not committed", info->topLayer);
@@ -242,8 +228,10 @@ std::vector<Event> Reconciler::apply(Touched touched)
 			}
 			imageFolders_[idOf(id)] = files->identity.folder;
 			const auto *existing = tx.state().images.find(id);
-			if (existing && **existing == *info)
+			if (existing && **existing == *info) {
+				validator_.shareCommitted(id, *existing); // read again, the same
 				continue;
+			}
 			bool update = existing != nullptr;
 			if (update)
 				imagesOf_.remove(idOf((*existing)->topLayer), idOf(id));

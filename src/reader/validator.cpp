@@ -45,6 +45,16 @@ const typename Map::mapped_type *findHex(const Map &map, const std::string &hex)
 	return id ? findIn(map, *id) : nullptr;
 }
 
+// What the files name, when it is an id.
+std::optional<Id> parentOf(const LayerFiles &files)
+{
+	return files.info ? Id::parse(files.info->parent) : std::nullopt;
+}
+std::optional<Id> topLayerOf(const ImageFiles &files)
+{
+	return files.info ? Id::parse(files.info->topLayer) : std::nullopt;
+}
+
 void insertHex(std::set<std::string> &into, const std::vector<Id> &ids)
 {
 	for (const Id &id : ids)
@@ -151,7 +161,7 @@ void Validator::forget(Tree tree, const Id &id, Touched &touched)
 		break;
 	case Tree::Layers:
 		if (auto it = layers_.find(id); it != layers_.end()) {
-			if (auto parent = Id::parse(it->second.record.parent))
+			if (auto parent = parentOf(it->second))
 				childrenOf_.remove(*parent, id);
 			layers_.erase(it);
 		}
@@ -159,7 +169,7 @@ void Validator::forget(Tree tree, const Id &id, Touched &touched)
 		break;
 	case Tree::Images:
 		if (auto it = images_.find(id); it != images_.end()) {
-			if (auto top = Id::parse(it->second.record.layer))
+			if (auto top = topLayerOf(it->second))
 				imagesOf_.remove(*top, id);
 			images_.erase(it);
 		}
@@ -179,11 +189,11 @@ void Validator::adopt(Tree tree, const Id &id, ItemFiles files, Touched &touched
 		claim(id, *overlay, touched);
 		overlays_.emplace(id, std::move(*overlay));
 	} else if (auto *layer = std::get_if<LayerFiles>(&files)) {
-		if (auto parent = Id::parse(layer->record.parent))
+		if (auto parent = parentOf(*layer))
 			childrenOf_.add(*parent, id);
 		layers_.emplace(id, std::move(*layer));
 	} else if (auto *image = std::get_if<ImageFiles>(&files)) {
-		if (auto top = Id::parse(image->record.layer))
+		if (auto top = topLayerOf(*image))
 			imagesOf_.add(*top, id);
 		images_.emplace(id, std::move(*image));
 	}
@@ -314,6 +324,26 @@ Touched Validator::rescan(std::vector<Error> *errors, TreeSet trees)
 	return touched;
 }
 
+void Validator::shareCommitted(const std::string &id, const LayerPtr &committed)
+{
+	auto parsed = Id::parse(id);
+	auto it = parsed ? layers_.find(*parsed) : layers_.end();
+	if (it == layers_.end() || !it->second.info)
+		return;
+	LayerInfo linkless = *committed;
+	linkless.link = it->second.info->link;
+	if (linkless == *it->second.info) // the same record, or a newer read: keep that
+		it->second.info = committed;
+}
+
+void Validator::shareCommitted(const std::string &id, const ImagePtr &committed)
+{
+	auto parsed = Id::parse(id);
+	auto it = parsed ? images_.find(*parsed) : images_.end();
+	if (it != images_.end() && it->second.info && *it->second.info == *committed)
+		it->second.info = committed;
+}
+
 const ItemState *Validator::known(Tree tree, const Id &id) const
 {
 	if (tree == Tree::Overlay)
@@ -431,7 +461,7 @@ const Verdict &Validator::evaluateLayer(const Id &id)
 		auto *files = findIn(layers_, current);
 		if (!files || !files->problem.empty())
 			break;
-		auto parent = Id::parse(files->record.parent);
+		auto parent = parentOf(*files);
 		if (!parent || (!layers_.count(*parent) && !overlays_.count(*parent)))
 			break;
 		current = *parent;
@@ -469,7 +499,7 @@ Verdict Validator::judgeLayer(const Id &id) const
 	}
 	if (!files->problem.empty())
 		return notReady(files->problem);
-	const auto &parent = files->record.parent;
+	const auto &parent = files->info->parent; // usable: parsed
 	if (parent.empty()) {
 		if (!overlay->lower.empty())
 			return notReady(fmt::format("lower: lists {} layers but layer.json has no parent",
@@ -498,7 +528,7 @@ Verdict Validator::judgeImage(const Id &id)
 	const auto &files = images_.at(id);
 	if (!files.problem.empty())
 		return {false, files.problem, 0};
-	const auto &top = files.record.layer;
+	const auto &top = files.info->topLayer; // usable: parsed
 	const Id topId = *Id::parse(top); // checked when read
 	if (!overlays_.count(topId) && !layers_.count(topId))
 		return {false, fmt::format("images.json: layer {} not ready (missing)", top), 0};

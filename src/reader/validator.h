@@ -101,6 +101,12 @@ public:
 	const LayerFiles *layer(const std::string &id) const;
 	const ImageFiles *image(const std::string &id) const;
 
+	// The store's record of a layer or image committed: what was read (a layer's
+	// with its link). Kept in place of an equal one read, so that the item's strings
+	// are held once.
+	void shareCommitted(const std::string &id, const LayerPtr &committed);
+	void shareCommitted(const std::string &id, const ImagePtr &committed);
+
 	// What is kept in full of an item (not a shelved one); holds() says whether the
 	// tree has the id at all.
 	const ItemState *known(Tree tree, const std::string &id) const;
