@@ -115,10 +115,10 @@ std::vector<ItemFiles> readAll(const ReadRequest &request, int fd, const std::ve
 bool unchanged(int fd, const ReadRequest::Known &known, bool forceFresh)
 {
 	if (forceFresh && known.settled) {
-		FileId folder = statId(fd, known.id, AT_STATX_FORCE_SYNC);
+		FileId folder = statId(fd, known.id.hex(), AT_STATX_FORCE_SYNC);
 		return folder == known.identity.folder;
 	}
-	return probeIdentity(fd, known.id, known.probeNames) == known.identity;
+	return probeIdentity(fd, known.id.hex(), known.probeNames) == known.identity;
 }
 
 } // namespace
@@ -135,11 +135,11 @@ ReadResult readTree(int rootFd, const ReadRequest &request, const CancelFlag &ca
 			// No tree (yet): everything once in it is gone, and so is what was asked.
 			if (request.known)
 				for (const auto &k : *request.known)
-					result.gone.push_back(k.id);
+					result.gone.push_back(k.id.hex());
 			for (const auto &id : request.read)
 				result.gone.push_back(id);
 			for (const auto &k : request.recheck)
-				result.gone.push_back(k.id);
+				result.gone.push_back(k.id.hex());
 			result.listed = request.list;
 		} else {
 			result.treeError = makeError(opened.error().code, opened.error().message);
@@ -165,17 +165,18 @@ ReadResult readTree(int rootFd, const ReadRequest &request, const CancelFlag &ca
 	for (const auto &k : request.recheck) {
 		if (cancelled(cancel))
 			break;
-		FileId folder = statId(fd, k.id);
+		std::string id = k.id.hex();
+		FileId folder = statId(fd, id);
 		if (folder.error)
-			result.items.push_back({k.id, troubleReading(request.tree, folder.error,
-								     fmt::format("{}/{}: {}", name, k.id,
-										 fs::describeErrno(folder.error)))});
+			result.items.push_back({id, troubleReading(request.tree, folder.error,
+								   fmt::format("{}/{}: {}", name, id,
+									       fs::describeErrno(folder.error)))});
 		else if (folder.ino == 0 && k.identity.folder.ino == 0)
 			continue; // unknown and still absent
 		else if (folder.ino == 0)
-			result.gone.push_back(k.id);
+			result.gone.push_back(std::move(id));
 		else if (!unchanged(fd, k, request.forceFresh))
-			toRead.push_back(k.id);
+			toRead.push_back(std::move(id));
 	}
 
 	if (request.list) {
@@ -207,10 +208,10 @@ ReadResult readTree(int rootFd, const ReadRequest &request, const CancelFlag &ca
 		}
 		result.listed = true;
 		progressed(request);
-		std::unordered_map<std::string, std::uint64_t> present; // id -> inode listed
-		for (auto &e : *listed)
-			if (isValidId(e.name))
-				present.emplace(std::move(e.name), e.ino);
+		std::unordered_map<Id, std::uint64_t, IdHash> present; // id -> inode listed
+		for (const auto &e : *listed)
+			if (auto id = Id::parse(e.name))
+				present.emplace(*id, e.ino);
 		static const std::vector<ReadRequest::Known> kNone;
 		std::vector<const ReadRequest::Known *> toProbe;
 		for (const auto &k : request.known ? *request.known : kNone) {
@@ -219,13 +220,14 @@ ReadResult readTree(int rootFd, const ReadRequest &request, const CancelFlag &ca
 			auto listedAs = present.find(k.id);
 			if (listedAs == present.end()) {
 				// Missing from the listing: gone only if a look by name agrees.
-				FileId look = statId(fd, k.id, request.forceFresh ? AT_STATX_FORCE_SYNC : 0);
+				std::string id = k.id.hex();
+				FileId look = statId(fd, id, request.forceFresh ? AT_STATX_FORCE_SYNC : 0);
 				if (look.error)
-					result.items.push_back({k.id, troubleReading(request.tree, look.error,
-										     fmt::format("{}/{}: {}", name, k.id,
-												 fs::describeErrno(look.error)))});
+					result.items.push_back({id, troubleReading(request.tree, look.error,
+										   fmt::format("{}/{}: {}", name, id,
+											       fs::describeErrno(look.error)))});
 				else if (look.ino == 0)
-					result.gone.push_back(k.id);
+					result.gone.push_back(std::move(id));
 				else
 					result.listingStale = true;
 				continue;
@@ -247,10 +249,10 @@ ReadResult readTree(int rootFd, const ReadRequest &request, const CancelFlag &ca
 		});
 		for (std::size_t i = 0; i < toProbe.size(); ++i)
 			if (changed[i])
-				toRead.push_back(toProbe[i]->id);
+				toRead.push_back(toProbe[i]->id.hex());
 		// What is left is new: read it, with no probe first.
-		for (auto &[id, ino] : present)
-			toRead.push_back(id);
+		for (const auto &[id, ino] : present)
+			toRead.push_back(id.hex());
 	}
 
 	std::sort(toRead.begin(), toRead.end());

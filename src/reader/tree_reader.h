@@ -63,7 +63,8 @@ struct ReadRequest {
 	std::shared_ptr<std::atomic<std::uint64_t>> calls;
 
 	struct Known {
-		std::string id;
+		Id id; // 32 bytes: a remote tree's ticks keep one for every item
+
 		std::vector<std::string> probeNames;
 		Identity identity;
 		bool settled = false; // its own files are usable: nothing left to arrive

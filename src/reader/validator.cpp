@@ -247,18 +247,18 @@ ReadRequest Validator::plan(Tree tree, bool list, const std::vector<std::string>
 	request.tree = tree;
 	request.list = list;
 	// Settled: its own files are usable.
-	auto copyOf = [](const std::string &id, const ItemState &state) {
+	auto copyOf = [](const Id &id, const ItemState &state) {
 		return ReadRequest::Known{id, state.probeNames, state.identity, state.problem.empty()};
 	};
-	auto copyOfShelved = [tree](const std::string &id, const Identity &identity) {
-		return ReadRequest::Known{id, probeNamesOf(tree, id), identity, false};
+	auto copyOfShelved = [tree](const Id &id, const Identity &identity) {
+		return ReadRequest::Known{id, probeNamesOf(tree, id.hex()), identity, false};
 	};
 	if (list) {
 		auto known = std::make_shared<std::vector<ReadRequest::Known>>();
 		auto copyAll = [&](const auto &map) {
 			known->reserve(map.size());
 			for (const auto &[id, state] : map)
-				known->push_back(copyOf(id.hex(), state));
+				known->push_back(copyOf(id, state));
 		};
 		if (tree == Tree::Overlay)
 			copyAll(overlays_);
@@ -267,21 +267,22 @@ ReadRequest Validator::plan(Tree tree, bool list, const std::vector<std::string>
 		else
 			copyAll(images_);
 		for (const auto &[id, identity] : shelved(tree))
-			known->push_back(copyOfShelved(id.hex(), identity));
+			known->push_back(copyOfShelved(id, identity));
 		request.known = std::move(known);
 	}
 	for (const auto &id : read)
 		if (isValidId(id))
 			request.read.push_back(id);
-	for (const auto &id : recheck) {
-		if (!isValidId(id))
+	for (const auto &hex : recheck) {
+		auto id = Id::parse(hex);
+		if (!id)
 			continue;
-		if (const ItemState *state = known(tree, *Id::parse(id)))
-			request.recheck.push_back(copyOf(id, *state));
-		else if (const Identity *identity = findHex(shelved(tree), id))
-			request.recheck.push_back(copyOfShelved(id, *identity));
+		if (const ItemState *state = known(tree, *id))
+			request.recheck.push_back(copyOf(*id, *state));
+		else if (const Identity *identity = findIn(shelved(tree), *id))
+			request.recheck.push_back(copyOfShelved(*id, *identity));
 		else
-			request.recheck.push_back(ReadRequest::Known{id, {}, {}, false});
+			request.recheck.push_back(ReadRequest::Known{*id, {}, {}, false});
 	}
 	return request;
 }
