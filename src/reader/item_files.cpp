@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 
+#include <algorithm>
 #include <map>
 #include <optional>
 
@@ -198,25 +199,24 @@ LayerFiles readLayerFiles(int treeFd, const std::string &id, int folderFlags)
 	return settled(readLayerFilesOnce(treeFd, id, folderFlags));
 }
 
-ImageFiles readImageFiles(int treeFd, const std::string &id, int folderFlags)
+namespace {
+
+// All of an image but its manifest, its probe taken: images.json read and checked,
+// and each of its big-data files looked at (joining the probe). Sets out.info once
+// images.json parses, and out.problem (with ioError for trouble) at the first thing
+// wrong.
+void readImageRest(ImageFiles &out, int treeFd, const std::string &id, FileId imagesJson)
 {
-	ImageFiles out;
-	out.probeNames = imageProbeNames();
-	if (!probe(out, treeFd, id, folderFlags))
-		return out;
-	// The manifest first: writers put it last, so it says whether the image is done.
-	const auto seen = out.identity.files; // images.json, manifest (a copy: files grows below)
-	auto manifestText = readLooked(treeFd, id, paths::kManifest, kMaxJsonBytes, seen[1]);
-	if (!manifestText)
-		return failed(out, manifestText.error());
-	if (auto manifest = parseManifest(*manifestText); !manifest)
-		return out.problem = manifest.error().message, out;
-	auto text = readLooked(treeFd, id, paths::kImagesJson, kMaxJsonBytes, seen[0]);
-	if (!text)
-		return failed(out, text.error());
+	auto text = readLooked(treeFd, id, paths::kImagesJson, kMaxJsonBytes, imagesJson);
+	if (!text) {
+		failed(out, text.error());
+		return;
+	}
 	auto record = parseImageJson(*text);
-	if (!record)
-		return out.problem = record.error().message, out;
+	if (!record) {
+		out.problem = record.error().message;
+		return;
+	}
 	const auto &r = *record;
 	// What the checks need besides (sizes, digests) is not kept: thousands of images
 	// keep this.
@@ -226,13 +226,18 @@ ImageFiles readImageFiles(int treeFd, const std::string &id, int folderFlags)
 							       .digest = r.digest,
 							       .created = r.created,
 							       .bigDataNames = r.bigDataNames});
-	if (r.id != id)
-		return out.problem = fmt::format("images.json: id {} does not match its folder",
-						 quoteForMessage(r.id)), out;
-	if (r.layer.empty())
-		return out.problem = "images.json: no top layer", out;
-	if (!isValidId(r.layer))
-		return out.problem = fmt::format("images.json: layer {} is not an id", quoteForMessage(r.layer)), out;
+	if (r.id != id) {
+		out.problem = fmt::format("images.json: id {} does not match its folder", quoteForMessage(r.id));
+		return;
+	}
+	if (r.layer.empty()) {
+		out.problem = "images.json: no top layer";
+		return;
+	}
+	if (!isValidId(r.layer)) {
+		out.problem = fmt::format("images.json: layer {} is not an id", quoteForMessage(r.layer));
+		return;
+	}
 	// Every big-data item must have its file; each stat joins the identity.
 	for (const auto &key : r.bigDataNames) {
 		std::string file = bigDataFileName(key);
@@ -240,18 +245,91 @@ ImageFiles readImageFiles(int treeFd, const std::string &id, int folderFlags)
 			continue;
 		auto found = lookFurther(out, treeFd, id, file);
 		if (!found)
-			return out;
+			return;
 		if (out.problem.empty() && !S_ISREG(found->mode))
 			out.problem = fmt::format("images.json: big data {} {}", quoteForMessage(key),
 						  found->ino == 0 ? "missing" : "not a regular file");
 	}
-	if (out.problem.empty()) {
-		// Usable: big-data files are written once, before the manifest.
-		out.probeNames.resize(2);
-		out.probeNames.shrink_to_fit();
-		out.identity.files.resize(2);
-		out.identity.files.shrink_to_fit();
+}
+
+// The manifest's problem, the probe taken, or "" when it parses. A read that failed
+// on the way (trouble, not absence) is set on out.
+std::string readManifest(ImageFiles &out, int treeFd, const std::string &id)
+{
+	auto text = readLooked(treeFd, id, paths::kManifest, kMaxJsonBytes, out.identity.files[1]);
+	if (!text) {
+		if (!fs::isContentProblem(text.error().code))
+			failed(out, text.error());
+		return text.error().message;
 	}
+	auto manifest = parseManifest(*text);
+	return manifest ? std::string() : manifest.error().message;
+}
+
+// Usable: big-data files are written once, before the manifest; only images.json (a
+// tag rewrites it in place) and the manifest stay probed.
+void settleImage(ImageFiles &out)
+{
+	out.probeNames.resize(2);
+	out.probeNames.shrink_to_fit();
+	out.identity.files.resize(2);
+	out.identity.files.shrink_to_fit();
+}
+
+// An image last read pending on its manifest alone: read again, only its manifest
+// is read while its folder, images.json and big data keep their identity (one open
+// and one read where the arrival of a manifest cost two of each and a parse).
+// Nothing when anything else changed, or a look failed: then it is read in full.
+std::optional<ImageFiles> rereadManifestOnly(int treeFd, const std::string &id, int folderFlags,
+					     const ImageFiles &last)
+{
+	ImageFiles out;
+	out.probeNames = last.probeNames; // images.json, manifest, the big data
+	if (!probe(out, treeFd, id, folderFlags))
+		return std::nullopt;
+	const auto &now = out.identity.files, &then = last.identity.files;
+	bool restSame = sameInode(out.identity.folder, last.identity.folder) && now.size() == then.size() &&
+			now.size() >= 2 && now[0] == then[0] && std::equal(now.begin() + 2, now.end(), then.begin() + 2);
+	if (!restSame)
+		return std::nullopt;
+	out.info = last.info;
+	std::string problem = readManifest(out, treeFd, id);
+	if (out.ioError)
+		return out; // trouble: the read says nothing
+	if (problem.empty())
+		settleImage(out);
+	else
+		out.problem = std::move(problem), out.restChecked = true;
+	return out;
+}
+
+} // namespace
+
+ImageFiles readImageFiles(int treeFd, const std::string &id, int folderFlags, const ImageFiles *partlyRead)
+{
+	if (partlyRead && partlyRead->restChecked)
+		if (auto reread = rereadManifestOnly(treeFd, id, folderFlags, *partlyRead))
+			return std::move(*reread);
+	ImageFiles out;
+	out.probeNames = imageProbeNames();
+	if (!probe(out, treeFd, id, folderFlags))
+		return out;
+	// The manifest first: writers put it last, so it says whether the image is done.
+	std::string manifestProblem = readManifest(out, treeFd, id);
+	if (out.ioError)
+		return out;
+	readImageRest(out, treeFd, id, out.identity.files[0]);
+	if (manifestProblem.empty()) {
+		if (out.problem.empty() && !out.ioError)
+			settleImage(out);
+		return out;
+	}
+	// Pending on its manifest, which is its reason whatever the rest says. With the
+	// rest checked (and its big data in the probe), the manifest's arrival is read
+	// alone (rereadManifestOnly).
+	out.restChecked = out.problem.empty() && !out.ioError;
+	out.problem = std::move(manifestProblem);
+	out.ioError = 0;
 	return out;
 }
 

@@ -48,6 +48,10 @@ struct LayerFiles : ItemState {
 
 struct ImageFiles : ItemState {
 	ImagePtr info;
+	// Pending on its manifest alone: images.json read and checked, every big-data
+	// file found (and in the probe). Read again, only the manifest is read while the
+	// rest keeps its identity.
+	bool restChecked = false;
 };
 
 
@@ -59,6 +63,8 @@ std::vector<std::string> imageProbeNames();
 // folderFlags: for the folder's statx (probeIdentity).
 OverlayFiles readOverlayFiles(int treeFd, const std::string &id, int folderFlags = 0);
 LayerFiles readLayerFiles(int treeFd, const std::string &id, int folderFlags = 0);
-ImageFiles readImageFiles(int treeFd, const std::string &id, int folderFlags = 0);
+// partlyRead: the image as last read, when restChecked (see ImageFiles).
+ImageFiles readImageFiles(int treeFd, const std::string &id, int folderFlags = 0,
+			  const ImageFiles *partlyRead = nullptr);
 
 } // namespace lw

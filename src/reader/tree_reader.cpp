@@ -22,7 +22,7 @@
 
 namespace lw {
 
-ItemFiles readItem(Tree tree, int treeFd, const std::string &id, int folderFlags)
+ItemFiles readItem(Tree tree, int treeFd, const std::string &id, int folderFlags, const ImageFiles *partlyRead)
 {
 	switch (tree) {
 	case Tree::Overlay:
@@ -32,7 +32,7 @@ ItemFiles readItem(Tree tree, int treeFd, const std::string &id, int folderFlags
 	case Tree::Images:
 		break;
 	}
-	return readImageFiles(treeFd, id, folderFlags);
+	return readImageFiles(treeFd, id, folderFlags, partlyRead);
 }
 
 ItemFiles troubleReading(Tree tree, int err, std::string message)
@@ -101,10 +101,17 @@ std::vector<ItemFiles> readAll(const ReadRequest &request, int fd, const std::ve
 	// identity taken from them would look changed once the cache expires (a second
 	// removal and addition).
 	int folderFlags = request.forceFresh ? AT_STATX_FORCE_SYNC : 0;
+	auto partlyRead = [&](const std::string &hex) -> const ImageFiles * {
+		if (!request.partlyRead)
+			return nullptr;
+		auto id = Id::parse(hex);
+		auto it = id ? request.partlyRead->find(*id) : request.partlyRead->end();
+		return it == request.partlyRead->end() ? nullptr : &it->second;
+	};
 	std::vector<ItemFiles> out(ids.size());
 	forEachParallel(request, ids.size(), [&](std::size_t i) {
 		out[i] = cancelled(cancel) ? troubleReading(request.tree, ECANCELED, "cancelled")
-					   : readItem(request.tree, fd, ids[i], folderFlags);
+					   : readItem(request.tree, fd, ids[i], folderFlags, partlyRead(ids[i]));
 	});
 	return out;
 }

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace lw {
@@ -73,6 +74,9 @@ struct ReadRequest {
 	std::shared_ptr<const std::vector<Known>> known;
 	std::vector<std::string> read;   // read these whatever their identity
 	std::vector<Known> recheck;      // read these only if their identity changed
+	// Images pending on their manifest alone, as last read (ImageFiles::restChecked):
+	// whichever of them is read, only its manifest is read while the rest holds.
+	std::shared_ptr<const std::unordered_map<Id, ImageFiles, IdHash>> partlyRead;
 };
 
 struct ItemRead {
@@ -105,8 +109,10 @@ ReadResult readTree(int rootFd, const ReadRequest &request, const CancelFlag &ca
 void readOtherHalves(int rootFd, const std::vector<ReadRequest> &requests, std::vector<ReadResult> &results,
 		     const CancelFlag &cancel = nullptr);
 
-// One item of a tree, read through item_files.
-ItemFiles readItem(Tree tree, int treeFd, const std::string &id, int folderFlags = 0);
+// One item of a tree, read through item_files. partlyRead: an image as last read
+// (readImageFiles).
+ItemFiles readItem(Tree tree, int treeFd, const std::string &id, int folderFlags = 0,
+		   const ImageFiles *partlyRead = nullptr);
 
 // An item that could not be read for err: its state stands, message says where.
 ItemFiles troubleReading(Tree tree, int err, std::string message);

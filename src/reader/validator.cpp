@@ -172,6 +172,7 @@ void Validator::forget(Tree tree, const Id &id, Touched &touched)
 			if (auto top = topLayerOf(it->second))
 				imagesOf_.remove(*top, id);
 			images_.erase(it);
+			partlyRead_.erase(id);
 		}
 		touched.images.insert(std::move(hex));
 		break;
@@ -195,6 +196,8 @@ void Validator::adopt(Tree tree, const Id &id, ItemFiles files, Touched &touched
 	} else if (auto *image = std::get_if<ImageFiles>(&files)) {
 		if (auto top = topLayerOf(*image))
 			imagesOf_.add(*top, id);
+		if (image->restChecked)
+			partlyRead_.insert(id);
 		images_.emplace(id, std::move(*image));
 	}
 }
@@ -283,6 +286,22 @@ ReadRequest Validator::plan(Tree tree, bool list, const std::vector<std::string>
 			request.recheck.push_back(copyOfShelved(*id, *identity));
 		else
 			request.recheck.push_back(ReadRequest::Known{*id, {}, {}, false});
+	}
+	if (tree == Tree::Images && !partlyRead_.empty()) {
+		// A listing may read any of them; otherwise only those asked for.
+		auto partly = std::make_shared<std::unordered_map<Id, ImageFiles, IdHash>>();
+		auto add = [&](const Id &id) {
+			if (partlyRead_.count(id))
+				partly->emplace(id, images_.at(id));
+		};
+		if (list)
+			std::for_each(partlyRead_.begin(), partlyRead_.end(), add);
+		for (const auto &hex : request.read)
+			add(*Id::parse(hex));
+		for (const auto &known : request.recheck)
+			add(known.id);
+		if (!partly->empty())
+			request.partlyRead = std::move(partly);
 	}
 	return request;
 }

@@ -165,6 +165,9 @@ private:
 	// from a layer that has it (BEHAVIOUR.md, "Readiness and reasons").
 	ClaimIndex claimsOf_;
 	std::unordered_map<std::string, Id> holderOf_;
+	// Images pending on their manifest alone (ImageFiles::restChecked): a plan carries
+	// them, so that their manifest's arrival is read alone.
+	std::unordered_set<Id, IdHash> partlyRead_;
 };
 
 } // namespace lw

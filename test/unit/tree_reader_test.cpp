@@ -9,6 +9,7 @@
 
 #include <layerwatch/writer.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -189,4 +190,89 @@ TEST_CASE("empty/ is looked at only for an overlay without a lower file, and tro
 	CHECK(pending.problem == "lower: missing (and no empty/ for a base layer)");
 	CHECK(pending.probeNames.back() == "empty");
 	CHECK(pending.identity.files.size() == pending.probeNames.size());
+}
+
+namespace {
+
+// openat and openat2 that note each path opened (the real openat2 saved first).
+std::vector<std::string> opened;
+int (*realOpenat2)(int, const char *, int, mode_t) = sys::ops().openat2Beneath;
+
+int notingOpenat(int dirfd, const char *path, int flags, mode_t mode)
+{
+	opened.emplace_back(path);
+	return ::openat(dirfd, path, flags, mode);
+}
+
+int notingOpenat2(int dirfd, const char *path, int flags, mode_t mode)
+{
+	opened.emplace_back(path);
+	return realOpenat2(dirfd, path, flags, mode);
+}
+
+// How many of the paths opened end with name.
+std::size_t openedEndingWith(const std::string &name)
+{
+	return std::count_if(opened.begin(), opened.end(), [&](const std::string &p) { return p.ends_with(name); });
+}
+
+} // namespace
+
+TEST_CASE("the manifest's arrival for an image pending on it alone is read alone, while the rest holds")
+{
+	lw::test::TempDir tmp;
+	std::string root = tmp / "s";
+	std::string id = lw::test::storeWithOneImage(root);
+	std::string folder = root + "/overlay-images/" + id;
+	auto rootFd = lw::test::unwrap(openRoot(root));
+	Validator validator(rootFd.get());
+	validator.rescan();
+	REQUIRE(validator.imageVerdict(id));
+	REQUIRE(validator.imageVerdict(id)->ready);
+	ImagePtr first = validator.image(id)->info;
+
+	// Taken away: pending on it, the rest checked (its big data now in the probe).
+	REQUIRE(::rename((folder + "/manifest").c_str(), (tmp / "manifest").c_str()) == 0);
+	validator.refresh(Tree::Images, id);
+	REQUIRE(validator.image(id));
+	CHECK(validator.imageVerdict(id)->reason == "manifest: missing");
+	CHECK(validator.image(id)->restChecked);
+	CHECK(validator.image(id)->probeNames.size() > 2);
+
+	// Back: one open in its folder, of the manifest (the tree's own open aside).
+	REQUIRE(::rename((tmp / "manifest").c_str(), (folder + "/manifest").c_str()) == 0);
+	{
+		sys::ScopedOp a(&sys::Ops::openat, &notingOpenat), b(&sys::Ops::openat2Beneath, &notingOpenat2);
+		opened.clear();
+		validator.refresh(Tree::Images, id);
+	}
+	CHECK(openedEndingWith("/manifest") == 1);
+	CHECK(std::count_if(opened.begin(), opened.end(), [&](const std::string &p) { return p.starts_with(id); }) == 1);
+	REQUIRE(validator.imageVerdict(id));
+	CHECK(validator.imageVerdict(id)->ready);
+	CHECK(*validator.image(id)->info == *first);
+	CHECK_FALSE(validator.image(id)->restChecked);
+	CHECK(validator.image(id)->probeNames.size() == 2); // settled: as a full read leaves it
+
+	// Away again, and images.json rewritten meanwhile (a new name): read in full.
+	REQUIRE(::rename((folder + "/manifest").c_str(), (tmp / "manifest").c_str()) == 0);
+	validator.refresh(Tree::Images, id);
+	REQUIRE(validator.image(id)->restChecked);
+	std::string text = lw::test::readFile(folder + "/images.json");
+	auto at = text.find("app:1");
+	REQUIRE(at != std::string::npos);
+	text.replace(at, 5, "app:2");
+	lw::test::writeFile(folder + "/images.json.tmp", text);
+	REQUIRE(::rename((folder + "/images.json.tmp").c_str(), (folder + "/images.json").c_str()) == 0);
+	REQUIRE(::rename((tmp / "manifest").c_str(), (folder + "/manifest").c_str()) == 0);
+	{
+		sys::ScopedOp a(&sys::Ops::openat, &notingOpenat), b(&sys::Ops::openat2Beneath, &notingOpenat2);
+		opened.clear();
+		validator.refresh(Tree::Images, id);
+	}
+	CHECK(openedEndingWith("/images.json") == 1);
+	REQUIRE(validator.imageVerdict(id));
+	CHECK(validator.imageVerdict(id)->ready);
+	REQUIRE(validator.image(id)->info->names.size() == 1);
+	CHECK(validator.image(id)->info->names[0] == "app:2");
 }
