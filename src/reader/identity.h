@@ -18,10 +18,10 @@ struct FileId {
 	std::int64_t mtimeNs = 0;
 	std::int64_t ctimeNs = 0;
 	std::int64_t size = 0;
-	std::uint32_t mode = 0;
 	// Birth time where the filesystem keeps one (0 elsewhere): an inode number can be
 	// reused at once by a folder recreated under the same id; a birth time cannot.
 	std::int64_t btimeNs = 0;
+	std::uint32_t mode = 0; // (the two 4-byte fields side by side: 56 bytes, not 64)
 	// The errno of a look that failed for another reason than absence (EIO, ESTALE,
 	// EACCES ...): such a look says nothing about the file.
 	int error = 0;
