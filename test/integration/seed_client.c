@@ -80,8 +80,11 @@ int main(int argc, char **argv)
 		return 15;
 
 	/* A second layer built and removed again: nothing of it may stay. */
-	if (remote_overlay_build_ro_dir("0000000000000000000000000000000000000000000000000000000000000001") != 0)
+	/* (what failed is told: a rare failure here under a loaded sanitizer run) */
+	if ((i = remote_overlay_build_ro_dir("0000000000000000000000000000000000000000000000000000000000000001")) != 0) {
+		fprintf(stderr, "seed client: remote_overlay_build_ro_dir: %d (%s)\n", i, strerror(i < 0 ? -i : i));
 		return 16;
+	}
 	if (remote_overlay_remove_ro_dir("0000000000000000000000000000000000000000000000000000000000000001") != 0)
 		return 17;
 	snprintf(path, sizeof(path), "%s/overlay/RO/0000000000000000000000000000000000000000000000000000000000000001", root);
