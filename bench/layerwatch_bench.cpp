@@ -339,6 +339,8 @@ void localLatency(const std::string &work, const std::string &out, int count, Re
 		report.target(fmt::format("local p99 under 2 ms ({})", name), fmt::format("{:.3f} ms", p99 / 1000), p99 < 2000);
 		report.target(fmt::format("local p99 under 5× the kernel floor ({})", name), fmt::format("{:.1f}×", p99 / f99),
 			      p99 / f99 < 5);
+		report.target(fmt::format("local p50 within 4× the kernel floor ({})", name), fmt::format("{:.1f}×", p50 / f50),
+			      p50 / f50 <= 4);
 		say(fmt::format("local latency ({}): p50 {:.1f} us p99 {:.1f} us (floor {:.1f}/{:.1f})", name, p50, p99, f50, f99));
 	}
 	report.markdown += "\n";
