@@ -2,8 +2,8 @@
 // characters. Every table inside keys and refers by Id (32 bytes in place, where a
 // std::string of the hex costs 32 more and a heap block of 80); the hex is made
 // only at the API's edge. Ids arrive from folder names that anyone with write access
-// to the share chooses, so the hash mixes all 32 bytes: no prefix can be made to
-// collide in bulk.
+// to the share chooses, so the hash mixes all 32 bytes (as the hex strings' hash did),
+// never a prefix that such a writer could make collide in bulk.
 #pragma once
 
 #include <array>

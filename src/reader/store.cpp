@@ -31,17 +31,14 @@ auto lookupAll(const detail::IdIndex &index, const Table &table, std::string_vie
 	return out;
 }
 
-// Ids here are those of records the store took: valid, or the record would not be.
-Id idOf(const std::string &hex)
-{
-	return Id::parse(hex).value_or(Id{});
-}
-
+// A record whose id is no id (the reconciler commits none) is left out of the
+// indexes, which hold ids as their 32 bytes.
 void addToIndex(detail::IdIndex &index, const std::string &key, const std::string &hex)
 {
-	if (key.empty())
+	auto parsed = Id::parse(hex);
+	if (key.empty() || !parsed)
 		return;
-	Id id = idOf(hex);
+	const Id &id = *parsed;
 	std::vector<Id> ids;
 	if (const auto *old = index.find(key))
 		ids = *old;
@@ -52,10 +49,11 @@ void addToIndex(detail::IdIndex &index, const std::string &key, const std::strin
 
 void removeFromIndex(detail::IdIndex &index, const std::string &key, const std::string &hex)
 {
-	const auto *old = key.empty() ? nullptr : index.find(key);
+	auto parsed = Id::parse(hex);
+	const auto *old = key.empty() || !parsed ? nullptr : index.find(key);
 	if (!old)
 		return;
-	Id id = idOf(hex);
+	const Id &id = *parsed;
 	std::vector<Id> ids = *old;
 	ids.erase(std::remove(ids.begin(), ids.end(), id), ids.end());
 	if (ids.empty())

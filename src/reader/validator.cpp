@@ -287,23 +287,30 @@ ReadRequest Validator::plan(Tree tree, bool list, const std::vector<std::string>
 		else
 			request.recheck.push_back(ReadRequest::Known{*id, {}, {}, false});
 	}
-	if (tree == Tree::Images && !partlyRead_.empty()) {
-		// A listing may read any of them; otherwise only those asked for.
-		auto partly = std::make_shared<std::unordered_map<Id, ImageFiles, IdHash>>();
-		auto add = [&](const Id &id) {
-			if (partlyRead_.count(id))
-				partly->emplace(id, images_.at(id));
-		};
-		if (list)
-			std::for_each(partlyRead_.begin(), partlyRead_.end(), add);
-		for (const auto &hex : request.read)
-			add(*Id::parse(hex));
-		for (const auto &known : request.recheck)
-			add(known.id);
-		if (!partly->empty())
-			request.partlyRead = std::move(partly);
-	}
+	attachPartlyRead(request);
 	return request;
+}
+
+void Validator::attachPartlyRead(ReadRequest &request) const
+{
+	request.partlyRead.reset();
+	if (request.tree != Tree::Images || partlyRead_.empty())
+		return;
+	// A listing may read any of them; otherwise only those asked for.
+	auto partly = std::make_shared<std::unordered_map<Id, ImageFiles, IdHash>>();
+	auto add = [&](const Id &id) {
+		if (partlyRead_.count(id))
+			partly->emplace(id, images_.at(id));
+	};
+	if (request.list)
+		std::for_each(partlyRead_.begin(), partlyRead_.end(), add);
+	for (const auto &hex : request.read)
+		if (auto id = Id::parse(hex))
+			add(*id);
+	for (const auto &known : request.recheck)
+		add(known.id);
+	if (!partly->empty())
+		request.partlyRead = std::move(partly);
 }
 
 Touched Validator::adopt(ReadResult result)

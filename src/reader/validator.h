@@ -143,6 +143,9 @@ private:
 	void unclaim(const Id &id, const OverlayFiles &overlay, Touched &touched);
 	void chooseHolder(const std::string &link);
 	const ItemState *known(Tree tree, const Id &id) const;
+	// What a plan carries of the images pending on their manifest alone (ImageFiles::
+	// restChecked): every one for a listing, else those it reads.
+	void attachPartlyRead(ReadRequest &request) const;
 
 	bool shelve(Tree tree, const Id &id, const ItemState &state);
 	std::string shelvedHalf(Tree tree, const Id &id) const;

@@ -254,6 +254,20 @@ TEST_CASE("the manifest's arrival for an image pending on it alone is read alone
 	CHECK_FALSE(validator.image(id)->restChecked);
 	CHECK(validator.image(id)->probeNames.size() == 2); // settled: as a full read leaves it
 
+	// The same when a listing finds it changed (a remote tree's tick, a resync).
+	REQUIRE(::rename((folder + "/manifest").c_str(), (tmp / "manifest").c_str()) == 0);
+	validator.refresh(Tree::Images, id);
+	REQUIRE(validator.image(id)->restChecked);
+	REQUIRE(::rename((tmp / "manifest").c_str(), (folder + "/manifest").c_str()) == 0);
+	{
+		sys::ScopedOp a(&sys::Ops::openat, &notingOpenat), b(&sys::Ops::openat2Beneath, &notingOpenat2);
+		opened.clear();
+		validator.rescan(nullptr, {false, false, true});
+	}
+	CHECK(openedEndingWith("/manifest") == 1);
+	CHECK(std::count_if(opened.begin(), opened.end(), [&](const std::string &p) { return p.starts_with(id); }) == 1);
+	CHECK(validator.imageVerdict(id)->ready);
+
 	// Away again, and images.json rewritten meanwhile (a new name): read in full.
 	REQUIRE(::rename((folder + "/manifest").c_str(), (tmp / "manifest").c_str()) == 0);
 	validator.refresh(Tree::Images, id);
