@@ -15,6 +15,7 @@
 #include <optional>
 #include <system_error>
 #include <thread>
+#include <tuple>
 
 namespace lw {
 
@@ -357,9 +358,13 @@ void Validator::shareCommitted(const std::string &id, const LayerPtr &committed)
 	auto it = parsed ? layers_.find(*parsed) : layers_.end();
 	if (it == layers_.end() || !it->second.info)
 		return;
-	LayerInfo linkless = *committed;
-	linkless.link = it->second.info->link;
-	if (linkless == *it->second.info) // the same record, or a newer read: keep that
+	// The same record but for its link (the overlay's), or a newer read: keep that.
+	// Compared in place (every field of LayerInfo but link): every commit of a load
+	// passes here.
+	auto fields = [](const LayerInfo &l) {
+		return std::tie(l.id, l.parent, l.names, l.diffDigest, l.compressedDiffDigest, l.diffSize, l.created);
+	};
+	if (fields(*committed) == fields(*it->second.info))
 		it->second.info = committed;
 }
 
