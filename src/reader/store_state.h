@@ -76,7 +76,8 @@ public:
 	void erase(std::string_view key)
 	{
 		if (find(key)) {
-			writable(key).erase(writable(key).find(key));
+			auto &shard = writable(key);
+			shard.erase(shard.find(key));
 			--size_;
 		}
 	}
