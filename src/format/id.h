@@ -6,6 +6,7 @@
 // never a prefix that such a writer could make collide in bulk.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -23,10 +24,18 @@ public:
 	static std::optional<Id> parse(std::string_view hex);
 	// As the hex name in the stores' folders.
 	std::string hex() const;
+	// Its 32 bytes, as kept in a packed record (packed_record.h).
+	static Id fromBytes(const std::uint8_t *bytes)
+	{
+		Id id;
+		std::copy(bytes, bytes + 32, id.bytes_.begin());
+		return id;
+	}
+	const std::uint8_t *data() const { return bytes_.data(); }
 
 	auto operator<=>(const Id &) const = default;
 	bool operator==(const Id &) const = default;
-	std::size_t hash() const
+	std::size_t hash() const noexcept
 	{
 		return std::hash<std::string_view>{}(
 			std::string_view(reinterpret_cast<const char *>(bytes_.data()), bytes_.size()));
@@ -36,8 +45,11 @@ private:
 	std::array<std::uint8_t, 32> bytes_{};
 };
 
+// noexcept, so that the standard hash tables keep no copy of the hash in each node
+// (libstdc++ caches it for a hash that may throw): 8 bytes a node, with every table
+// inside keyed by Id.
 struct IdHash {
-	std::size_t operator()(const Id &id) const { return id.hash(); }
+	std::size_t operator()(const Id &id) const noexcept { return id.hash(); }
 };
 
 } // namespace lw

@@ -164,7 +164,7 @@ LayerFiles readLayerFilesOnce(int treeFd, const std::string &id, int folderFlags
 	if (!record)
 		return out.problem = record.error().message, out;
 	auto &r = *record;
-	out.info = std::make_shared<const LayerInfo>(LayerInfo{.id = r.id,
+	out.info = PackedLayer(LayerInfo{.id = r.id,
 							       .parent = r.parent,
 							       .names = std::move(r.names),
 							       .diffDigest = std::move(r.diffDigest),
@@ -219,7 +219,7 @@ void readImageRest(ImageFiles &out, int treeFd, const std::string &id, FileId im
 	const auto &r = *record;
 	// What the checks need besides (sizes, digests) is not kept: thousands of images
 	// keep this.
-	out.info = std::make_shared<const ImageInfo>(ImageInfo{.id = r.id,
+	out.info = PackedImage(ImageInfo{.id = r.id,
 							       .names = r.names,
 							       .topLayer = r.layer,
 							       .digest = r.digest,

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "identity.h"
+#include "packed_record.h"
 
 #include <layerwatch/model.h>
 #include <layerwatch/store.h>
@@ -39,15 +40,15 @@ struct OverlayFiles : ItemState {
 };
 
 // Of a layer.json or an images.json that parsed, only what the store shows is kept:
-// the store's own record, made here and shared with the store once committed, so that
-// each string of it is held once (the rest of the file mattered only to the checks).
-// Null when the file did not parse.
+// the store's own record, packed, made here and shared with the store once
+// committed, so that it is held once (the rest of the file mattered only to the
+// checks). Empty when the file did not parse.
 struct LayerFiles : ItemState {
-	LayerPtr info; // its link is the overlay's, filled in when committed
+	PackedLayer info; // its link is the overlay's, filled in when committed
 };
 
 struct ImageFiles : ItemState {
-	ImagePtr info;
+	PackedImage info;
 	// Pending on its manifest alone: images.json read and checked, every big-data
 	// file found (and in the probe). Read again, only the manifest is read while the
 	// rest keeps its identity.

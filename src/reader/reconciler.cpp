@@ -14,15 +14,11 @@ namespace {
 
 // The store's record of a layer: what its layer.json said, with its overlay's link.
 // The validator's own once committed (Validator::shareCommitted): then no copy.
-LayerPtr layerInfoOf(const Validator &v, const std::string &id)
+PackedLayer layerInfoOf(const Validator &v, const std::string &id)
 {
 	const auto &link = v.overlay(id)->link;
-	const LayerPtr &read = v.layer(id)->info;
-	if (read->link == link)
-		return read;
-	auto info = std::make_shared<LayerInfo>(*read);
-	info->link = link;
-	return info;
+	const PackedLayer &read = v.layer(id)->info;
+	return read.link() == link ? read : read.withLink(link);
 }
 
 // Every id here is one the validator read from a valid folder name.
@@ -101,24 +97,38 @@ std::vector<Event> Reconciler::apply(Touched touched)
 	touched.merge(retry_);
 	retry_ = {};
 	std::vector<Event> events;
-	Snapshot before = store_.snapshot();
+	auto before = store_.state();
+	// Each event's record is unpacked last, after everything that stays has been
+	// made: a load's thousands of them (let go once told) then lie together, and
+	// their pages go back whole (Watcher: malloc_trim) rather than as holes between
+	// what stays.
+	std::vector<std::pair<std::size_t, PackedLayer>> layerRecords;
+	std::vector<std::pair<std::size_t, PackedImage>> imageRecords;
+	auto tellLayer = [&](Event event, const PackedLayer &layer) {
+		layerRecords.emplace_back(events.size(), layer);
+		events.push_back(std::move(event));
+	};
+	auto tellImage = [&](Event event, const PackedImage &image) {
+		imageRecords.emplace_back(events.size(), image);
+		events.push_back(std::move(event));
+	};
 
 	// 1. What must leave the store: items no longer ready, changed, or recreated
 	// under the same id; and everything committed that stands on a leaving layer.
 	std::set<std::string> leavingLayers, leavingImages;
 	for (const auto &id : touched.layers) {
-		auto current = before.layer(id);
+		const auto *current = before->layers.find(idOf(id));
 		if (!current)
 			continue;
 		const auto &folders = layerFolders_[idOf(id)];
 		bool keep = isReady(validator_.layerVerdict(id)) &&
 			    sameInode(folders.first, validator_.overlay(id)->identity.folder) &&
 			    sameInode(folders.second, validator_.layer(id)->identity.folder) &&
-			    *current == *layerInfoOf(validator_, id);
+			    *current == layerInfoOf(validator_, id);
 		if (!keep)
 			leavingLayers.insert(id);
 		else
-			validator_.shareCommitted(id, current); // read again, the same
+			validator_.shareCommitted(id, *current); // read again, the same
 	}
 	std::vector<std::string> queue(leavingLayers.begin(), leavingLayers.end());
 	for (std::size_t i = 0; i < queue.size(); ++i)
@@ -127,7 +137,7 @@ std::vector<Event> Reconciler::apply(Touched touched)
 				if (leavingLayers.insert(child.hex()).second)
 					queue.push_back(child.hex());
 	for (const auto &id : touched.images) {
-		if (!before.image(id))
+		if (!before->images.find(idOf(id)))
 			continue;
 		const auto *files = validator_.image(id);
 		if (!isReady(validator_.imageVerdict(id)) || !sameInode(imageFolders_[idOf(id)], files->identity.folder))
@@ -138,42 +148,46 @@ std::vector<Event> Reconciler::apply(Touched touched)
 			for (const Id &image : *images)
 				leavingImages.insert(image.hex());
 
-	std::vector<LayerPtr> removedLayers;
+	std::vector<PackedLayer> removedLayers;
 	std::set<std::string> removedLayerIds;
 	if (!leavingLayers.empty() || !leavingImages.empty()) {
 		Store::Transaction tx(store_);
 		for (const auto &id : leavingImages) {
-			auto image = before.image(id);
-			tx.removeImage(id);
-			imagesOf_.remove(idOf(image->topLayer), idOf(id));
+			const PackedImage &image = *before->images.find(idOf(id));
+			tx.removeImage(idOf(id));
+			imagesOf_.remove(*image.topLayerKey(), idOf(id));
 			imageFolders_.erase(idOf(id));
-			events.push_back({.type = EventType::ImageRemoved, .id = id, .image = image});
+			tellImage({.type = EventType::ImageRemoved, .id = id}, image);
 		}
 		// Children before parents: deepest first, by their depth in the store.
-		std::vector<std::pair<std::size_t, LayerPtr>> ordered;
+		std::vector<std::pair<std::size_t, Id>> ordered;
 		for (const auto &id : leavingLayers) {
 			std::size_t depth = 0;
-			for (auto l = before.layer(id); l && !l->parent.empty() && depth <= kMaxChainDepth; ++depth)
-				l = before.layer(l->parent);
-			ordered.emplace_back(depth, before.layer(id));
+			const auto *l = before->layers.find(idOf(id));
+			for (auto parent = l->parentKey(); parent && depth <= kMaxChainDepth; ++depth) {
+				l = before->layers.find(*parent);
+				parent = l ? l->parentKey() : std::nullopt;
+			}
+			ordered.emplace_back(depth, idOf(id));
 		}
 		std::sort(ordered.begin(), ordered.end(), [](const auto &a, const auto &b) {
-			return a.first != b.first ? a.first > b.first : a.second->id < b.second->id;
+			return a.first != b.first ? a.first > b.first : a.second < b.second;
 		});
-		for (const auto &[depth, layer] : ordered) {
-			tx.removeLayer(layer->id);
-			if (!layer->parent.empty())
-				childrenOf_.remove(idOf(layer->parent), idOf(layer->id));
-			layerFolders_.erase(idOf(layer->id));
+		for (const auto &[depth, id] : ordered) {
+			const PackedLayer &layer = *before->layers.find(id);
+			tx.removeLayer(id);
+			if (auto parent = layer.parentKey())
+				childrenOf_.remove(*parent, id);
+			layerFolders_.erase(id);
 			removedLayers.push_back(layer);
-			removedLayerIds.insert(layer->id);
-			events.push_back({.type = EventType::LayerRemoved, .id = layer->id, .layer = layer});
+			removedLayerIds.insert(id.hex());
+			tellLayer({.type = EventType::LayerRemoved, .id = id.hex()}, layer);
 		}
 	}
 	// The store has let go: now the links may go.
 	if (options_.commitLinks)
 		for (const auto &layer : removedLayers)
-			if (auto r = links::remove(rootFd_, layer->id, layer->link); !r)
+			if (auto r = links::remove(rootFd_, layer.id(), layer.link()); !r)
 				events.push_back({.type = EventType::Error, .message = "removing links: " + r.error().message});
 
 	// 2. What may enter: ready layers parent-first, each after its links exist;
@@ -191,15 +205,16 @@ std::vector<Event> Reconciler::apply(Touched touched)
 	{
 		Store::Transaction tx(store_);
 		for (const auto &[depth, id] : arriving) {
-			if (tx.state().layers.find(id))
+			if (tx.state().layers.find(idOf(id)))
 				continue;
 			commitProblems_.erase({ItemKind::Layer, id});
 			auto info = layerInfoOf(validator_, id);
 			std::string problem;
-			if (!info->parent.empty() && !tx.state().layers.find(info->parent))
-				problem = fmt::format("layer.json: parent {} not committed", info->parent);
+			auto parent = info.parentKey(); // ready: an id or none
+			if (parent && !tx.state().layers.find(*parent))
+				problem = fmt::format("layer.json: parent {} not committed", parent->hex());
 			else if (options_.commitLinks)
-				if (auto r = links::create(rootFd_, id, info->link); !r)
+				if (auto r = links::create(rootFd_, id, info.link()); !r)
 					problem = "links: " + r.error().message;
 			if (!problem.empty()) {
 				commitProblems_[{ItemKind::Layer, id}] = problem;
@@ -209,39 +224,44 @@ std::vector<Event> Reconciler::apply(Touched touched)
 			}
 			tx.putLayer(info);
 			validator_.shareCommitted(id, info);
-			if (!info->parent.empty())
-				childrenOf_.add(idOf(info->parent), idOf(id));
+			if (parent)
+				childrenOf_.add(*parent, idOf(id));
 			layerFolders_[idOf(id)] = {validator_.overlay(id)->identity.folder, validator_.layer(id)->identity.folder};
-			events.push_back({.type = EventType::LayerAdded, .id = id, .layer = info});
+			tellLayer({.type = EventType::LayerAdded, .id = id}, info);
 		}
 		for (const auto &id : imageCandidates) {
 			commitProblems_.erase({ItemKind::Image, id});
 			if (!isReady(validator_.imageVerdict(id)))
 				continue;
 			const auto *files = validator_.image(id);
-			const ImagePtr &info = files->info; // the store shares the validator's
-			if (!tx.state().layers.find(info->topLayer)) {
+			const PackedImage &info = files->info; // the store shares the validator's
+			const Id top = *info.topLayerKey(); // ready: an id
+			if (!tx.state().layers.find(top)) {
 				commitProblems_[{ItemKind::Image, id}] =
-					fmt::format("images.json: layer {} not committed", info->topLayer);
+					fmt::format("images.json: layer {} not committed", top.hex());
 				retry_.images.insert(id);
 				continue;
 			}
 			imageFolders_[idOf(id)] = files->identity.folder;
-			const auto *existing = tx.state().images.find(id);
-			if (existing && **existing == *info) {
+			const auto *existing = tx.state().images.find(idOf(id));
+			if (existing && *existing == info) {
 				validator_.shareCommitted(id, *existing); // read again, the same
 				continue;
 			}
 			bool update = existing != nullptr;
 			if (update)
-				imagesOf_.remove(idOf((*existing)->topLayer), idOf(id));
+				imagesOf_.remove(*existing->topLayerKey(), idOf(id));
 			tx.putImage(info);
-			imagesOf_.add(idOf(info->topLayer), idOf(id));
-			events.push_back({.type = update ? EventType::ImageUpdated : EventType::ImageAdded, .id = id, .image = info});
+			imagesOf_.add(top, idOf(id));
+			tellImage({.type = update ? EventType::ImageUpdated : EventType::ImageAdded, .id = id}, info);
 		}
 	}
 	touched.images.insert(imageCandidates.begin(), imageCandidates.end());
 	reportPending(touched, removedLayerIds, events);
+	for (const auto &[at, layer] : layerRecords)
+		events[at].layer = layer.unpack();
+	for (const auto &[at, image] : imageRecords)
+		events[at].image = image.unpack();
 	return events;
 }
 

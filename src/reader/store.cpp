@@ -12,33 +12,41 @@ using detail::StoreState;
 template <class Table>
 auto sortedValues(const Table &table)
 {
-	using Ptr = std::remove_cvref_t<decltype(*table.find(""))>;
-	std::vector<Ptr> out;
-	out.reserve(table.size());
-	table.forEach([&](const Ptr &value) { out.push_back(value); });
-	std::sort(out.begin(), out.end(), [](const Ptr &a, const Ptr &b) { return a->id < b->id; });
+	using Packed = std::remove_cvref_t<decltype(*table.find(Id()))>;
+	std::vector<std::pair<Id, const Packed *>> packed;
+	packed.reserve(table.size());
+	table.forEach([&](const Packed &value) { packed.emplace_back(detail::KeyOfRecord{}(value), &value); });
+	std::sort(packed.begin(), packed.end(), [](const auto &a, const auto &b) { return a.first < b.first; });
+	std::vector<decltype(packed.front().second->unpack())> out;
+	out.reserve(packed.size());
+	for (const auto &entry : packed)
+		out.push_back(entry.second->unpack());
 	return out;
 }
 
 template <class Table>
 auto lookupAll(const detail::IdIndex &index, const Table &table, std::string_view key)
 {
-	std::vector<std::remove_cvref_t<decltype(*table.find(""))>> out;
+	std::vector<decltype(table.find(Id())->unpack())> out;
 	if (const auto *ids = index.find(key))
 		for (const Id &id : *ids)
-			if (const auto *item = table.find(id.hex()))
-				out.push_back(*item);
+			if (const auto *item = table.find(id))
+				out.push_back(item->unpack());
 	return out;
 }
 
-// A record whose id is no id (the reconciler commits none) is left out of the
-// indexes, which hold ids as their 32 bytes.
-void addToIndex(detail::IdIndex &index, const std::string &key, const std::string &hex)
+template <class Table>
+auto lookupOne(const Table &table, std::string_view hex)
 {
-	auto parsed = Id::parse(hex);
-	if (key.empty() || !parsed)
+	auto id = Id::parse(hex);
+	const auto *found = id ? table.find(*id) : nullptr;
+	return found ? found->unpack() : nullptr;
+}
+
+void addToIndex(detail::IdIndex &index, const std::string &key, const Id &id)
+{
+	if (key.empty())
 		return;
-	const Id &id = *parsed;
 	std::vector<Id> ids;
 	if (const auto *old = index.find(key))
 		ids = *old;
@@ -47,13 +55,11 @@ void addToIndex(detail::IdIndex &index, const std::string &key, const std::strin
 	index.set(key, std::move(ids));
 }
 
-void removeFromIndex(detail::IdIndex &index, const std::string &key, const std::string &hex)
+void removeFromIndex(detail::IdIndex &index, const std::string &key, const Id &id)
 {
-	auto parsed = Id::parse(hex);
-	const auto *old = key.empty() || !parsed ? nullptr : index.find(key);
+	const auto *old = key.empty() ? nullptr : index.find(key);
 	if (!old)
 		return;
-	const Id &id = *parsed;
 	std::vector<Id> ids = *old;
 	ids.erase(std::remove(ids.begin(), ids.end(), id), ids.end());
 	if (ids.empty())
@@ -79,14 +85,12 @@ std::size_t Snapshot::imageCount() const { return state_->images.size(); }
 
 LayerPtr Snapshot::layer(std::string_view id) const
 {
-	const auto *found = state_->layers.find(id);
-	return found ? *found : nullptr;
+	return lookupOne(state_->layers, id);
 }
 
 ImagePtr Snapshot::image(std::string_view id) const
 {
-	const auto *found = state_->images.find(id);
-	return found ? *found : nullptr;
+	return lookupOne(state_->images, id);
 }
 
 ImagePtr Snapshot::imageByName(std::string_view name) const
@@ -108,14 +112,16 @@ std::vector<LayerPtr> Snapshot::layersByDigest(std::string_view digest) const
 std::vector<LayerPtr> Snapshot::chain(std::string_view imageId) const
 {
 	std::vector<LayerPtr> out;
-	auto img = image(imageId);
-	if (!img)
-		return out;
+	auto id = Id::parse(imageId);
+	const auto *image = id ? state_->images.find(*id) : nullptr;
+	auto next = image ? image->topLayerKey() : std::nullopt;
 	// The store never holds a cycle, but a bound costs nothing.
-	for (auto layer = this->layer(img->topLayer); layer && out.size() <= 1024; layer = this->layer(layer->parent)) {
-		out.push_back(layer);
-		if (layer->parent.empty())
+	while (next && out.size() <= 1024) {
+		const auto *layer = state_->layers.find(*next);
+		if (!layer)
 			break;
+		out.push_back(layer->unpack());
+		next = layer->parentKey();
 	}
 	return out;
 }
@@ -127,8 +133,13 @@ Store::Store() : published_(std::make_shared<const StoreState>()) {}
 
 Snapshot Store::snapshot() const
 {
+	return Snapshot(state());
+}
+
+std::shared_ptr<const StoreState> Store::state() const
+{
 	std::lock_guard lock(mutex_);
-	return Snapshot(published_);
+	return published_;
 }
 
 void Store::publish()
@@ -148,51 +159,58 @@ Store::Transaction::~Transaction()
 		store_.publish();
 }
 
-void Store::Transaction::putLayer(LayerPtr layer)
+void Store::Transaction::putLayer(PackedLayer layer)
 {
 	auto &s = store_.working_;
-	removeLayer(layer->id);
-	addToIndex(s.layersByDigest, layer->diffDigest, layer->id);
-	if (layer->compressedDiffDigest != layer->diffDigest)
-		addToIndex(s.layersByDigest, layer->compressedDiffDigest, layer->id);
+	auto key = layer.key();
+	if (!key)
+		return; // no id: the reconciler commits none
+	const Id id = *key;
+	removeLayer(id);
+	auto diff = layer.diffDigest(), compressed = layer.compressedDiffDigest();
+	addToIndex(s.layersByDigest, diff, id);
+	if (compressed != diff)
+		addToIndex(s.layersByDigest, compressed, id);
 	s.layers.put(std::move(layer));
 	changed_ = true;
 }
 
-void Store::Transaction::removeLayer(const std::string &id)
+void Store::Transaction::removeLayer(const Id &id)
 {
 	auto &s = store_.working_;
 	const auto *old = s.layers.find(id);
 	if (!old)
 		return;
-	LayerPtr layer = *old;
-	removeFromIndex(s.layersByDigest, layer->diffDigest, id);
-	removeFromIndex(s.layersByDigest, layer->compressedDiffDigest, id);
+	removeFromIndex(s.layersByDigest, old->diffDigest(), id);
+	removeFromIndex(s.layersByDigest, old->compressedDiffDigest(), id);
 	s.layers.erase(id);
 	changed_ = true;
 }
 
-void Store::Transaction::putImage(ImagePtr image)
+void Store::Transaction::putImage(PackedImage image)
 {
 	auto &s = store_.working_;
-	removeImage(image->id);
-	for (const auto &name : image->names)
-		addToIndex(s.imagesByName, name, image->id);
-	addToIndex(s.imagesByDigest, image->digest, image->id);
+	auto key = image.key();
+	if (!key)
+		return; // no id: the reconciler commits none
+	const Id id = *key;
+	removeImage(id);
+	for (const auto &name : image.names())
+		addToIndex(s.imagesByName, name, id);
+	addToIndex(s.imagesByDigest, image.digest(), id);
 	s.images.put(std::move(image));
 	changed_ = true;
 }
 
-void Store::Transaction::removeImage(const std::string &id)
+void Store::Transaction::removeImage(const Id &id)
 {
 	auto &s = store_.working_;
 	const auto *old = s.images.find(id);
 	if (!old)
 		return;
-	ImagePtr image = *old;
-	for (const auto &name : image->names)
+	for (const auto &name : old->names())
 		removeFromIndex(s.imagesByName, name, id);
-	removeFromIndex(s.imagesByDigest, image->digest, id);
+	removeFromIndex(s.imagesByDigest, old->digest(), id);
 	s.images.erase(id);
 	changed_ = true;
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "id.h"
+#include "packed_record.h"
 
 #include <layerwatch/store.h>
 
@@ -22,37 +23,40 @@ namespace detail {
 
 struct KeyHash {
 	using is_transparent = void;
-	std::size_t operator()(std::string_view key) const { return std::hash<std::string_view>{}(key); }
+	std::size_t operator()(std::string_view key) const noexcept { return std::hash<std::string_view>{}(key); }
 };
 
 // A copy-on-write hash table in shards, of entries that carry their own key
-// (KeyOf{}(entry), a string_view into the entry): a record is held once, its id
-// with it, not again as a key. A commit copies only the shards it touches, and a
-// snapshot shares the rest. The shards grow with the table (4x once they average
-// kMaxPerShard entries each), so that what a commit copies stays about the same
-// whatever the store's size: a new image in a store of 100 000 copies a shard of
-// under a hundred entries, not of 1 500. Not thread-safe by itself; Store guards it.
-template <class Entry, class KeyOf>
+// (KeyOf{}(entry): a string_view into the entry, or a record's id): a record is held
+// once, its id with it, not again as a key. A commit copies only the shards it
+// touches, and a snapshot shares the rest. The shards grow with the table (4x once
+// they average kMaxPerShard entries each), so that what a commit copies stays about
+// the same whatever the store's size: a new image in a store of 100 000 copies a
+// shard of under a hundred entries, not of 1 500. Not thread-safe by itself; Store
+// guards it.
+template <class Entry, class KeyOf, class Key = std::string_view, class Hash = KeyHash>
 class ShardedTable {
 public:
 	static constexpr std::size_t kFirstShards = 64, kMaxPerShard = 128;
-	struct EntryHash : KeyHash {
-		using KeyHash::operator();
-		std::size_t operator()(const Entry &entry) const { return KeyHash::operator()(KeyOf{}(entry)); }
+	struct EntryHash : Hash {
+		using is_transparent = void;
+		using Hash::operator();
+		// noexcept (KeyOf allocates nothing): no hash kept in each node (IdHash).
+		std::size_t operator()(const Entry &entry) const noexcept { return Hash::operator()(KeyOf{}(entry)); }
 	};
 	struct EntryEqual {
 		using is_transparent = void;
-		static std::string_view keyOf(std::string_view key) { return key; }
-		static std::string_view keyOf(const Entry &entry) { return KeyOf{}(entry); }
+		static Key keyOf(const Key &key) { return key; }
+		static Key keyOf(const Entry &entry) { return KeyOf{}(entry); }
 		template <class A, class B>
 		bool operator()(const A &a, const B &b) const { return keyOf(a) == keyOf(b); }
 	};
-	// Heterogeneous lookup: a query by string_view allocates nothing.
+	// Heterogeneous lookup: a query by key allocates nothing.
 	using Shard = std::unordered_set<Entry, EntryHash, EntryEqual>;
 
 	ShardedTable() : shards_(kFirstShards), owned_(kFirstShards, false) {}
 
-	const Entry *find(std::string_view key) const
+	const Entry *find(const Key &key) const
 	{
 		const auto &shard = shards_[indexOf(key)];
 		if (!shard)
@@ -63,7 +67,7 @@ public:
 	// Adds the entry, or replaces the one with its key.
 	void put(Entry entry)
 	{
-		std::string_view key = KeyOf{}(entry);
+		Key key = KeyOf{}(entry);
 		if (!find(key))
 			growFor(size_ + 1);
 		auto &shard = writable(key);
@@ -73,7 +77,7 @@ public:
 			++size_;
 		shard.insert(std::move(entry));
 	}
-	void erase(std::string_view key)
+	void erase(const Key &key)
 	{
 		if (find(key)) {
 			auto &shard = writable(key);
@@ -95,11 +99,11 @@ public:
 	}
 
 private:
-	std::size_t indexOf(std::string_view key) const
+	std::size_t indexOf(const Key &key) const
 	{
-		return KeyHash{}(key) & (shards_.size() - 1); // a power of two
+		return Hash{}(key) & (shards_.size() - 1); // a power of two
 	}
-	Shard &writable(std::string_view key)
+	Shard &writable(const Key &key)
 	{
 		std::size_t i = indexOf(key);
 		// A frozen shard may be shared with a published snapshot: never write it,
@@ -160,13 +164,13 @@ public:
 	}
 };
 
-// A record keyed by its own id.
+// A record keyed by its own id (the store holds only records whose id is one).
 struct KeyOfRecord {
-	template <class Ptr>
-	std::string_view operator()(const Ptr &record) const { return record->id; }
+	template <class Packed>
+	Id operator()(const Packed &record) const noexcept { return record.key().value_or(Id()); }
 };
-using LayerTable = ShardedTable<LayerPtr, KeyOfRecord>;
-using ImageTable = ShardedTable<ImagePtr, KeyOfRecord>;
+using LayerTable = ShardedTable<PackedLayer, KeyOfRecord, Id, IdHash>;
+using ImageTable = ShardedTable<PackedImage, KeyOfRecord, Id, IdHash>;
 // name or digest -> the ids that carry it, oldest first.
 using IdIndex = ShardedMap<std::vector<Id>>;
 
@@ -196,6 +200,8 @@ public:
 	Store &operator=(const Store &) = delete;
 
 	Snapshot snapshot() const;
+	// What a snapshot holds, for the library's own use: the records packed.
+	std::shared_ptr<const detail::StoreState> state() const;
 
 	class Transaction {
 	public:
@@ -204,10 +210,11 @@ public:
 		Transaction &operator=(const Transaction &) = delete;
 		~Transaction(); // commits
 
-		void putLayer(LayerPtr layer);
-		void removeLayer(const std::string &id);
-		void putImage(ImagePtr image);
-		void removeImage(const std::string &id);
+		// Records whose id is an id (the reconciler commits no other).
+		void putLayer(PackedLayer layer);
+		void removeLayer(const Id &id);
+		void putImage(PackedImage image);
+		void removeImage(const Id &id);
 		// The working view, edits included.
 		const detail::StoreState &state() const { return store_.working_; }
 

@@ -49,11 +49,11 @@ const typename Map::mapped_type *findHex(const Map &map, const std::string &hex)
 // What the files name, when it is an id.
 std::optional<Id> parentOf(const LayerFiles &files)
 {
-	return files.info ? Id::parse(files.info->parent) : std::nullopt;
+	return files.info ? files.info.parentKey() : std::nullopt;
 }
 std::optional<Id> topLayerOf(const ImageFiles &files)
 {
-	return files.info ? Id::parse(files.info->topLayer) : std::nullopt;
+	return files.info ? files.info.topLayerKey() : std::nullopt;
 }
 
 void insertHex(std::set<std::string> &into, const std::vector<Id> &ids)
@@ -352,27 +352,20 @@ Touched Validator::rescan(std::vector<Error> *errors, TreeSet trees)
 	return touched;
 }
 
-void Validator::shareCommitted(const std::string &id, const LayerPtr &committed)
+void Validator::shareCommitted(const std::string &id, const PackedLayer &committed)
 {
 	auto parsed = Id::parse(id);
 	auto it = parsed ? layers_.find(*parsed) : layers_.end();
-	if (it == layers_.end() || !it->second.info)
-		return;
 	// The same record but for its link (the overlay's), or a newer read: keep that.
-	// Compared in place (every field of LayerInfo but link): every commit of a load
-	// passes here.
-	auto fields = [](const LayerInfo &l) {
-		return std::tie(l.id, l.parent, l.names, l.diffDigest, l.compressedDiffDigest, l.diffSize, l.created);
-	};
-	if (fields(*committed) == fields(*it->second.info))
+	if (it != layers_.end() && it->second.info && committed.sameButLink(it->second.info))
 		it->second.info = committed;
 }
 
-void Validator::shareCommitted(const std::string &id, const ImagePtr &committed)
+void Validator::shareCommitted(const std::string &id, const PackedImage &committed)
 {
 	auto parsed = Id::parse(id);
 	auto it = parsed ? images_.find(*parsed) : images_.end();
-	if (it != images_.end() && it->second.info && *it->second.info == *committed)
+	if (it != images_.end() && it->second.info && it->second.info == committed)
 		it->second.info = committed;
 }
 
@@ -531,17 +524,17 @@ Verdict Validator::judgeLayer(const Id &id) const
 	}
 	if (!files->problem.empty())
 		return notReady(files->problem);
-	const auto &parent = files->info->parent; // usable: parsed
-	if (parent.empty()) {
+	const auto parentKey = files->info.parentKey(); // usable: parsed, an id or none
+	if (!parentKey) {
 		if (!overlay->lower.empty())
 			return notReady(fmt::format("lower: lists {} layers but layer.json has no parent",
 						    overlay->lower.size()));
 		return Verdict{true, {}, 0};
 	}
-	const Id parentId = *Id::parse(parent); // checked when read
+	const Id &parentId = *parentKey;
 	const auto *parentVerdict = findIn(layerVerdicts_, parentId);
 	if (!parentVerdict || !parentVerdict->ready)
-		return notReady(fmt::format("layer.json: parent {} not ready", parent));
+		return notReady(fmt::format("layer.json: parent {} not ready", parentId.hex()));
 	if (parentVerdict->depth + 1 > kMaxChainDepth)
 		return notReady(fmt::format("layer.json: parent chain deeper than {}", kMaxChainDepth));
 	// lower must list exactly the parent chain's links, nearest first.
@@ -560,8 +553,8 @@ Verdict Validator::judgeImage(const Id &id)
 	const auto &files = images_.at(id);
 	if (!files.problem.empty())
 		return {false, files.problem, 0};
-	const auto &top = files.info->topLayer; // usable: parsed
-	const Id topId = *Id::parse(top); // checked when read
+	const Id topId = *files.info.topLayerKey(); // usable: parsed, and checked an id
+	const std::string top = topId.hex();
 	if (!overlays_.count(topId) && !layers_.count(topId))
 		return {false, fmt::format("images.json: layer {} not ready (missing)", top), 0};
 	if (!evaluateLayer(topId).ready)

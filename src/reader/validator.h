@@ -104,8 +104,8 @@ public:
 	// The store's record of a layer or image committed: what was read (a layer's
 	// with its link). Kept in place of an equal one read, so that the item's strings
 	// are held once.
-	void shareCommitted(const std::string &id, const LayerPtr &committed);
-	void shareCommitted(const std::string &id, const ImagePtr &committed);
+	void shareCommitted(const std::string &id, const PackedLayer &committed);
+	void shareCommitted(const std::string &id, const PackedImage &committed);
 
 	// What is kept in full of an item (not a shelved one); holds() says whether the
 	// tree has the id at all.

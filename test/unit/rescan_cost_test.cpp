@@ -85,7 +85,7 @@ TEST_CASE("a large batch is read on several threads and lands whole")
 	for (const auto &id : touched.layers) {
 		const Verdict *v = validator.layerVerdict(id);
 		REQUIRE(v);
-		CHECK(validator.layer(id)->info->id == id);
+		CHECK(validator.layer(id)->info.id() == id);
 		if (v->ready)
 			++ready;
 		else if (v->reason == id + ".tar-split.gz: missing")

@@ -19,6 +19,11 @@ std::string idOf(int n)
 	return std::string(64 - s.size(), '0') + s;
 }
 
+Id keyOf(int n)
+{
+	return *Id::parse(idOf(n));
+}
+
 } // namespace
 
 TEST_CASE("snapshots stay consistent while the writer commits")
@@ -57,25 +62,20 @@ TEST_CASE("snapshots stay consistent while the writer commits")
 			Store::Transaction tx(store);
 			std::string parent;
 			for (int level = 0; level < 3; ++level) {
-				auto layer = std::make_shared<LayerInfo>();
-				layer->id = idOf(round * 10 + level);
-				layer->parent = parent;
-				layer->diffDigest = "sha256:" + layer->id;
-				parent = layer->id;
-				tx.putLayer(layer);
+				LayerInfo layer{.id = idOf(round * 10 + level), .parent = parent};
+				layer.diffDigest = "sha256:" + layer.id;
+				parent = layer.id;
+				tx.putLayer(PackedLayer(layer));
 			}
-			auto image = std::make_shared<ImageInfo>();
-			image->id = idOf(1000000 + round);
-			image->names = {"img:" + std::to_string(round)};
-			image->topLayer = parent;
-			tx.putImage(image);
+			tx.putImage(PackedImage(ImageInfo{
+				.id = idOf(1000000 + round), .names = {"img:" + std::to_string(round)}, .topLayer = parent}));
 		}
 		if (round >= 10) {
 			Store::Transaction tx(store);
 			int old = round - 10;
-			tx.removeImage(idOf(1000000 + old));
+			tx.removeImage(keyOf(1000000 + old));
 			for (int level = 2; level >= 0; --level)
-				tx.removeLayer(idOf(old * 10 + level));
+				tx.removeLayer(keyOf(old * 10 + level));
 		}
 	}
 	done.store(true, std::memory_order_release);
@@ -97,13 +97,13 @@ TEST_CASE("a snapshot never changes under its reader")
 	Store store;
 	{
 		Store::Transaction tx(store);
-		tx.putLayer(std::make_shared<LayerInfo>(LayerInfo{.id = idOf(1)}));
+		tx.putLayer(PackedLayer(LayerInfo{.id = idOf(1)}));
 	}
 	Snapshot before = store.snapshot();
 	{
 		Store::Transaction tx(store);
-		tx.removeLayer(idOf(1));
-		tx.putLayer(std::make_shared<LayerInfo>(LayerInfo{.id = idOf(2)}));
+		tx.removeLayer(keyOf(1));
+		tx.putLayer(PackedLayer(LayerInfo{.id = idOf(2)}));
 	}
 	CHECK(before.layer(idOf(1)));
 	CHECK_FALSE(before.layer(idOf(2)));

@@ -229,7 +229,7 @@ TEST_CASE("the manifest's arrival for an image pending on it alone is read alone
 	validator.rescan();
 	REQUIRE(validator.imageVerdict(id));
 	REQUIRE(validator.imageVerdict(id)->ready);
-	ImagePtr first = validator.image(id)->info;
+	PackedImage first = validator.image(id)->info;
 
 	// Taken away: pending on it, the rest checked (its big data now in the probe).
 	REQUIRE(::rename((folder + "/manifest").c_str(), (tmp / "manifest").c_str()) == 0);
@@ -250,7 +250,7 @@ TEST_CASE("the manifest's arrival for an image pending on it alone is read alone
 	CHECK(std::count_if(opened.begin(), opened.end(), [&](const std::string &p) { return p.starts_with(id); }) == 1);
 	REQUIRE(validator.imageVerdict(id));
 	CHECK(validator.imageVerdict(id)->ready);
-	CHECK(*validator.image(id)->info == *first);
+	CHECK(validator.image(id)->info == first);
 	CHECK_FALSE(validator.image(id)->restChecked);
 	CHECK(validator.image(id)->probeNames.size() == 2); // settled: as a full read leaves it
 
@@ -287,6 +287,6 @@ TEST_CASE("the manifest's arrival for an image pending on it alone is read alone
 	CHECK(openedEndingWith("/images.json") == 1);
 	REQUIRE(validator.imageVerdict(id));
 	CHECK(validator.imageVerdict(id)->ready);
-	REQUIRE(validator.image(id)->info->names.size() == 1);
-	CHECK(validator.image(id)->info->names[0] == "app:2");
+	REQUIRE(validator.image(id)->info.names().size() == 1);
+	CHECK(validator.image(id)->info.names()[0] == "app:2");
 }

@@ -1,0 +1,352 @@
+// Records to and from their packed blocks.
+//
+// A block: its size (4 bytes), then the fields. A string is a tag byte and then:
+// kHex, the 32 bytes of a hex name; kDigest, the 32 bytes of a "sha256:" digest;
+// kRaw, its length (LEB128) and its bytes. A list is its count (LEB128), then its
+// strings; an optional number a byte (0 absent, 1 present), then 8 bytes.
+// Layer: id, parent, diffDigest, compressedDiffDigest, created, diffSize, names, link
+// (last: withLink and sameButLink rewrite and compare what comes before it).
+// Image: id, topLayer, digest, created, names, bigDataNames.
+#include "packed_record.h"
+
+#include <layerwatch/model.h>
+
+#include <cstring>
+
+namespace lw {
+
+namespace {
+
+enum Tag : std::uint8_t { kRaw = 0, kHex = 1, kDigest = 2 };
+constexpr std::string_view kSha256 = "sha256:";
+constexpr std::size_t kSizeBytes = sizeof(std::uint32_t);
+
+void putCount(std::string &out, std::size_t n)
+{
+	do {
+		std::uint8_t byte = n & 0x7f;
+		n >>= 7;
+		out.push_back(static_cast<char>(byte | (n ? 0x80 : 0)));
+	} while (n);
+}
+
+void putId(std::string &out, Tag tag, const Id &id)
+{
+	out.push_back(static_cast<char>(tag));
+	out.append(reinterpret_cast<const char *>(id.data()), 32);
+}
+
+void putString(std::string &out, std::string_view s)
+{
+	if (auto id = Id::parse(s))
+		return putId(out, kHex, *id);
+	if (s.starts_with(kSha256))
+		if (auto id = Id::parse(s.substr(kSha256.size())))
+			return putId(out, kDigest, *id);
+	out.push_back(static_cast<char>(kRaw));
+	putCount(out, s.size());
+	out.append(s);
+}
+
+void putList(std::string &out, const std::vector<std::string> &list)
+{
+	putCount(out, list.size());
+	for (const auto &s : list)
+		putString(out, s);
+}
+
+void putNumber(std::string &out, const std::optional<std::int64_t> &n)
+{
+	out.push_back(n ? 1 : 0);
+	if (n) {
+		char bytes[8];
+		std::memcpy(bytes, &*n, 8);
+		out.append(bytes, 8);
+	}
+}
+
+// Reads a block's fields in order. Blocks are made here only, so it trusts them.
+class Cursor {
+public:
+	explicit Cursor(const detail::PackedBlock &block) : at_(block.begin() + kSizeBytes) {}
+	explicit Cursor(const std::uint8_t *at) : at_(at) {}
+
+	const std::uint8_t *at() const { return at_; }
+	std::size_t count()
+	{
+		std::size_t n = 0;
+		for (int shift = 0;; shift += 7) {
+			std::uint8_t byte = *at_++;
+			n |= std::size_t(byte & 0x7f) << shift;
+			if (!(byte & 0x80))
+				return n;
+		}
+	}
+	std::string string()
+	{
+		switch (*at_++) {
+		case kHex:
+			return idAt().hex();
+		case kDigest:
+			return std::string(kSha256) + idAt().hex();
+		default: {
+			std::size_t n = count();
+			std::string s(reinterpret_cast<const char *>(at_), n);
+			at_ += n;
+			return s;
+		}
+		}
+	}
+	// The string as an id, when it is one.
+	std::optional<Id> key()
+	{
+		if (*at_ == kHex)
+			return ++at_, idAt();
+		skipString();
+		return std::nullopt;
+	}
+	void skipString()
+	{
+		if (*at_ == kHex || *at_ == kDigest)
+			at_ += 33;
+		else
+			++at_, at_ += count();
+	}
+	std::vector<std::string> list()
+	{
+		std::vector<std::string> out(count());
+		for (auto &s : out)
+			s = string();
+		return out;
+	}
+	void skipList()
+	{
+		for (std::size_t n = count(); n > 0; --n)
+			skipString();
+	}
+	std::optional<std::int64_t> number()
+	{
+		if (*at_++ == 0)
+			return std::nullopt;
+		std::int64_t n;
+		std::memcpy(&n, at_, 8);
+		at_ += 8;
+		return n;
+	}
+	void skip(int strings)
+	{
+		while (strings-- > 0)
+			skipString();
+	}
+
+private:
+	Id idAt()
+	{
+		Id id = Id::fromBytes(at_);
+		at_ += 32;
+		return id;
+	}
+
+	const std::uint8_t *at_;
+};
+
+// Where a layer's link starts: after id, parent, two digests, created, diffSize and
+// names.
+const std::uint8_t *linkOf(const detail::PackedBlock &block)
+{
+	Cursor c(block);
+	c.skip(5);
+	c.number();
+	c.skipList();
+	return c.at();
+}
+
+} // namespace
+
+namespace detail {
+
+PackedBlock::PackedBlock(const std::string &fields)
+{
+	std::uint32_t size = static_cast<std::uint32_t>(kSizeBytes + fields.size());
+	auto bytes = std::make_shared_for_overwrite<std::uint8_t[]>(size);
+	std::memcpy(bytes.get(), &size, kSizeBytes);
+	std::memcpy(bytes.get() + kSizeBytes, fields.data(), fields.size());
+	bytes_ = std::move(bytes);
+}
+
+std::size_t PackedBlock::size() const
+{
+	std::uint32_t size = 0;
+	if (bytes_)
+		std::memcpy(&size, bytes_.get(), kSizeBytes);
+	return size;
+}
+
+bool PackedBlock::operator==(const PackedBlock &other) const
+{
+	return bytes_ == other.bytes_ ||
+	       (size() == other.size() && bytes_ && other.bytes_ && std::memcmp(begin(), other.begin(), size()) == 0);
+}
+
+} // namespace detail
+
+PackedLayer::PackedLayer(const LayerInfo &info)
+{
+	std::string out;
+	putString(out, info.id);
+	putString(out, info.parent);
+	putString(out, info.diffDigest);
+	putString(out, info.compressedDiffDigest);
+	putString(out, info.created);
+	putNumber(out, info.diffSize);
+	putList(out, info.names);
+	putString(out, info.link);
+	block_ = detail::PackedBlock(out);
+}
+
+LayerPtr PackedLayer::unpack() const
+{
+	if (!block_)
+		return nullptr;
+	Cursor c(block_);
+	auto info = std::make_shared<LayerInfo>();
+	info->id = c.string();
+	info->parent = c.string();
+	info->diffDigest = c.string();
+	info->compressedDiffDigest = c.string();
+	info->created = c.string();
+	info->diffSize = c.number();
+	info->names = c.list();
+	info->link = c.string();
+	return info;
+}
+
+std::optional<Id> PackedLayer::key() const noexcept
+{
+	return Cursor(block_).key();
+}
+
+std::string PackedLayer::id() const
+{
+	return Cursor(block_).string();
+}
+
+std::string PackedLayer::parent() const
+{
+	Cursor c(block_);
+	c.skip(1);
+	return c.string();
+}
+
+std::optional<Id> PackedLayer::parentKey() const
+{
+	Cursor c(block_);
+	c.skip(1);
+	return c.key();
+}
+
+std::string PackedLayer::diffDigest() const
+{
+	Cursor c(block_);
+	c.skip(2);
+	return c.string();
+}
+
+std::string PackedLayer::compressedDiffDigest() const
+{
+	Cursor c(block_);
+	c.skip(3);
+	return c.string();
+}
+
+std::string PackedLayer::link() const
+{
+	return Cursor(linkOf(block_)).string();
+}
+
+PackedLayer PackedLayer::withLink(const std::string &link) const
+{
+	const std::uint8_t *fields = block_.begin() + kSizeBytes;
+	std::string out(reinterpret_cast<const char *>(fields), linkOf(block_) - fields);
+	putString(out, link);
+	PackedLayer packed;
+	packed.block_ = detail::PackedBlock(out);
+	return packed;
+}
+
+bool PackedLayer::sameButLink(const PackedLayer &other) const
+{
+	if (!block_ || !other.block_)
+		return !block_ && !other.block_;
+	const std::uint8_t *mine = linkOf(block_), *theirs = linkOf(other.block_);
+	std::size_t n = mine - block_.begin();
+	return n == std::size_t(theirs - other.block_.begin()) &&
+	       std::memcmp(block_.begin() + kSizeBytes, other.block_.begin() + kSizeBytes, n - kSizeBytes) == 0;
+}
+
+PackedImage::PackedImage(const ImageInfo &info)
+{
+	std::string out;
+	putString(out, info.id);
+	putString(out, info.topLayer);
+	putString(out, info.digest);
+	putString(out, info.created);
+	putList(out, info.names);
+	putList(out, info.bigDataNames);
+	block_ = detail::PackedBlock(out);
+}
+
+ImagePtr PackedImage::unpack() const
+{
+	if (!block_)
+		return nullptr;
+	Cursor c(block_);
+	auto info = std::make_shared<ImageInfo>();
+	info->id = c.string();
+	info->topLayer = c.string();
+	info->digest = c.string();
+	info->created = c.string();
+	info->names = c.list();
+	info->bigDataNames = c.list();
+	return info;
+}
+
+std::optional<Id> PackedImage::key() const noexcept
+{
+	return Cursor(block_).key();
+}
+
+std::string PackedImage::id() const
+{
+	return Cursor(block_).string();
+}
+
+std::string PackedImage::topLayer() const
+{
+	Cursor c(block_);
+	c.skip(1);
+	return c.string();
+}
+
+std::optional<Id> PackedImage::topLayerKey() const
+{
+	Cursor c(block_);
+	c.skip(1);
+	return c.key();
+}
+
+std::string PackedImage::digest() const
+{
+	Cursor c(block_);
+	c.skip(2);
+	return c.string();
+}
+
+std::vector<std::string> PackedImage::names() const
+{
+	Cursor c(block_);
+	c.skip(4);
+	return c.list();
+}
+
+} // namespace lw

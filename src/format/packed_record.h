@@ -1,0 +1,88 @@
+// The store's records held packed: each layer or image one block of bytes, its hex
+// names ("<64 hex>") and digests ("sha256:<64 hex>") as their 32 bytes and every other
+// string as it is. A LayerInfo or ImageInfo costs some ten heap blocks and 650 to 750
+// bytes; its packed form one block of about 250. Thousands of records are held this
+// way (validator and store share each block); a LayerInfo or ImageInfo is made only
+// when a host asks (Snapshot) or an event tells of one. The packing is exact: what is
+// unpacked equals what was packed, and two equal records pack to the same bytes.
+#pragma once
+
+#include "id.h"
+
+#include <layerwatch/store.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace lw {
+
+namespace detail {
+
+// One block: its size, then the record's fields in a fixed order (packed_record.cpp).
+class PackedBlock {
+public:
+	PackedBlock() = default;
+	explicit PackedBlock(const std::string &bytes);
+
+	explicit operator bool() const { return bytes_ != nullptr; }
+	const std::uint8_t *begin() const { return bytes_.get(); }
+	std::size_t size() const;
+	bool operator==(const PackedBlock &other) const;
+
+private:
+	std::shared_ptr<const std::uint8_t[]> bytes_;
+};
+
+} // namespace detail
+
+class PackedLayer {
+public:
+	PackedLayer() = default;
+	explicit PackedLayer(const LayerInfo &info);
+
+	explicit operator bool() const { return bool(block_); }
+	LayerPtr unpack() const;
+
+	// The id as 32 bytes: none when the record's id is no id.
+	std::optional<Id> key() const noexcept;
+	std::string id() const;
+	std::string parent() const;
+	std::optional<Id> parentKey() const;
+	std::string link() const;
+	std::string diffDigest() const;
+	std::string compressedDiffDigest() const;
+
+	// The same record with its overlay's link.
+	PackedLayer withLink(const std::string &link) const;
+	// Equal in every field but the link.
+	bool sameButLink(const PackedLayer &other) const;
+	bool operator==(const PackedLayer &other) const { return block_ == other.block_; }
+
+private:
+	detail::PackedBlock block_;
+};
+
+class PackedImage {
+public:
+	PackedImage() = default;
+	explicit PackedImage(const ImageInfo &info);
+
+	explicit operator bool() const { return bool(block_); }
+	ImagePtr unpack() const;
+
+	std::optional<Id> key() const noexcept;
+	std::string id() const;
+	std::string topLayer() const;
+	std::optional<Id> topLayerKey() const;
+	std::string digest() const;
+	std::vector<std::string> names() const;
+	bool operator==(const PackedImage &other) const { return block_ == other.block_; }
+
+private:
+	detail::PackedBlock block_;
+};
+
+} // namespace lw
