@@ -4,8 +4,8 @@
 // kHex, the 32 bytes of a hex name; kDigest, the 32 bytes of a "sha256:" digest;
 // kRaw, its length (LEB128) and its bytes. A list is its count (LEB128), then its
 // strings; an optional number a byte (0 absent, 1 present), then 8 bytes.
-// Layer: id, parent, diffDigest, compressedDiffDigest, created, diffSize, names, link
-// (last: withLink and sameButLink rewrite and compare what comes before it).
+// Layer: id, parent, diffDigest, compressedDiffDigest, created, diffSize, names (not
+// its link: see PackedLayer).
 // Image: id, topLayer, digest, created, names, bigDataNames.
 #include "packed_record.h"
 
@@ -69,7 +69,6 @@ void putNumber(std::string &out, const std::optional<std::int64_t> &n)
 class Cursor {
 public:
 	explicit Cursor(const detail::PackedBlock &block) : at_(block.begin() + kSizeBytes) {}
-	explicit Cursor(const std::uint8_t *at) : at_(at) {}
 
 	const std::uint8_t *at() const { return at_; }
 	std::size_t count()
@@ -150,17 +149,6 @@ private:
 	const std::uint8_t *at_;
 };
 
-// Where a layer's link starts: after id, parent, two digests, created, diffSize and
-// names.
-const std::uint8_t *linkOf(const detail::PackedBlock &block)
-{
-	Cursor c(block);
-	c.skip(5);
-	c.number();
-	c.skipList();
-	return c.at();
-}
-
 } // namespace
 
 namespace detail {
@@ -200,11 +188,10 @@ PackedLayer::PackedLayer(const LayerInfo &info)
 	putString(out, info.created);
 	putNumber(out, info.diffSize);
 	putList(out, info.names);
-	putString(out, info.link);
 	block_ = detail::PackedBlock(out);
 }
 
-LayerPtr PackedLayer::unpack() const
+LayerPtr PackedLayer::unpack(std::string_view link) const
 {
 	if (!block_)
 		return nullptr;
@@ -217,7 +204,7 @@ LayerPtr PackedLayer::unpack() const
 	info->created = c.string();
 	info->diffSize = c.number();
 	info->names = c.list();
-	info->link = c.string();
+	info->link = link;
 	return info;
 }
 
@@ -257,31 +244,6 @@ std::string PackedLayer::compressedDiffDigest() const
 	Cursor c(block_);
 	c.skip(3);
 	return c.string();
-}
-
-std::string PackedLayer::link() const
-{
-	return Cursor(linkOf(block_)).string();
-}
-
-PackedLayer PackedLayer::withLink(const std::string &link) const
-{
-	const std::uint8_t *fields = block_.begin() + kSizeBytes;
-	std::string out(reinterpret_cast<const char *>(fields), linkOf(block_) - fields);
-	putString(out, link);
-	PackedLayer packed;
-	packed.block_ = detail::PackedBlock(out);
-	return packed;
-}
-
-bool PackedLayer::sameButLink(const PackedLayer &other) const
-{
-	if (!block_ || !other.block_)
-		return !block_ && !other.block_;
-	const std::uint8_t *mine = linkOf(block_), *theirs = linkOf(other.block_);
-	std::size_t n = mine - block_.begin();
-	return n == std::size_t(theirs - other.block_.begin()) &&
-	       std::memcmp(block_.begin() + kSizeBytes, other.block_.begin() + kSizeBytes, n - kSizeBytes) == 0;
 }
 
 PackedImage::PackedImage(const ImageInfo &info)

@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 #include <string_view>
 
 namespace lw {
@@ -38,27 +39,25 @@ private:
 
 } // namespace detail
 
+// A layer as its layer.json says it: its link is its overlay's (another tree, read
+// apart), held beside it by whoever needs it (the store's CommittedLayer), so that
+// the block read is the block kept.
 class PackedLayer {
 public:
 	PackedLayer() = default;
-	explicit PackedLayer(const LayerInfo &info);
+	explicit PackedLayer(const LayerInfo &info); // all but its link
 
 	explicit operator bool() const { return bool(block_); }
-	LayerPtr unpack() const;
+	LayerPtr unpack(std::string_view link) const;
 
 	// The id as 32 bytes: none when the record's id is no id.
 	std::optional<Id> key() const noexcept;
 	std::string id() const;
 	std::string parent() const;
 	std::optional<Id> parentKey() const;
-	std::string link() const;
 	std::string diffDigest() const;
 	std::string compressedDiffDigest() const;
 
-	// The same record with its overlay's link.
-	PackedLayer withLink(const std::string &link) const;
-	// Equal in every field but the link.
-	bool sameButLink(const PackedLayer &other) const;
 	bool operator==(const PackedLayer &other) const { return block_ == other.block_; }
 
 private:

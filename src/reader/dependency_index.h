@@ -5,6 +5,7 @@
 #pragma once
 
 #include "id.h"
+#include "short_link.h"
 
 #include <algorithm>
 #include <functional>
@@ -52,7 +53,7 @@ private:
 };
 
 using DependencyIndex = DependencyIndexOf<Id, IdHash>;
-// A short link's claimants, by the link's name.
-using ClaimIndex = DependencyIndexOf<std::string, std::hash<std::string>>;
+// A short link's claimants, by the link.
+using ClaimIndex = DependencyIndexOf<ShortLink, ShortLinkHash>;
 
 } // namespace lw

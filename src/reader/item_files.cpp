@@ -130,7 +130,7 @@ OverlayFiles readOverlayFilesOnce(int treeFd, const std::string &id, int folderF
 	auto link = parseLinkFile(*linkText);
 	if (!link)
 		return out.problem = link.error().message, out;
-	out.link = *link;
+	out.link = *ShortLink::parse(*link); // parseLinkFile takes valid names only
 	out.linkBornNs = seen[0].btimeNs ? seen[0].btimeNs : seen[0].ctimeNs;
 
 	auto lowerText = readLooked(treeFd, id, paths::kLowerFile, kMaxSmallFileBytes, seen[1]);
@@ -138,7 +138,9 @@ OverlayFiles readOverlayFilesOnce(int treeFd, const std::string &id, int folderF
 		auto lower = parseLowerFile(*lowerText);
 		if (!lower)
 			return out.problem = lower.error().message, out;
-		out.lower = std::move(*lower);
+		out.lower.reserve(lower->size());
+		for (const auto &name : *lower)
+			out.lower.push_back(*ShortLink::parse(name)); // as link
 	} else if (lowerText.error().code == ENOENT) {
 		// No lower: a base layer, which iSulad marks with an empty/ folder.
 		auto empty = lookFurther(out, treeFd, id, std::string(paths::kEmptyDir));

@@ -7,6 +7,7 @@
 
 #include "identity.h"
 #include "packed_record.h"
+#include "short_link.h"
 
 #include <layerwatch/model.h>
 #include <layerwatch/store.h>
@@ -32,8 +33,8 @@ struct ItemState {
 };
 
 struct OverlayFiles : ItemState {
-	std::string link;
-	std::vector<std::string> lower; // nearest parent first; empty for a base layer
+	ShortLink link;
+	std::vector<ShortLink> lower; // nearest parent first; empty for a base layer
 	// When the link file was made: its birth time, or its change time where the
 	// filesystem keeps none. Of two layers naming the same link, the earlier keeps it.
 	std::int64_t linkBornNs = 0;

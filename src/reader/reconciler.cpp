@@ -12,13 +12,11 @@ namespace lw {
 
 namespace {
 
-// The store's record of a layer: what its layer.json said, with its overlay's link.
-// The validator's own once committed (Validator::shareCommitted): then no copy.
-PackedLayer layerInfoOf(const Validator &v, const std::string &id)
+// The store's record of a layer: what its layer.json said (the validator's own
+// block), with its overlay's link.
+detail::CommittedLayer layerInfoOf(const Validator &v, const std::string &id)
 {
-	const auto &link = v.overlay(id)->link;
-	const PackedLayer &read = v.layer(id)->info;
-	return read.link() == link ? read : read.withLink(link);
+	return {v.layer(id)->info, v.overlay(id)->link};
 }
 
 // Every id here is one the validator read from a valid folder name.
@@ -102,9 +100,9 @@ std::vector<Event> Reconciler::apply(Touched touched)
 	// made: a load's thousands of them (let go once told) then lie together, and
 	// their pages go back whole (Watcher: malloc_trim) rather than as holes between
 	// what stays.
-	std::vector<std::pair<std::size_t, PackedLayer>> layerRecords;
+	std::vector<std::pair<std::size_t, detail::CommittedLayer>> layerRecords;
 	std::vector<std::pair<std::size_t, PackedImage>> imageRecords;
-	auto tellLayer = [&](Event event, const PackedLayer &layer) {
+	auto tellLayer = [&](Event event, const detail::CommittedLayer &layer) {
 		layerRecords.emplace_back(events.size(), layer);
 		events.push_back(std::move(event));
 	};
@@ -128,7 +126,7 @@ std::vector<Event> Reconciler::apply(Touched touched)
 		if (!keep)
 			leavingLayers.insert(id);
 		else
-			validator_.shareCommitted(id, *current); // read again, the same
+			validator_.shareCommitted(id, current->record); // read again, the same
 	}
 	std::vector<std::string> queue(leavingLayers.begin(), leavingLayers.end());
 	for (std::size_t i = 0; i < queue.size(); ++i)
@@ -148,7 +146,7 @@ std::vector<Event> Reconciler::apply(Touched touched)
 			for (const Id &image : *images)
 				leavingImages.insert(image.hex());
 
-	std::vector<PackedLayer> removedLayers;
+	std::vector<detail::CommittedLayer> removedLayers;
 	std::set<std::string> removedLayerIds;
 	if (!leavingLayers.empty() || !leavingImages.empty()) {
 		Store::Transaction tx(store_);
@@ -164,9 +162,9 @@ std::vector<Event> Reconciler::apply(Touched touched)
 		for (const auto &id : leavingLayers) {
 			std::size_t depth = 0;
 			const auto *l = before->layers.find(idOf(id));
-			for (auto parent = l->parentKey(); parent && depth <= kMaxChainDepth; ++depth) {
+			for (auto parent = l->record.parentKey(); parent && depth <= kMaxChainDepth; ++depth) {
 				l = before->layers.find(*parent);
-				parent = l ? l->parentKey() : std::nullopt;
+				parent = l ? l->record.parentKey() : std::nullopt;
 			}
 			ordered.emplace_back(depth, idOf(id));
 		}
@@ -174,9 +172,9 @@ std::vector<Event> Reconciler::apply(Touched touched)
 			return a.first != b.first ? a.first > b.first : a.second < b.second;
 		});
 		for (const auto &[depth, id] : ordered) {
-			const PackedLayer &layer = *before->layers.find(id);
+			const auto &layer = *before->layers.find(id);
 			tx.removeLayer(id);
-			if (auto parent = layer.parentKey())
+			if (auto parent = layer.record.parentKey())
 				childrenOf_.remove(*parent, id);
 			layerFolders_.erase(id);
 			removedLayers.push_back(layer);
@@ -187,7 +185,7 @@ std::vector<Event> Reconciler::apply(Touched touched)
 	// The store has let go: now the links may go.
 	if (options_.commitLinks)
 		for (const auto &layer : removedLayers)
-			if (auto r = links::remove(rootFd_, layer.id(), layer.link()); !r)
+			if (auto r = links::remove(rootFd_, layer.record.id(), layer.link.view()); !r)
 				events.push_back({.type = EventType::Error, .message = "removing links: " + r.error().message});
 
 	// 2. What may enter: ready layers parent-first, each after its links exist;
@@ -210,11 +208,11 @@ std::vector<Event> Reconciler::apply(Touched touched)
 			commitProblems_.erase({ItemKind::Layer, id});
 			auto info = layerInfoOf(validator_, id);
 			std::string problem;
-			auto parent = info.parentKey(); // ready: an id or none
+			auto parent = info.record.parentKey(); // ready: an id or none
 			if (parent && !tx.state().layers.find(*parent))
 				problem = fmt::format("layer.json: parent {} not committed", parent->hex());
 			else if (options_.commitLinks)
-				if (auto r = links::create(rootFd_, id, info.link()); !r)
+				if (auto r = links::create(rootFd_, id, info.link.view()); !r)
 					problem = "links: " + r.error().message;
 			if (!problem.empty()) {
 				commitProblems_[{ItemKind::Layer, id}] = problem;
@@ -223,7 +221,6 @@ std::vector<Event> Reconciler::apply(Touched touched)
 				continue;
 			}
 			tx.putLayer(info);
-			validator_.shareCommitted(id, info);
 			if (parent)
 				childrenOf_.add(*parent, idOf(id));
 			layerFolders_[idOf(id)] = {validator_.overlay(id)->identity.folder, validator_.layer(id)->identity.folder};

@@ -121,7 +121,7 @@ std::vector<LayerPtr> Snapshot::chain(std::string_view imageId) const
 		if (!layer)
 			break;
 		out.push_back(layer->unpack());
-		next = layer->parentKey();
+		next = layer->record.parentKey();
 	}
 	return out;
 }
@@ -159,15 +159,15 @@ Store::Transaction::~Transaction()
 		store_.publish();
 }
 
-void Store::Transaction::putLayer(PackedLayer layer)
+void Store::Transaction::putLayer(detail::CommittedLayer layer)
 {
 	auto &s = store_.working_;
-	auto key = layer.key();
+	auto key = layer.record.key();
 	if (!key)
 		return; // no id: the reconciler commits none
 	const Id id = *key;
 	removeLayer(id);
-	auto diff = layer.diffDigest(), compressed = layer.compressedDiffDigest();
+	auto diff = layer.record.diffDigest(), compressed = layer.record.compressedDiffDigest();
 	addToIndex(s.layersByDigest, diff, id);
 	if (compressed != diff)
 		addToIndex(s.layersByDigest, compressed, id);
@@ -181,8 +181,8 @@ void Store::Transaction::removeLayer(const Id &id)
 	const auto *old = s.layers.find(id);
 	if (!old)
 		return;
-	removeFromIndex(s.layersByDigest, old->diffDigest(), id);
-	removeFromIndex(s.layersByDigest, old->compressedDiffDigest(), id);
+	removeFromIndex(s.layersByDigest, old->record.diffDigest(), id);
+	removeFromIndex(s.layersByDigest, old->record.compressedDiffDigest(), id);
 	s.layers.erase(id);
 	changed_ = true;
 }

@@ -4,6 +4,7 @@
 
 #include "id.h"
 #include "packed_record.h"
+#include "short_link.h"
 
 #include <layerwatch/store.h>
 
@@ -164,12 +165,22 @@ public:
 	}
 };
 
+// A committed layer: its record as read (the validator's own block) and its
+// overlay's short link.
+struct CommittedLayer {
+	PackedLayer record;
+	ShortLink link;
+
+	LayerPtr unpack() const { return record.unpack(link.view()); }
+	bool operator==(const CommittedLayer &) const = default;
+};
+
 // A record keyed by its own id (the store holds only records whose id is one).
 struct KeyOfRecord {
-	template <class Packed>
-	Id operator()(const Packed &record) const noexcept { return record.key().value_or(Id()); }
+	Id operator()(const PackedImage &image) const noexcept { return image.key().value_or(Id()); }
+	Id operator()(const CommittedLayer &layer) const noexcept { return layer.record.key().value_or(Id()); }
 };
-using LayerTable = ShardedTable<PackedLayer, KeyOfRecord, Id, IdHash>;
+using LayerTable = ShardedTable<CommittedLayer, KeyOfRecord, Id, IdHash>;
 using ImageTable = ShardedTable<PackedImage, KeyOfRecord, Id, IdHash>;
 // name or digest -> the ids that carry it, oldest first.
 using IdIndex = ShardedMap<std::vector<Id>>;
@@ -211,7 +222,7 @@ public:
 		~Transaction(); // commits
 
 		// Records whose id is an id (the reconciler commits no other).
-		void putLayer(PackedLayer layer);
+		void putLayer(detail::CommittedLayer layer);
 		void removeLayer(const Id &id);
 		void putImage(PackedImage image);
 		void removeImage(const Id &id);

@@ -224,7 +224,7 @@ void Validator::unclaim(const Id &id, const OverlayFiles &overlay, Touched &touc
 		holderOf_.erase(overlay.link);
 }
 
-void Validator::chooseHolder(const std::string &link)
+void Validator::chooseHolder(const ShortLink &link)
 {
 	const auto *claimants = claimsOf_.find(link);
 	if (!claimants) {
@@ -356,8 +356,7 @@ void Validator::shareCommitted(const std::string &id, const PackedLayer &committ
 {
 	auto parsed = Id::parse(id);
 	auto it = parsed ? layers_.find(*parsed) : layers_.end();
-	// The same record but for its link (the overlay's), or a newer read: keep that.
-	if (it != layers_.end() && it->second.info && committed.sameButLink(it->second.info))
+	if (it != layers_.end() && it->second.info && it->second.info == committed)
 		it->second.info = committed;
 }
 

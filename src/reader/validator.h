@@ -101,9 +101,8 @@ public:
 	const LayerFiles *layer(const std::string &id) const;
 	const ImageFiles *image(const std::string &id) const;
 
-	// The store's record of a layer or image committed: what was read (a layer's
-	// with its link). Kept in place of an equal one read, so that the item's strings
-	// are held once.
+	// The store's record of a layer or image committed: kept in place of an equal
+	// one read again, so that each record is held once.
 	void shareCommitted(const std::string &id, const PackedLayer &committed);
 	void shareCommitted(const std::string &id, const PackedImage &committed);
 
@@ -141,7 +140,7 @@ private:
 	Verdict judgeImage(const Id &id);
 	void claim(const Id &id, const OverlayFiles &overlay, Touched &touched);
 	void unclaim(const Id &id, const OverlayFiles &overlay, Touched &touched);
-	void chooseHolder(const std::string &link);
+	void chooseHolder(const ShortLink &link);
 	const ItemState *known(Tree tree, const Id &id) const;
 	// What a plan carries of the images pending on their manifest alone (ImageFiles::
 	// restChecked): every one for a listing, else those it reads.
@@ -167,7 +166,7 @@ private:
 	// (linkBornNs, then id), so that no listing order and no newcomer can take a link
 	// from a layer that has it (BEHAVIOUR.md, "Readiness and reasons").
 	ClaimIndex claimsOf_;
-	std::unordered_map<std::string, Id> holderOf_;
+	std::unordered_map<ShortLink, Id, ShortLinkHash> holderOf_;
 	// Images pending on their manifest alone (ImageFiles::restChecked): a plan carries
 	// them, so that their manifest's arrival is read alone.
 	std::unordered_set<Id, IdHash> partlyRead_;

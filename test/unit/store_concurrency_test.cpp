@@ -65,7 +65,7 @@ TEST_CASE("snapshots stay consistent while the writer commits")
 				LayerInfo layer{.id = idOf(round * 10 + level), .parent = parent};
 				layer.diffDigest = "sha256:" + layer.id;
 				parent = layer.id;
-				tx.putLayer(PackedLayer(layer));
+				tx.putLayer({PackedLayer(layer), *ShortLink::parse(std::string(kLinkLength, 'l'))});
 			}
 			tx.putImage(PackedImage(ImageInfo{
 				.id = idOf(1000000 + round), .names = {"img:" + std::to_string(round)}, .topLayer = parent}));
@@ -97,15 +97,16 @@ TEST_CASE("a snapshot never changes under its reader")
 	Store store;
 	{
 		Store::Transaction tx(store);
-		tx.putLayer(PackedLayer(LayerInfo{.id = idOf(1)}));
+		tx.putLayer({PackedLayer(LayerInfo{.id = idOf(1)}), *ShortLink::parse("abcdefghijklmnopqrstuvwxyz")});
 	}
 	Snapshot before = store.snapshot();
 	{
 		Store::Transaction tx(store);
 		tx.removeLayer(keyOf(1));
-		tx.putLayer(PackedLayer(LayerInfo{.id = idOf(2)}));
+		tx.putLayer({PackedLayer(LayerInfo{.id = idOf(2)}), *ShortLink::parse("abcdefghijklmnopqrstuvwxyz")});
 	}
-	CHECK(before.layer(idOf(1)));
+	REQUIRE(before.layer(idOf(1)));
+	CHECK(before.layer(idOf(1))->link == "abcdefghijklmnopqrstuvwxyz");
 	CHECK_FALSE(before.layer(idOf(2)));
 	CHECK_FALSE(store.snapshot().layer(idOf(1)));
 	CHECK(store.snapshot().generation() == before.generation() + 1);
