@@ -56,7 +56,7 @@ std::optional<Id> topLayerOf(const ImageFiles &files)
 	return files.info ? files.info.topLayerKey() : std::nullopt;
 }
 
-void insertHex(std::set<std::string> &into, const std::vector<Id> &ids)
+void insertHex(std::set<std::string> &into, const Dependants &ids)
 {
 	for (const Id &id : ids)
 		into.insert(id.hex());
