@@ -320,7 +320,10 @@ void Reconciler::reportPending(const Touched &touched, const std::set<std::strin
 		return it == commitProblems_.end() ? std::string() : it->second;
 	};
 	for (const auto &id : touched.overlays)
-		notePending(ItemKind::Overlay, id, reasonOf(ItemKind::Overlay, id, validator_.overlayVerdict(id)), events);
+	{
+		auto verdict = validator_.overlayVerdict(id);
+		notePending(ItemKind::Overlay, id, reasonOf(ItemKind::Overlay, id, verdict ? &*verdict : nullptr), events);
+	}
 	for (const auto &id : touched.layers) {
 		std::size_t told = events.size();
 		notePending(ItemKind::Layer, id, reasonOf(ItemKind::Layer, id, validator_.layerVerdict(id)), events);

@@ -136,9 +136,17 @@ bool Validator::shelve(Tree tree, const Id &id, const ItemState &state)
 	return true;
 }
 
-const Verdict *Validator::overlayVerdict(const std::string &id) const { return findHex(overlayVerdicts_, id); }
+std::optional<Verdict> Validator::overlayVerdict(const std::string &id) const
+{
+	const OverlayFiles *files = overlay(id);
+	return files ? std::optional<Verdict>(Verdict{files->problem.empty(), files->problem, 0}) : std::nullopt;
+}
 const Verdict *Validator::layerVerdict(const std::string &id) const { return findHex(layerVerdicts_, id); }
-const Verdict *Validator::imageVerdict(const std::string &id) const { return findHex(imageVerdicts_, id); }
+const Verdict *Validator::imageVerdict(const std::string &id) const
+{
+	const KeptImage *kept = findHex(images_, id);
+	return kept ? &kept->verdict : nullptr;
+}
 const OverlayFiles *Validator::overlay(const std::string &id) const { return findHex(overlays_, id); }
 const LayerFiles *Validator::layer(const std::string &id) const { return findHex(layers_, id); }
 const ImageFiles *Validator::image(const std::string &id) const { return findHex(images_, id); }
@@ -199,7 +207,7 @@ void Validator::adopt(Tree tree, const Id &id, ItemFiles files, Touched &touched
 			imagesOf_.add(*top, id);
 		if (image->restChecked)
 			partlyRead_.insert(id);
-		images_.emplace(id, std::move(*image));
+		images_.emplace(id, KeptImage{std::move(*image), {}});
 	}
 }
 
@@ -440,13 +448,6 @@ void Validator::settle(Touched &touched)
 		if (auto *images = imagesOf_.find(layer))
 			insertHex(touched.images, *images);
 
-	for (const auto &hex : touched.overlays) {
-		Id id = *Id::parse(hex); // touched holds ids only
-		if (auto *files = findIn(overlays_, id))
-			overlayVerdicts_[id] = {files->problem.empty(), files->problem, 0};
-		else
-			overlayVerdicts_.erase(id);
-	}
 	for (const Id &id : queue) {
 		layerVerdicts_.erase(id);
 		if (const auto *overlay = findIn(overlays_, id); overlay && overlay->problem.empty())
@@ -457,9 +458,8 @@ void Validator::settle(Touched &touched)
 			evaluateLayer(id);
 	for (const auto &hex : touched.images) {
 		Id id = *Id::parse(hex);
-		imageVerdicts_.erase(id);
-		if (images_.count(id))
-			imageVerdicts_[id] = judgeImage(id);
+		if (auto it = images_.find(id); it != images_.end())
+			it->second.verdict = judgeImage(id);
 	}
 }
 

@@ -93,7 +93,8 @@ public:
 	// Re-reads it only if its identity changed since it was read (stats only).
 	Touched recheck(Tree tree, const std::string &id);
 
-	const Verdict *overlayVerdict(const std::string &id) const;
+	// An overlay's verdict is its files' problem, if any: made when asked.
+	std::optional<Verdict> overlayVerdict(const std::string &id) const;
 	const Verdict *layerVerdict(const std::string &id) const;
 	const Verdict *imageVerdict(const std::string &id) const;
 
@@ -157,8 +158,14 @@ private:
 	ById<Identity> shelved_[3];
 	ById<OverlayFiles> overlays_;
 	ById<LayerFiles> layers_;
-	ById<ImageFiles> images_;
-	ById<Verdict> overlayVerdicts_, layerVerdicts_, imageVerdicts_;
+	// An image's verdict depends on its files and its top layer's: kept with its
+	// files (a map of their own cost a node each). A layer's is kept apart: it is
+	// judged from its overlay and its layer.json, either of which may be missing.
+	struct KeptImage : ImageFiles {
+		Verdict verdict;
+	};
+	ById<KeptImage> images_;
+	ById<Verdict> layerVerdicts_;
 	// Who depends on whom, from the files as last read.
 	DependencyIndex childrenOf_, imagesOf_;
 	// Short links: the usable overlays naming each link, and which of them holds it.
