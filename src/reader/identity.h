@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -60,6 +61,37 @@ FileId statId(int dirFd, const std::string &path, int extraFlags = 0);
 // What a probe saw, as the struct stat that a look before opening would give
 // (st_mode 0: absent).
 struct stat asLooked(const FileId &file);
+
+// The names an item's probe stats besides its folder, shared: the items of a tree
+// mostly probe the same ones (a settled image its images.json and manifest, a settled
+// overlay or layer none), and a plan copies them for each item it rechecks (after a
+// load, every image: its new watch comes with one more look).
+class ProbeNames {
+public:
+	ProbeNames() = default; // none
+	explicit ProbeNames(std::vector<std::string> names)
+		: names_(std::make_shared<const std::vector<std::string>>(std::move(names)))
+	{
+	}
+
+	const std::vector<std::string> &list() const
+	{
+		static const std::vector<std::string> none;
+		return names_ ? *names_ : none;
+	}
+	std::size_t size() const { return list().size(); }
+	const std::string &back() const { return list().back(); }
+	// These and one more (a copy: the list may be shared).
+	ProbeNames with(const std::string &name) const
+	{
+		std::vector<std::string> more = list();
+		more.push_back(name);
+		return ProbeNames(std::move(more));
+	}
+
+private:
+	std::shared_ptr<const std::vector<std::string>> names_;
+};
 
 // lstat of treeFd/<id> and of treeFd/<id>/<name> for each name: directory listings
 // and stats only, nothing read. Absent entries give a zero FileId.

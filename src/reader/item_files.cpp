@@ -14,21 +14,24 @@
 
 namespace lw {
 
-std::vector<std::string> overlayProbeNames()
+ProbeNames overlayProbeNames()
 {
 	// empty/ only matters without a lower file: it is looked at then (and joins the
 	// probe), which spares every layer with a parent a lookup, on a share a round trip.
-	return {std::string(paths::kLinkFile), std::string(paths::kLowerFile), std::string(paths::kDiffDir)};
+	static const ProbeNames names(
+		{std::string(paths::kLinkFile), std::string(paths::kLowerFile), std::string(paths::kDiffDir)});
+	return names;
 }
 
-std::vector<std::string> layerProbeNames(const std::string &id)
+ProbeNames layerProbeNames(const std::string &id)
 {
-	return {std::string(paths::kLayerJson), paths::tarSplitName(id)};
+	return ProbeNames({std::string(paths::kLayerJson), paths::tarSplitName(id)});
 }
 
-std::vector<std::string> imageProbeNames()
+ProbeNames imageProbeNames()
 {
-	return {std::string(paths::kImagesJson), std::string(paths::kManifest)};
+	static const ProbeNames names({std::string(paths::kImagesJson), std::string(paths::kManifest)});
+	return names;
 }
 
 namespace {
@@ -64,7 +67,7 @@ Files &failed(Files &out, const Error &error)
 template <class Files>
 bool probe(Files &out, int treeFd, const std::string &id, int folderFlags)
 {
-	out.identity = probeIdentity(treeFd, id, out.probeNames, folderFlags);
+	out.identity = probeIdentity(treeFd, id, out.probeNames.list(), folderFlags);
 	if (int err = identityError(out.identity)) {
 		out.problem = fmt::format("{}: {}", id, fs::describeErrno(err));
 		out.ioError = err;
@@ -98,7 +101,7 @@ std::optional<FileId> lookFurther(ItemState &out, int treeFd, const std::string 
 		out.ioError = found.error;
 		return std::nullopt;
 	}
-	out.probeNames.push_back(name);
+	out.probeNames = out.probeNames.with(name);
 	out.identity.files.push_back(found);
 	return found;
 }
@@ -109,7 +112,7 @@ Files settled(Files files)
 {
 	if (files.problem.empty() && files.ioError == 0) {
 		// Freed, not just emptied: thousands of items keep this state.
-		std::vector<std::string>().swap(files.probeNames);
+		files.probeNames = {};
 		std::vector<FileId>().swap(files.identity.files);
 	}
 	return files;
@@ -271,8 +274,7 @@ std::string readManifest(ImageFiles &out, int treeFd, const std::string &id)
 // tag rewrites it in place) and the manifest stay probed.
 void settleImage(ImageFiles &out)
 {
-	out.probeNames.resize(2);
-	out.probeNames.shrink_to_fit();
+	out.probeNames = imageProbeNames();
 	out.identity.files.resize(2);
 	out.identity.files.shrink_to_fit();
 }

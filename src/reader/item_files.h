@@ -24,7 +24,7 @@ namespace lw {
 // rewrites images.json in place).
 struct ItemState {
 	Identity identity;
-	std::vector<std::string> probeNames;
+	ProbeNames probeNames;
 	std::string problem; // empty: usable
 	// Not 0: the read failed on the way to the files (EIO, ESTALE, EACCES, EMFILE ...),
 	// problem says where. Such a read says nothing about the item: its last known
@@ -58,9 +58,9 @@ struct ImageFiles : ItemState {
 
 
 // The names every item's first probe covers, in the order of Identity::files.
-std::vector<std::string> overlayProbeNames();
-std::vector<std::string> layerProbeNames(const std::string &id);
-std::vector<std::string> imageProbeNames();
+ProbeNames overlayProbeNames();
+ProbeNames layerProbeNames(const std::string &id);
+ProbeNames imageProbeNames();
 
 // folderFlags: for the folder's statx (probeIdentity).
 OverlayFiles readOverlayFiles(int treeFd, const std::string &id, int folderFlags = 0);

@@ -125,7 +125,7 @@ bool unchanged(int fd, const ReadRequest::Known &known, bool forceFresh)
 		FileId folder = statId(fd, known.id.hex(), AT_STATX_FORCE_SYNC);
 		return folder == known.identity.folder;
 	}
-	return probeIdentity(fd, known.id.hex(), known.probeNames) == known.identity;
+	return probeIdentity(fd, known.id.hex(), known.probeNames.list()) == known.identity;
 }
 
 } // namespace

@@ -66,7 +66,7 @@ struct ReadRequest {
 	struct Known {
 		Id id; // 32 bytes: a remote tree's ticks keep one for every item
 
-		std::vector<std::string> probeNames;
+		ProbeNames probeNames;
 		Identity identity;
 		bool settled = false; // its own files are usable: nothing left to arrive
 	};

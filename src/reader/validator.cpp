@@ -22,7 +22,7 @@ namespace lw {
 namespace {
 
 // What a tree's items are probed for first, whatever else they hold.
-std::vector<std::string> probeNamesOf(Tree tree, const std::string &id)
+ProbeNames probeNamesOf(Tree tree, const std::string &id)
 {
 	if (tree == Tree::Overlay)
 		return overlayProbeNames();
