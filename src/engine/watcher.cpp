@@ -105,7 +105,7 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 	std::atomic<std::thread::id> loopThread{}; // with a loop of its own: its thread
 
 	uv_poll_t poll{};
-	uv_timer_t tickTimer{}, safetyTimer{}, pendingTimer{}, dueTimer{};
+	uv_timer_t tickTimer{}, safetyTimer{}, pendingTimer{}, dueTimer{}, scratchTimer{};
 	uv_async_t stopAsync{}, doneAsync{};
 	int openHandles = 0;
 	bool pollOpen = false;
@@ -348,6 +348,8 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 			events.push_back({.type = EventType::Error,
 					  .message = "start-up link cleanup: " + linkError->message + "; links are kept",
 					  .code = linkError->code});
+		if (loaded && coveredItems(plan, results) >= kScratchItems)
+			uv_timer_start(&scratchTimer, &Impl::onScratchTimer, 0, 0);
 		tellTrouble(policy.finished(plan, outcomes, nowMs()), events);
 		auto adopted = reconciler->adopt(std::move(results));
 		events.insert(events.end(), std::make_move_iterator(adopted.begin()), std::make_move_iterator(adopted.end()));
@@ -397,6 +399,22 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 		::malloc_trim(0);
 #endif
 	}
+
+	// The same after any later batch of thousands of items (the look that comes with
+	// the load's new watches, a storm of new images, a resync): on the next turn of the
+	// loop, once the batch's plan and results are gone. A batch of a few items, or an
+	// idle tick (its listing shared, nothing read), leaves nothing worth a trim.
+	static constexpr std::size_t kScratchItems = 1000;
+	static std::size_t coveredItems(const ReadPlan &plan, const std::vector<ReadResult> &results)
+	{
+		std::size_t n = 0;
+		for (const auto &[tree, p] : plan.trees)
+			n += p.read.size() + p.recheck.size();
+		for (const auto &r : results)
+			n += r.items.size() + r.gone.size();
+		return n;
+	}
+	static void onScratchTimer(uv_timer_t *) { releaseScratch(); }
 
 	// What is known of a tree, as a plan shares it. A remote tree's is kept and rebuilt
 	// only when it changed (its ticks carry it); a local tree is listed only on a
@@ -972,7 +990,7 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 		};
 		if (pollOpen)
 			close(&poll);
-		for (uv_timer_t *t : {&tickTimer, &safetyTimer, &pendingTimer, &dueTimer})
+		for (uv_timer_t *t : {&tickTimer, &safetyTimer, &pendingTimer, &dueTimer, &scratchTimer})
 			close(t);
 		close(&doneAsync);
 		close(&stopAsync);
@@ -1004,7 +1022,7 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 		int r = init(reinterpret_cast<uv_handle_t *>(&stopAsync), uv_async_init(loop, &stopAsync, &Impl::onStopAsync));
 		if (r == 0)
 			r = init(reinterpret_cast<uv_handle_t *>(&doneAsync), uv_async_init(loop, &doneAsync, &Impl::onDoneAsync));
-		for (uv_timer_t *t : {&tickTimer, &safetyTimer, &pendingTimer, &dueTimer})
+		for (uv_timer_t *t : {&tickTimer, &safetyTimer, &pendingTimer, &dueTimer, &scratchTimer})
 			if (r == 0)
 				r = init(reinterpret_cast<uv_handle_t *>(t), uv_timer_init(loop, t));
 		if (r < 0) {
