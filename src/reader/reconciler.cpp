@@ -12,11 +12,13 @@ namespace lw {
 
 namespace {
 
-// The store's record of a layer: what its layer.json said (the validator's own
-// block), with its overlay's link.
+// What the store is to hold of a layer as the validator has it now: what its
+// layer.json said (the validator's own block), its overlay's link, and the folders.
 detail::CommittedLayer layerInfoOf(const Validator &v, const std::string &id)
 {
-	return {v.layer(id)->info, v.overlay(id)->link};
+	const OverlayFiles &overlay = *v.overlay(id);
+	const LayerFiles &layer = *v.layer(id);
+	return {layer.info, overlay.link, overlay.identity.folder, layer.identity.folder};
 }
 
 // Every id here is one the validator read from a valid folder name.
@@ -118,11 +120,8 @@ std::vector<Event> Reconciler::apply(Touched touched)
 		const auto *current = before->layers.find(idOf(id));
 		if (!current)
 			continue;
-		const auto &folders = layerFolders_[idOf(id)];
-		bool keep = isReady(validator_.layerVerdict(id)) &&
-			    sameInode(folders.first, validator_.overlay(id)->identity.folder) &&
-			    sameInode(folders.second, validator_.layer(id)->identity.folder) &&
-			    *current == layerInfoOf(validator_, id);
+		// The same record and link, from the same folders.
+		bool keep = isReady(validator_.layerVerdict(id)) && *current == layerInfoOf(validator_, id);
 		if (!keep)
 			leavingLayers.insert(id);
 		else
@@ -135,10 +134,11 @@ std::vector<Event> Reconciler::apply(Touched touched)
 				if (leavingLayers.insert(child.hex()).second)
 					queue.push_back(child.hex());
 	for (const auto &id : touched.images) {
-		if (!before->images.find(idOf(id)))
+		const auto *committed = before->images.find(idOf(id));
+		if (!committed)
 			continue;
 		const auto *files = validator_.image(id);
-		if (!isReady(validator_.imageVerdict(id)) || !sameInode(imageFolders_[idOf(id)], files->identity.folder))
+		if (!isReady(validator_.imageVerdict(id)) || !sameInode(committed->folder, files->identity.folder))
 			leavingImages.insert(id);
 	}
 	for (const auto &layer : leavingLayers)
@@ -151,10 +151,9 @@ std::vector<Event> Reconciler::apply(Touched touched)
 	if (!leavingLayers.empty() || !leavingImages.empty()) {
 		Store::Transaction tx(store_);
 		for (const auto &id : leavingImages) {
-			const PackedImage &image = *before->images.find(idOf(id));
+			const PackedImage &image = before->images.find(idOf(id))->record;
 			tx.removeImage(idOf(id));
 			imagesOf_.remove(*image.topLayerKey(), idOf(id));
-			imageFolders_.erase(idOf(id));
 			tellImage({.type = EventType::ImageRemoved, .id = id}, image);
 		}
 		// Children before parents: deepest first, by their depth in the store.
@@ -176,7 +175,6 @@ std::vector<Event> Reconciler::apply(Touched touched)
 			tx.removeLayer(id);
 			if (auto parent = layer.record.parentKey())
 				childrenOf_.remove(*parent, id);
-			layerFolders_.erase(id);
 			removedLayers.push_back(layer);
 			removedLayerIds.insert(id.hex());
 			tellLayer({.type = EventType::LayerRemoved, .id = id.hex()}, layer);
@@ -223,7 +221,6 @@ std::vector<Event> Reconciler::apply(Touched touched)
 			tx.putLayer(info);
 			if (parent)
 				childrenOf_.add(*parent, idOf(id));
-			layerFolders_[idOf(id)] = {validator_.overlay(id)->identity.folder, validator_.layer(id)->identity.folder};
 			tellLayer({.type = EventType::LayerAdded, .id = id}, info);
 		}
 		for (const auto &id : imageCandidates) {
@@ -239,16 +236,16 @@ std::vector<Event> Reconciler::apply(Touched touched)
 				retry_.images.insert(id);
 				continue;
 			}
-			imageFolders_[idOf(id)] = files->identity.folder;
 			const auto *existing = tx.state().images.find(idOf(id));
-			if (existing && *existing == info) {
-				validator_.shareCommitted(id, *existing); // read again, the same
+			if (existing && existing->record == info) {
+				// Read again, the same (from the same folder: a new one has left above).
+				validator_.shareCommitted(id, existing->record);
 				continue;
 			}
 			bool update = existing != nullptr;
 			if (update)
-				imagesOf_.remove(*existing->topLayerKey(), idOf(id));
-			tx.putImage(info);
+				imagesOf_.remove(*existing->record.topLayerKey(), idOf(id));
+			tx.putImage({info, files->identity.folder});
 			imagesOf_.add(top, idOf(id));
 			tellImage({.type = update ? EventType::ImageUpdated : EventType::ImageAdded, .id = id}, info);
 		}

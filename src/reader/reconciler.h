@@ -73,9 +73,6 @@ private:
 	Store &store_;
 	ReconcileOptions options_;
 	Validator validator_;
-	// Folder identities of what is committed: a new inode means remove and add.
-	std::unordered_map<Id, std::pair<InodeId, InodeId>, IdHash> layerFolders_;
-	std::unordered_map<Id, InodeId, IdHash> imageFolders_;
 	// Who depends on whom among committed items.
 	DependencyIndex childrenOf_, imagesOf_;
 	// Ready items that could not be committed yet (a link failed): tried again.

@@ -114,7 +114,7 @@ std::vector<LayerPtr> Snapshot::chain(std::string_view imageId) const
 	std::vector<LayerPtr> out;
 	auto id = Id::parse(imageId);
 	const auto *image = id ? state_->images.find(*id) : nullptr;
-	auto next = image ? image->topLayerKey() : std::nullopt;
+	auto next = image ? image->record.topLayerKey() : std::nullopt;
 	// The store never holds a cycle, but a bound costs nothing.
 	while (next && out.size() <= 1024) {
 		const auto *layer = state_->layers.find(*next);
@@ -187,17 +187,17 @@ void Store::Transaction::removeLayer(const Id &id)
 	changed_ = true;
 }
 
-void Store::Transaction::putImage(PackedImage image)
+void Store::Transaction::putImage(detail::CommittedImage image)
 {
 	auto &s = store_.working_;
-	auto key = image.key();
+	auto key = image.record.key();
 	if (!key)
 		return; // no id: the reconciler commits none
 	const Id id = *key;
 	removeImage(id);
-	for (const auto &name : image.names())
+	for (const auto &name : image.record.names())
 		addToIndex(s.imagesByName, name, id);
-	addToIndex(s.imagesByDigest, image.digest(), id);
+	addToIndex(s.imagesByDigest, image.record.digest(), id);
 	s.images.put(std::move(image));
 	changed_ = true;
 }
@@ -208,9 +208,9 @@ void Store::Transaction::removeImage(const Id &id)
 	const auto *old = s.images.find(id);
 	if (!old)
 		return;
-	for (const auto &name : old->names())
+	for (const auto &name : old->record.names())
 		removeFromIndex(s.imagesByName, name, id);
-	removeFromIndex(s.imagesByDigest, old->digest(), id);
+	removeFromIndex(s.imagesByDigest, old->record.digest(), id);
 	s.images.erase(id);
 	changed_ = true;
 }

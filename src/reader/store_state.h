@@ -3,6 +3,7 @@
 #pragma once
 
 #include "id.h"
+#include "identity.h"
 #include "packed_record.h"
 #include "short_link.h"
 
@@ -165,23 +166,38 @@ public:
 	}
 };
 
-// A committed layer: its record as read (the validator's own block) and its
-// overlay's short link.
+// A committed layer: its record as read (the validator's own block), its overlay's
+// short link, and the folders it was committed from (overlay/RO/<id> and
+// overlay-layers/RO/<id>): a new inode under its id means a layer made anew, which is
+// removed and added.
 struct CommittedLayer {
 	PackedLayer record;
 	ShortLink link;
+	InodeId overlayFolder, layerFolder;
 
 	LayerPtr unpack() const { return record.unpack(link.view()); }
 	bool operator==(const CommittedLayer &) const = default;
 };
 
+// A committed image: its record and the folder it was committed from.
+struct CommittedImage {
+	PackedImage record;
+	InodeId folder;
+
+	ImagePtr unpack() const { return record.unpack(); }
+	bool operator==(const CommittedImage &) const = default;
+};
+
 // A record keyed by its own id (the store holds only records whose id is one).
 struct KeyOfRecord {
-	Id operator()(const PackedImage &image) const noexcept { return image.key().value_or(Id()); }
-	Id operator()(const CommittedLayer &layer) const noexcept { return layer.record.key().value_or(Id()); }
+	template <class Committed>
+	Id operator()(const Committed &committed) const noexcept
+	{
+		return committed.record.key().value_or(Id());
+	}
 };
 using LayerTable = ShardedTable<CommittedLayer, KeyOfRecord, Id, IdHash>;
-using ImageTable = ShardedTable<PackedImage, KeyOfRecord, Id, IdHash>;
+using ImageTable = ShardedTable<CommittedImage, KeyOfRecord, Id, IdHash>;
 // name or digest -> the ids that carry it, oldest first.
 using IdIndex = ShardedMap<std::vector<Id>>;
 
@@ -224,7 +240,7 @@ public:
 		// Records whose id is an id (the reconciler commits no other).
 		void putLayer(detail::CommittedLayer layer);
 		void removeLayer(const Id &id);
-		void putImage(PackedImage image);
+		void putImage(detail::CommittedImage image);
 		void removeImage(const Id &id);
 		// The working view, edits included.
 		const detail::StoreState &state() const { return store_.working_; }

@@ -67,8 +67,10 @@ TEST_CASE("snapshots stay consistent while the writer commits")
 				parent = layer.id;
 				tx.putLayer({PackedLayer(layer), *ShortLink::parse(std::string(kLinkLength, 'l'))});
 			}
-			tx.putImage(PackedImage(ImageInfo{
-				.id = idOf(1000000 + round), .names = {"img:" + std::to_string(round)}, .topLayer = parent}));
+			tx.putImage({PackedImage(ImageInfo{.id = idOf(1000000 + round),
+							   .names = {"img:" + std::to_string(round)},
+							   .topLayer = parent}),
+				     {}});
 		}
 		if (round >= 10) {
 			Store::Transaction tx(store);
