@@ -220,8 +220,8 @@ Result<void> FanotifySource::watchItem(Tree tree, const std::string &id)
 	// The same folder twice (a hard-linked path): keep one owner.
 	if (byKey_.count(*key))
 		return {};
-	byKey_[*key] = {tree, *parsed};
-	itemKeys_[t][*parsed] = *key;
+	auto entry = byKey_.emplace(*key, Target{tree, *parsed}).first;
+	itemKeys_[t][*parsed] = &entry->first;
 	++itemCounts_[t];
 	return {};
 }
@@ -245,7 +245,7 @@ void FanotifySource::unwatchItem(Tree tree, const std::string &id)
 	auto parsed = Id::parse(id);
 	auto &keys = itemKeys_[static_cast<int>(tree)];
 	if (auto it = parsed ? keys.find(*parsed) : keys.end(); it != keys.end())
-		forget(std::string(it->second));
+		forget(std::string(*it->second)); // a copy: forget() erases what it points at
 }
 
 bool FanotifySource::itemWatched(Tree tree, const std::string &id) const

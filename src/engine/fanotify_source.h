@@ -96,7 +96,9 @@ private:
 	SourceOutput output_;
 	UniqueFd fd_;
 	std::unordered_map<std::string, Target, KeyHash, std::equal_to<>> byKey_;
-	std::unordered_map<Id, std::string, IdHash> itemKeys_[3]; // per tree: id -> key
+	// Per tree: id -> its key in byKey_ (a node's key stays where it is while the node
+	// lives; forget() drops both).
+	std::unordered_map<Id, const std::string *, IdHash> itemKeys_[3];
 	std::string treeKeys_[3];
 	// Each tree's filesystem id and mount: an item folder on the same mount shares it.
 	std::string treeFsids_[3];
