@@ -168,26 +168,24 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 		}
 	}
 
-	void deliver(std::vector<Event> &events, EventSource source)
+	// records: those of events whose record is yet to be made (EventRecords), made
+	// just before each is told and let go after.
+	void deliver(std::vector<Event> &events, EventSource source, const EventRecords &records = {})
 	{
 		std::lock_guard lock(callbackMutex);
-		for (auto &e : events) {
+		auto nextLayer = records.layers.begin();
+		auto nextImage = records.images.begin();
+		for (std::size_t i = 0; i < events.size(); ++i) {
+			Event &e = events[i];
 			e.source = source;
-			if (e.type == EventType::Error) {
-				++errors;
-				log(LogLevel::Error, e.message);
-			} else if (e.type == EventType::Pending) {
-				log(LogLevel::Info, fmt::format("pending {} {}: {}", e.kind, e.id, e.reason));
-			}
-			if (detached || !onEvent)
-				continue;
-			try {
-				onEvent(e);
-			} catch (const std::exception &ex) {
-				log(LogLevel::Error, fmt::format("event callback threw: {}", ex.what()));
-			} catch (...) {
-				log(LogLevel::Error, "event callback threw");
-			}
+			bool made = false;
+			if (nextLayer != records.layers.end() && nextLayer->first == i)
+				e.layer = (nextLayer++)->second.unpack(), made = true;
+			if (nextImage != records.images.end() && nextImage->first == i)
+				e.image = (nextImage++)->second.unpack(), made = true;
+			tellOne(e);
+			if (made)
+				e.layer.reset(), e.image.reset();
 		}
 		std::uint64_t count = reconciler->pendingCount();
 		bool told = std::any_of(events.begin(), events.end(), [](const Event &e) { return e.type == EventType::Pending; });
@@ -197,6 +195,25 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 		if (this->source) {
 			watches = this->source->watchCount();
 			marks = this->source->markCount();
+		}
+	}
+
+	void tellOne(const Event &e)
+	{
+		if (e.type == EventType::Error) {
+			++errors;
+			log(LogLevel::Error, e.message);
+		} else if (e.type == EventType::Pending) {
+			log(LogLevel::Info, fmt::format("pending {} {}: {}", e.kind, e.id, e.reason));
+		}
+		if (detached || !onEvent)
+			return;
+		try {
+			onEvent(e);
+		} catch (const std::exception &ex) {
+			log(LogLevel::Error, fmt::format("event callback threw: {}", ex.what()));
+		} catch (...) {
+			log(LogLevel::Error, "event callback threw");
 		}
 	}
 
@@ -351,9 +368,11 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 		if (loaded && coveredItems(plan, results) >= kScratchItems)
 			uv_timer_start(&scratchTimer, &Impl::onScratchTimer, 0, 0);
 		tellTrouble(policy.finished(plan, outcomes, nowMs()), events);
-		auto adopted = reconciler->adopt(std::move(results));
+		EventRecords records;
+		auto adopted = reconciler->adopt(std::move(results), &records);
+		records.shift(events.size());
 		events.insert(events.end(), std::make_move_iterator(adopted.begin()), std::make_move_iterator(adopted.end()));
-		reconcile(std::move(events), source);
+		reconcile(std::move(events), source, records);
 		if (!loaded) {
 			loaded = true;
 			auto snap = store.snapshot();
@@ -517,14 +536,14 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 	}
 
 	// Delivers, then follows what may still change with content watches.
-	void reconcile(std::vector<Event> events, EventSource source)
+	void reconcile(std::vector<Event> events, EventSource source, const EventRecords &records = {})
 	{
 		settleShortLinks(events);
 		settleGoneLinks();
 		updateWatches(events);
 		if (std::any_of(events.begin(), events.end(), [](const Event &e) { return e.type == EventType::Pending; }))
 			pendingBackoffMs = kPendingFirstMs;
-		deliver(events, source);
+		deliver(events, source, records);
 		noteShelves();
 		schedulePendingCheck();
 	}
@@ -556,8 +575,9 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 			auto it = shortLinksToSettle.find(e.id);
 			if (it == shortLinksToSettle.end())
 				continue;
-			if (e.type == EventType::LayerAdded && e.layer)
-				links::removeOtherShortLinks(rootFd->get(), e.id, e.layer->link, it->second);
+			// (Its record may be made only as it is told: the link from the store.)
+			if (auto layer = e.type == EventType::LayerAdded ? store.snapshot().layer(e.id) : nullptr)
+				links::removeOtherShortLinks(rootFd->get(), e.id, layer->link, it->second);
 			else if (e.type == EventType::Pending && e.kind != "image")
 				(void)links::remove(rootFd->get(), e.id, it->second); // proved not ready: no links
 			else

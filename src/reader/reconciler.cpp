@@ -51,12 +51,28 @@ std::vector<Event> Reconciler::initialLoad()
 	return events;
 }
 
-std::vector<Event> Reconciler::adopt(std::vector<ReadResult> results)
+void EventRecords::shift(std::size_t by)
+{
+	for (auto &entry : layers)
+		entry.first += by;
+	for (auto &entry : images)
+		entry.first += by;
+}
+
+void EventRecords::fillAll(std::vector<Event> &events) const
+{
+	for (const auto &[at, layer] : layers)
+		events[at].layer = layer.unpack();
+	for (const auto &[at, image] : images)
+		events[at].image = image.unpack();
+}
+
+std::vector<Event> Reconciler::adopt(std::vector<ReadResult> results, EventRecords *deferred)
 {
 	Touched touched;
 	for (auto &result : results)
 		touched.merge(validator_.adopt(std::move(result)));
-	return apply(std::move(touched));
+	return apply(std::move(touched), deferred);
 }
 
 std::vector<Event> Reconciler::rescan(Validator::TreeSet trees)
@@ -92,24 +108,22 @@ std::vector<Event> Reconciler::recheck(const std::vector<std::pair<Tree, std::st
 	return apply(std::move(touched));
 }
 
-std::vector<Event> Reconciler::apply(Touched touched)
+std::vector<Event> Reconciler::apply(Touched touched, EventRecords *deferred)
 {
 	touched.merge(retry_);
 	retry_ = {};
 	std::vector<Event> events;
 	auto before = store_.state();
-	// Each event's record is unpacked last, after everything that stays has been
-	// made: a load's thousands of them (let go once told) then lie together, and
-	// their pages go back whole (Watcher: malloc_trim) rather than as holes between
-	// what stays.
-	std::vector<std::pair<std::size_t, detail::CommittedLayer>> layerRecords;
-	std::vector<std::pair<std::size_t, PackedImage>> imageRecords;
+	// Each event's record is made last (or by the caller as it tells it), after
+	// everything that stays has been made: a load's thousands of them (let go once
+	// told) do not lie as holes between what stays.
+	EventRecords records;
 	auto tellLayer = [&](Event event, const detail::CommittedLayer &layer) {
-		layerRecords.emplace_back(events.size(), layer);
+		records.layers.emplace_back(events.size(), layer);
 		events.push_back(std::move(event));
 	};
 	auto tellImage = [&](Event event, const PackedImage &image) {
-		imageRecords.emplace_back(events.size(), image);
+		records.images.emplace_back(events.size(), image);
 		events.push_back(std::move(event));
 	};
 
@@ -252,10 +266,10 @@ std::vector<Event> Reconciler::apply(Touched touched)
 	}
 	touched.images.insert(imageCandidates.begin(), imageCandidates.end());
 	reportPending(touched, removedLayerIds, events);
-	for (const auto &[at, layer] : layerRecords)
-		events[at].layer = layer.unpack();
-	for (const auto &[at, image] : imageRecords)
-		events[at].image = image.unpack();
+	if (deferred)
+		*deferred = std::move(records);
+	else
+		records.fillAll(events);
 	return events;
 }
 

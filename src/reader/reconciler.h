@@ -32,6 +32,19 @@ struct ReconcileOptions {
 	std::size_t maxPendingItems = kDefaultMaxPendingItems;
 };
 
+// The records of a batch's events (Event::layer, Event::image), left to be made as
+// each event is told: a load's thousands of LayerInfo and ImageInfo are then never all
+// held at once. Each is listed with its event's index, in order.
+struct EventRecords {
+	std::vector<std::pair<std::size_t, detail::CommittedLayer>> layers;
+	std::vector<std::pair<std::size_t, PackedImage>> images;
+
+	// Events were put before them.
+	void shift(std::size_t by);
+	// Fills in every record now.
+	void fillAll(std::vector<Event> &events) const;
+};
+
 class Reconciler {
 public:
 	// rootFd stays owned by the caller.
@@ -41,7 +54,9 @@ public:
 	// (when committing links), then a full rescan.
 	std::vector<Event> initialLoad();
 	// Takes what readTree() read (on whatever thread) and reconciles it all at once.
-	std::vector<Event> adopt(std::vector<ReadResult> results);
+	// With deferred, the events' records are left for the caller to make as it tells
+	// them (EventRecords), else they are filled in.
+	std::vector<Event> adopt(std::vector<ReadResult> results, EventRecords *deferred = nullptr);
 	// A rescan of some trees (all by default): changed identities only.
 	std::vector<Event> rescan(Validator::TreeSet trees = Validator::kAllTrees);
 	// One id of one tree, as after an event.
@@ -62,7 +77,7 @@ public:
 	bool hasRetries() const { return !retry_.empty(); }
 
 private:
-	std::vector<Event> apply(Touched touched);
+	std::vector<Event> apply(Touched touched, EventRecords *deferred = nullptr);
 	void reportPending(const Touched &touched, const std::set<std::string> &removedLayers,
 			   std::vector<Event> &events);
 	void notePending(ItemKind kind, const std::string &id, const std::string &reason, std::vector<Event> &events);

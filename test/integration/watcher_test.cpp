@@ -174,6 +174,42 @@ TEST_CASE("a pull in iSulad's order: layers parent-first, then one image, never 
 	CHECK(std::string(stats.backend) == lw::test::backendName());
 }
 
+TEST_CASE("the load's events carry their records, made as each is told, equal to the store's")
+{
+	lw::test::TempDir tmp;
+	std::string root = tmp / "s";
+	SlowWriter w(root);
+	std::string a = id4("aaaa"), b = id4("bbbb"), image = id4("cccc");
+	w.layer(a, "");
+	w.layer(b, a);
+	w.imageJson(image, b, {"busybox:latest"});
+	w.config(image);
+	w.manifest(image);
+	Running run(root); // the load reads them all in one batch
+	auto all = run.log.entries();
+	auto snap = run.watcher->snapshot();
+	int layers = 0, images = 0;
+	for (const auto &e : all) {
+		if (e.event.type == EventType::LayerAdded) {
+			++layers;
+			REQUIRE(e.event.layer);
+			REQUIRE(snap.layer(e.event.id));
+			CHECK(*e.event.layer == *snap.layer(e.event.id));
+			CHECK(e.event.layer->link == w.link(e.event.id));
+		} else if (e.event.type == EventType::ImageAdded) {
+			++images;
+			REQUIRE(e.event.image);
+			REQUIRE(snap.image(e.event.id));
+			CHECK(*e.event.image == *snap.image(e.event.id));
+			CHECK(e.event.image->names == std::vector<std::string>{"busybox:latest"});
+			CHECK(e.event.image->topLayer == b);
+		}
+	}
+	CHECK(layers == 2);
+	CHECK(images == 1);
+	CHECK(snap.layer(b)->parent == a);
+}
+
 TEST_CASE("an image before its layers is pending, then added; a tag rewrite is an update; removals in order")
 {
 	lw::test::TempDir tmp;
