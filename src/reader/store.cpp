@@ -24,8 +24,8 @@ auto sortedValues(const Table &table)
 	return out;
 }
 
-template <class Table>
-auto lookupAll(const detail::IdIndex &index, const Table &table, std::string_view key)
+template <class Index, class Table>
+auto lookupAll(const Index &index, const Table &table, const typename Index::Lookup &key)
 {
 	std::vector<decltype(table.find(Id())->unpack())> out;
 	if (const auto *ids = index.find(key))
@@ -43,29 +43,32 @@ auto lookupOne(const Table &table, std::string_view hex)
 	return found ? found->unpack() : nullptr;
 }
 
-void addToIndex(detail::IdIndex &index, const std::string &key, const Id &id)
+// Files id under key (a name, or a digest), last; an empty key files nothing.
+template <class Index>
+void addToIndex(Index &index, std::string_view name, const Id &id)
 {
-	if (key.empty())
+	if (name.empty())
 		return;
-	std::vector<Id> ids;
+	typename Index::Key key(name);
+	detail::IdList ids;
 	if (const auto *old = index.find(key))
 		ids = *old;
-	ids.erase(std::remove(ids.begin(), ids.end(), id), ids.end());
-	ids.push_back(id);
-	index.set(key, std::move(ids));
+	ids.add(id);
+	index.set(std::move(key), std::move(ids));
 }
 
-void removeFromIndex(detail::IdIndex &index, const std::string &key, const Id &id)
+template <class Index>
+void removeFromIndex(Index &index, std::string_view name, const Id &id)
 {
-	const auto *old = key.empty() ? nullptr : index.find(key);
+	typename Index::Key key(name);
+	const auto *old = name.empty() ? nullptr : index.find(key);
 	if (!old)
 		return;
-	std::vector<Id> ids = *old;
-	ids.erase(std::remove(ids.begin(), ids.end(), id), ids.end());
-	if (ids.empty())
-		index.erase(key);
+	detail::IdList ids = *old;
+	if (ids.remove(id))
+		index.set(std::move(key), std::move(ids));
 	else
-		index.set(key, std::move(ids));
+		index.erase(key);
 }
 
 const StoreState &emptyState()
@@ -75,6 +78,60 @@ const StoreState &emptyState()
 }
 
 } // namespace
+
+namespace detail {
+
+DigestKey::DigestKey(std::string_view digest)
+{
+	constexpr std::string_view kSha256 = "sha256:";
+	auto id = digest.starts_with(kSha256) ? Id::parse(digest.substr(kSha256.size())) : std::nullopt;
+	if (id)
+		sha256_ = *id;
+	else
+		other_ = digest;
+}
+
+const Id *IdList::begin() const
+{
+	const Id *one = std::get_if<Id>(&ids_);
+	return one ? one : std::get<std::vector<Id>>(ids_).data();
+}
+
+std::size_t IdList::size() const
+{
+	return std::holds_alternative<Id>(ids_) ? 1 : std::get<std::vector<Id>>(ids_).size();
+}
+
+void IdList::add(const Id &id)
+{
+	if (const Id *one = std::get_if<Id>(&ids_)) {
+		if (*one != id)
+			ids_ = std::vector<Id>{*one, id};
+		return;
+	}
+	auto &ids = std::get<std::vector<Id>>(ids_);
+	ids.erase(std::remove(ids.begin(), ids.end(), id), ids.end());
+	if (ids.empty())
+		ids_ = id;
+	else
+		ids.push_back(id);
+}
+
+bool IdList::remove(const Id &id)
+{
+	if (const Id *one = std::get_if<Id>(&ids_)) {
+		if (*one == id)
+			ids_ = std::vector<Id>();
+	} else {
+		auto &ids = std::get<std::vector<Id>>(ids_);
+		ids.erase(std::remove(ids.begin(), ids.end(), id), ids.end());
+		if (ids.size() == 1)
+			ids_ = Id(ids.front());
+	}
+	return size() != 0;
+}
+
+} // namespace detail
 
 Snapshot::Snapshot() : state_(std::shared_ptr<const StoreState>(), &emptyState()) {}
 Snapshot::Snapshot(std::shared_ptr<const StoreState> state) : state_(std::move(state)) {}
@@ -101,12 +158,12 @@ ImagePtr Snapshot::imageByName(std::string_view name) const
 
 std::vector<ImagePtr> Snapshot::imagesByDigest(std::string_view digest) const
 {
-	return lookupAll(state_->imagesByDigest, state_->images, digest);
+	return lookupAll(state_->imagesByDigest, state_->images, detail::DigestKey(digest));
 }
 
 std::vector<LayerPtr> Snapshot::layersByDigest(std::string_view digest) const
 {
-	return lookupAll(state_->layersByDigest, state_->layers, digest);
+	return lookupAll(state_->layersByDigest, state_->layers, detail::DigestKey(digest));
 }
 
 std::vector<LayerPtr> Snapshot::chain(std::string_view imageId) const

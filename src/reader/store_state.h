@@ -17,6 +17,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_set>
+#include <variant>
 #include <vector>
 
 namespace lw {
@@ -48,8 +49,8 @@ public:
 	};
 	struct EntryEqual {
 		using is_transparent = void;
-		static Key keyOf(const Key &key) { return key; }
-		static Key keyOf(const Entry &entry) { return KeyOf{}(entry); }
+		static const Key &keyOf(const Key &key) { return key; }
+		static decltype(auto) keyOf(const Entry &entry) { return KeyOf{}(entry); }
 		template <class A, class B>
 		bool operator()(const A &a, const B &b) const { return keyOf(a) == keyOf(b); }
 	};
@@ -138,32 +139,68 @@ private:
 	std::size_t size_ = 0;
 };
 
-// The table as a map of string keys to values.
-template <class V>
+// The table as a map of keys to values: string keys looked up by string_view, or
+// keys of another type (Lookup = K).
+template <class K, class V>
 struct KeyedEntry {
-	std::string key;
+	K key;
 	V value;
 };
-template <class V>
 struct KeyOfEntry {
-	std::string_view operator()(const KeyedEntry<V> &entry) const { return entry.key; }
+	template <class Entry>
+	const auto &operator()(const Entry &entry) const noexcept { return entry.key; }
 };
-template <class V>
-class ShardedMap : public ShardedTable<KeyedEntry<V>, KeyOfEntry<V>> {
-	using Base = ShardedTable<KeyedEntry<V>, KeyOfEntry<V>>;
+template <class V, class K = std::string, class L = std::string_view, class Hash = KeyHash>
+class ShardedMap : public ShardedTable<KeyedEntry<K, V>, KeyOfEntry, L, Hash> {
+	using Base = ShardedTable<KeyedEntry<K, V>, KeyOfEntry, L, Hash>;
 
 public:
-	const V *find(std::string_view key) const
+	using Key = K;
+	using Lookup = L;
+
+	const V *find(const Lookup &key) const
 	{
 		const auto *entry = Base::find(key);
 		return entry ? &entry->value : nullptr;
 	}
-	void set(const std::string &key, V value) { Base::put({key, std::move(value)}); }
+	void set(K key, V value) { Base::put({std::move(key), std::move(value)}); }
 	template <class F>
 	void forEach(F &&f) const
 	{
-		Base::forEach([&](const KeyedEntry<V> &entry) { f(entry.key, entry.value); });
+		Base::forEach([&](const KeyedEntry<K, V> &entry) { f(entry.key, entry.value); });
 	}
+};
+
+// A digest as an index key: a "sha256:" one as its 32 bytes, in place; any other as
+// it is. An index by digest holds one for every image and two for every layer.
+class DigestKey {
+public:
+	explicit DigestKey(std::string_view digest);
+	bool operator==(const DigestKey &) const = default;
+	std::size_t hash() const noexcept { return other_.empty() ? sha256_.hash() : KeyHash{}(other_); }
+
+private:
+	Id sha256_;
+	std::string other_; // empty for a sha256 digest
+};
+struct DigestKeyHash {
+	std::size_t operator()(const DigestKey &key) const noexcept { return key.hash(); }
+};
+
+// The ids filed under a name or digest, oldest first. Most keys have one, held in
+// place; a vector only for more.
+class IdList {
+public:
+	const Id *begin() const;
+	const Id *end() const { return begin() + size(); }
+	std::size_t size() const;
+	// To the end (moved there if it was in).
+	void add(const Id &id);
+	// False once none is left.
+	bool remove(const Id &id);
+
+private:
+	std::variant<std::vector<Id>, Id> ids_; // an empty vector: none
 };
 
 // A committed layer: its record as read (the validator's own block), its overlay's
@@ -199,15 +236,16 @@ struct KeyOfRecord {
 using LayerTable = ShardedTable<CommittedLayer, KeyOfRecord, Id, IdHash>;
 using ImageTable = ShardedTable<CommittedImage, KeyOfRecord, Id, IdHash>;
 // name or digest -> the ids that carry it, oldest first.
-using IdIndex = ShardedMap<std::vector<Id>>;
+using NameIndex = ShardedMap<IdList>;
+using DigestIndex = ShardedMap<IdList, DigestKey, DigestKey, DigestKeyHash>;
 
 struct StoreState {
 	std::uint64_t generation = 0;
 	LayerTable layers;
 	ImageTable images;
-	IdIndex imagesByName;   // name -> ids, newest last
-	IdIndex imagesByDigest; // digest -> ids
-	IdIndex layersByDigest; // diff or compressed digest -> ids
+	NameIndex imagesByName;     // name -> ids, newest last
+	DigestIndex imagesByDigest; // digest -> ids
+	DigestIndex layersByDigest; // diff or compressed digest -> ids
 
 	void freeze()
 	{

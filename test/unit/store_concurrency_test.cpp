@@ -149,3 +149,58 @@ TEST_CASE("the shards grow with the map, and a snapshot from before a growth kee
 	CHECK(kept.back().second.find(idOf(7)) != nullptr);
 	CHECK(map.size() == 39999);
 }
+
+TEST_CASE("names and digests file ids oldest first, whatever the digest's form")
+{
+	Store store;
+	auto image = [](int n, std::vector<std::string> names, std::string digest) {
+		return detail::CommittedImage{PackedImage(ImageInfo{.id = idOf(n), .names = std::move(names),
+								    .topLayer = idOf(9), .digest = std::move(digest)}),
+					      {}};
+	};
+	std::string sha = "sha256:" + idOf(77);
+	{
+		Store::Transaction tx(store);
+		tx.putImage(image(1, {"app:1", "app:latest"}, sha));
+		tx.putImage(image(2, {"app:latest"}, sha));
+		tx.putImage(image(3, {"other"}, "md5:not-a-sha256"));
+		tx.putLayer({PackedLayer(LayerInfo{.id = idOf(9), .diffDigest = sha, .compressedDiffDigest = sha}),
+			     *ShortLink::parse(std::string(kLinkLength, 'a'))});
+	}
+	auto snap = store.snapshot();
+	REQUIRE(snap.imageByName("app:latest"));
+	CHECK(snap.imageByName("app:latest")->id == idOf(2)); // the newest
+	CHECK(snap.imageByName("app:1")->id == idOf(1));
+	auto bySha = snap.imagesByDigest(sha);
+	REQUIRE(bySha.size() == 2);
+	CHECK(bySha[0]->id == idOf(1));
+	CHECK(bySha[1]->id == idOf(2));
+	REQUIRE(snap.imagesByDigest("md5:not-a-sha256").size() == 1);
+	CHECK(snap.imagesByDigest("md5:not-a-sha256")[0]->id == idOf(3));
+	CHECK(snap.imagesByDigest("sha256:" + std::string(64, 'A')).empty()); // no sha256: its own key
+	CHECK(snap.layersByDigest(sha).size() == 1); // diff and compressed the same: once
+	CHECK(snap.imagesByDigest("").empty());
+
+	{
+		Store::Transaction tx(store);
+		tx.putImage(image(1, {"app:1", "app:latest"}, sha)); // written again: now the newest
+	}
+	CHECK(store.snapshot().imageByName("app:latest")->id == idOf(1));
+	{
+		Store::Transaction tx(store);
+		tx.removeImage(keyOf(1));
+	}
+	snap = store.snapshot();
+	CHECK(snap.imageByName("app:latest")->id == idOf(2));
+	CHECK_FALSE(snap.imageByName("app:1"));
+	CHECK(snap.imagesByDigest(sha).size() == 1);
+	{
+		Store::Transaction tx(store);
+		tx.removeImage(keyOf(2));
+		tx.removeImage(keyOf(3));
+	}
+	snap = store.snapshot();
+	CHECK_FALSE(snap.imageByName("app:latest"));
+	CHECK(snap.imagesByDigest(sha).empty());
+	CHECK(snap.imagesByDigest("md5:not-a-sha256").empty());
+}
