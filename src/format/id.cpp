@@ -28,6 +28,20 @@ std::optional<Id> Id::parse(std::string_view hex)
 	return id;
 }
 
+namespace {
+constexpr std::string_view kSha256 = "sha256:";
+} // namespace
+
+std::optional<Id> Id::parseDigest(std::string_view digest)
+{
+	return digest.starts_with(kSha256) ? parse(digest.substr(kSha256.size())) : std::nullopt;
+}
+
+std::string Id::digest() const
+{
+	return std::string(kSha256) + hex();
+}
+
 std::string Id::hex() const
 {
 	static constexpr char kDigits[] = "0123456789abcdef";

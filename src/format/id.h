@@ -24,6 +24,9 @@ public:
 	static std::optional<Id> parse(std::string_view hex);
 	// As the hex name in the stores' folders.
 	std::string hex() const;
+	// The id of a "sha256:<hex>" digest, nothing for any other string; and back.
+	static std::optional<Id> parseDigest(std::string_view digest);
+	std::string digest() const;
 	// Its 32 bytes, as kept in a packed record (packed_record.h).
 	static Id fromBytes(const std::uint8_t *bytes)
 	{

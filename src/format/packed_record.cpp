@@ -18,7 +18,6 @@ namespace lw {
 namespace {
 
 enum Tag : std::uint8_t { kRaw = 0, kHex = 1, kDigest = 2 };
-constexpr std::string_view kSha256 = "sha256:";
 constexpr std::size_t kSizeBytes = sizeof(std::uint32_t);
 
 void putCount(std::string &out, std::size_t n)
@@ -40,9 +39,8 @@ void putString(std::string &out, std::string_view s)
 {
 	if (auto id = Id::parse(s))
 		return putId(out, kHex, *id);
-	if (s.starts_with(kSha256))
-		if (auto id = Id::parse(s.substr(kSha256.size())))
-			return putId(out, kDigest, *id);
+	if (auto id = Id::parseDigest(s))
+		return putId(out, kDigest, *id);
 	out.push_back(static_cast<char>(kRaw));
 	putCount(out, s.size());
 	out.append(s);
@@ -68,7 +66,12 @@ void putNumber(std::string &out, const std::optional<std::int64_t> &n)
 // Reads a block's fields in order. Blocks are made here only, so it trusts them.
 class Cursor {
 public:
-	explicit Cursor(const detail::PackedBlock &block) : at_(block.begin() + kSizeBytes) {}
+	// At the block's first field, or past the first `skip` (strings all).
+	explicit Cursor(const detail::PackedBlock &block, int skip = 0) : at_(block.begin() + kSizeBytes)
+	{
+		while (skip-- > 0)
+			skipString();
+	}
 
 	const std::uint8_t *at() const { return at_; }
 	std::size_t count()
@@ -87,7 +90,7 @@ public:
 		case kHex:
 			return idAt().hex();
 		case kDigest:
-			return std::string(kSha256) + idAt().hex();
+			return idAt().digest();
 		default: {
 			std::size_t n = count();
 			std::string s(reinterpret_cast<const char *>(at_), n);
@@ -132,12 +135,6 @@ public:
 		at_ += 8;
 		return n;
 	}
-	void skip(int strings)
-	{
-		while (strings-- > 0)
-			skipString();
-	}
-
 private:
 	Id idAt()
 	{
@@ -220,30 +217,22 @@ std::string PackedLayer::id() const
 
 std::string PackedLayer::parent() const
 {
-	Cursor c(block_);
-	c.skip(1);
-	return c.string();
+	return Cursor(block_, 1).string();
 }
 
 std::optional<Id> PackedLayer::parentKey() const
 {
-	Cursor c(block_);
-	c.skip(1);
-	return c.key();
+	return Cursor(block_, 1).key();
 }
 
 std::string PackedLayer::diffDigest() const
 {
-	Cursor c(block_);
-	c.skip(2);
-	return c.string();
+	return Cursor(block_, 2).string();
 }
 
 std::string PackedLayer::compressedDiffDigest() const
 {
-	Cursor c(block_);
-	c.skip(3);
-	return c.string();
+	return Cursor(block_, 3).string();
 }
 
 PackedImage::PackedImage(const ImageInfo &info)
@@ -285,30 +274,22 @@ std::string PackedImage::id() const
 
 std::string PackedImage::topLayer() const
 {
-	Cursor c(block_);
-	c.skip(1);
-	return c.string();
+	return Cursor(block_, 1).string();
 }
 
 std::optional<Id> PackedImage::topLayerKey() const
 {
-	Cursor c(block_);
-	c.skip(1);
-	return c.key();
+	return Cursor(block_, 1).key();
 }
 
 std::string PackedImage::digest() const
 {
-	Cursor c(block_);
-	c.skip(2);
-	return c.string();
+	return Cursor(block_, 2).string();
 }
 
 std::vector<std::string> PackedImage::names() const
 {
-	Cursor c(block_);
-	c.skip(4);
-	return c.list();
+	return Cursor(block_, 4).list();
 }
 
 } // namespace lw

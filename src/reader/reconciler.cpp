@@ -14,7 +14,7 @@ namespace {
 
 // What the store is to hold of a layer as the validator has it now: what its
 // layer.json said (the validator's own block), its overlay's link, and the folders.
-detail::CommittedLayer layerInfoOf(const Validator &v, const std::string &id)
+detail::CommittedLayer committedLayerOf(const Validator &v, const std::string &id)
 {
 	const OverlayFiles &overlay = *v.overlay(id);
 	const LayerFiles &layer = *v.layer(id);
@@ -135,7 +135,7 @@ std::vector<Event> Reconciler::apply(Touched touched, EventRecords *deferred)
 		if (!current)
 			continue;
 		// The same record and link, from the same folders.
-		bool keep = isReady(validator_.layerVerdict(id)) && *current == layerInfoOf(validator_, id);
+		bool keep = isReady(validator_.layerVerdict(id)) && *current == committedLayerOf(validator_, id);
 		if (!keep)
 			leavingLayers.insert(id);
 		else
@@ -218,7 +218,7 @@ std::vector<Event> Reconciler::apply(Touched touched, EventRecords *deferred)
 			if (tx.state().layers.find(idOf(id)))
 				continue;
 			commitProblems_.erase({ItemKind::Layer, id});
-			auto info = layerInfoOf(validator_, id);
+			auto info = committedLayerOf(validator_, id);
 			std::string problem;
 			auto parent = info.record.parentKey(); // ready: an id or none
 			if (parent && !tx.state().layers.find(*parent))

@@ -83,9 +83,7 @@ namespace detail {
 
 DigestKey::DigestKey(std::string_view digest)
 {
-	constexpr std::string_view kSha256 = "sha256:";
-	auto id = digest.starts_with(kSha256) ? Id::parse(digest.substr(kSha256.size())) : std::nullopt;
-	if (id)
+	if (auto id = Id::parseDigest(digest))
 		sha256_ = *id;
 	else
 		other_ = digest;
