@@ -5,39 +5,27 @@
 #pragma once
 
 #include "id.h"
+#include "ids_in_place.h"
 #include "short_link.h"
 
 #include <algorithm>
 #include <functional>
 #include <string>
 #include <unordered_map>
-#include <variant>
 #include <vector>
 
 namespace lw {
 
-// A key's dependants: sorted, no repeats, never empty. Most keys have one, held in
-// place; a vector only for more.
-class Dependants {
+// A key's dependants: sorted, no repeats, never empty.
+class Dependants : public IdsInPlace {
 public:
-	explicit Dependants(const Id &first) : ids_(first) {}
-
-	const Id *begin() const
-	{
-		const Id *one = std::get_if<Id>(&ids_);
-		return one ? one : std::get<Many>(ids_).data();
-	}
-	const Id *end() const { return begin() + size(); }
-	std::size_t size() const { return std::holds_alternative<Id>(ids_) ? 1 : std::get<Many>(ids_).size(); }
+	explicit Dependants(const Id &first) : IdsInPlace(first) {}
 
 	void insert(const Id &id)
 	{
-		if (const Id *one = std::get_if<Id>(&ids_)) {
-			if (*one != id)
-				ids_ = *one < id ? Many{*one, id} : Many{id, *one};
+		if (size() == 1 && *begin() == id)
 			return;
-		}
-		auto &ids = std::get<Many>(ids_);
+		auto &ids = edit();
 		auto at = std::lower_bound(ids.begin(), ids.end(), id);
 		if (at == ids.end() || *at != id)
 			ids.insert(at, id);
@@ -45,22 +33,15 @@ public:
 	// False when none would be left (the caller drops the key).
 	bool erase(const Id &id)
 	{
-		if (const Id *one = std::get_if<Id>(&ids_))
-			return *one != id;
-		auto &ids = std::get<Many>(ids_);
+		if (size() == 1)
+			return *begin() != id;
+		auto &ids = edit();
 		auto at = std::lower_bound(ids.begin(), ids.end(), id);
 		if (at != ids.end() && *at == id)
 			ids.erase(at);
-		if (ids.size() == 1)
-			ids_ = Id(ids.front());
-		else if (ids.capacity() > 2 * ids.size())
-			ids.shrink_to_fit(); // a base layer's thousands of children, gone
+		settle();
 		return true;
 	}
-
-private:
-	using Many = std::vector<Id>;
-	std::variant<Id, Many> ids_;
 };
 
 template <class Key, class Hash>

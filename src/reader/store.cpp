@@ -89,43 +89,27 @@ DigestKey::DigestKey(std::string_view digest)
 		other_ = digest;
 }
 
-const Id *IdList::begin() const
-{
-	const Id *one = std::get_if<Id>(&ids_);
-	return one ? one : std::get<std::vector<Id>>(ids_).data();
-}
-
-std::size_t IdList::size() const
-{
-	return std::holds_alternative<Id>(ids_) ? 1 : std::get<std::vector<Id>>(ids_).size();
-}
-
 void IdList::add(const Id &id)
 {
-	if (const Id *one = std::get_if<Id>(&ids_)) {
-		if (*one != id)
-			ids_ = std::vector<Id>{*one, id};
-		return;
-	}
-	auto &ids = std::get<std::vector<Id>>(ids_);
+	// One or none, the usual case: no vector.
+	if (size() == 0 || (size() == 1 && *begin() == id))
+		return setOne(id);
+	auto &ids = edit();
 	ids.erase(std::remove(ids.begin(), ids.end(), id), ids.end());
-	if (ids.empty())
-		ids_ = id;
-	else
-		ids.push_back(id);
+	ids.push_back(id);
+	settle();
 }
 
 bool IdList::remove(const Id &id)
 {
-	if (const Id *one = std::get_if<Id>(&ids_)) {
-		if (*one == id)
-			ids_ = std::vector<Id>();
-	} else {
-		auto &ids = std::get<std::vector<Id>>(ids_);
-		ids.erase(std::remove(ids.begin(), ids.end(), id), ids.end());
-		if (ids.size() == 1)
-			ids_ = Id(ids.front());
+	if (size() == 1) {
+		if (*begin() == id)
+			clear();
+		return size() != 0;
 	}
+	auto &ids = edit();
+	ids.erase(std::remove(ids.begin(), ids.end(), id), ids.end());
+	settle();
 	return size() != 0;
 }
 

@@ -4,6 +4,7 @@
 
 #include "id.h"
 #include "identity.h"
+#include "ids_in_place.h"
 #include "packed_record.h"
 #include "short_link.h"
 
@@ -17,7 +18,6 @@
 #include <string>
 #include <string_view>
 #include <unordered_set>
-#include <variant>
 #include <vector>
 
 namespace lw {
@@ -187,22 +187,15 @@ struct DigestKeyHash {
 	std::size_t operator()(const DigestKey &key) const noexcept { return key.hash(); }
 };
 
-// The ids filed under a name or digest, oldest first. Most keys have one, held in
-// place; a vector only for more.
-class IdList {
+// The ids filed under a name or digest, oldest first.
+class IdList : public IdsInPlace {
 public:
-	const Id *begin() const;
-	const Id *end() const { return begin() + size(); }
-	std::size_t size() const;
+	IdList() = default;
 	// To the end (moved there if it was in).
 	void add(const Id &id);
 	// False once none is left.
 	bool remove(const Id &id);
-
-private:
-	std::variant<std::vector<Id>, Id> ids_; // an empty vector: none
 };
-
 // A committed layer: its record as read (the validator's own block), its overlay's
 // short link, and the folders it was committed from (overlay/RO/<id> and
 // overlay-layers/RO/<id>): a new inode under its id means a layer made anew, which is
