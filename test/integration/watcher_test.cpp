@@ -77,6 +77,15 @@ public:
 		writeFile(root_ + "/overlay-images/" + id + "/" + bigDataFileName("sha256:" + id), "{}");
 		pause();
 	}
+	// A base layer, one on it, and an image "busybox:latest" on that: all of it but
+	// the image's manifest.
+	void pullAllButManifest(const std::string &base, const std::string &top, const std::string &image)
+	{
+		layer(base, "");
+		layer(top, base);
+		imageJson(image, top, {"busybox:latest"});
+		config(image);
+	}
 	void manifest(const std::string &id)
 	{
 		Manifest m;
@@ -135,10 +144,7 @@ TEST_CASE("a pull in iSulad's order: layers parent-first, then one image, never 
 	SlowWriter w(root);
 	Running run(root);
 	std::string a = id4("aaaa"), b = id4("bbbb"), image = id4("cccc");
-	w.layer(a, "");
-	w.layer(b, a);
-	w.imageJson(image, b, {"busybox:latest"});
-	w.config(image);
+	w.pullAllButManifest(a, b, image);
 	REQUIRE(run.log.waitForEvent(EventType::LayerAdded, b));
 	// Everything but the manifest is there: the image must wait.
 	REQUIRE(run.log.waitFor([&](const auto &all) {
@@ -180,10 +186,7 @@ TEST_CASE("the load's events carry their records, made as each is told, equal to
 	std::string root = tmp / "s";
 	SlowWriter w(root);
 	std::string a = id4("aaaa"), b = id4("bbbb"), image = id4("cccc");
-	w.layer(a, "");
-	w.layer(b, a);
-	w.imageJson(image, b, {"busybox:latest"});
-	w.config(image);
+	w.pullAllButManifest(a, b, image);
 	w.manifest(image);
 	Running run(root); // the load reads them all in one batch
 	auto all = run.log.entries();
