@@ -63,11 +63,13 @@ Executor::~Executor()
 
 Result<void> Executor::post(Work work)
 {
-	std::lock_guard lock(core_->mutex);
+	std::unique_lock lock(core_->mutex);
 	if (core_->shut)
 		return makeError(ECANCELED, "executor: shut down");
 	core_->queue.push_back(std::move(work));
 	if (core_->idle >= core_->queue.size()) {
+		// Notified off the lock, so that the worker woken does not wait for it.
+		lock.unlock();
 		core_->ready.notify_one();
 		return {};
 	}
