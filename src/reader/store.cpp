@@ -24,13 +24,15 @@ auto sortedValues(const Table &table)
 	return out;
 }
 
-template <class Index, class Table>
-auto lookupAll(const Index &index, const Table &table, const typename Index::Lookup &key)
+// The items filed under key whose record carries it (carries(record)): an entry may
+// hold others, of strings with the same hash.
+template <class Table, class Carries>
+auto lookupAll(const detail::Index &index, const Table &table, std::string_view key, Carries carries)
 {
 	std::vector<decltype(table.find(Id())->unpack())> out;
-	if (const auto *ids = index.find(key))
+	if (const auto *ids = key.empty() ? nullptr : index.find(detail::indexKey(key)))
 		for (const Id &id : *ids)
-			if (const auto *item = table.find(id))
+			if (const auto *item = table.find(id); item && carries(item->record))
 				out.push_back(item->unpack());
 	return out;
 }
@@ -43,30 +45,30 @@ auto lookupOne(const Table &table, std::string_view hex)
 	return found ? found->unpack() : nullptr;
 }
 
-// Files id under key (a name, or a digest), last; an empty key files nothing.
-template <class Index>
-void addToIndex(Index &index, std::string_view name, const Id &id)
+// Files id under name (a name, or a digest), last; an empty one files nothing.
+void addToIndex(detail::Index &index, std::string_view name, const Id &id)
 {
 	if (name.empty())
 		return;
-	typename Index::Key key(name);
+	auto key = detail::indexKey(name);
 	detail::IdList ids;
 	if (const auto *old = index.find(key))
 		ids = *old;
 	ids.add(id);
-	index.set(std::move(key), std::move(ids));
+	index.set(key, std::move(ids));
 }
 
-template <class Index>
-void removeFromIndex(Index &index, std::string_view name, const Id &id)
+// (Of two of an item's strings with one hash, the first removes it, the second finds
+// it gone: an id is filed under a key while any of its strings has that hash.)
+void removeFromIndex(detail::Index &index, std::string_view name, const Id &id)
 {
-	typename Index::Key key(name);
+	auto key = detail::indexKey(name);
 	const auto *old = name.empty() ? nullptr : index.find(key);
 	if (!old)
 		return;
 	detail::IdList ids = *old;
 	if (ids.remove(id))
-		index.set(std::move(key), std::move(ids));
+		index.set(key, std::move(ids));
 	else
 		index.erase(key);
 }
@@ -81,12 +83,9 @@ const StoreState &emptyState()
 
 namespace detail {
 
-DigestKey::DigestKey(std::string_view digest)
+std::uint64_t indexKey(std::string_view text) noexcept
 {
-	if (auto id = Id::parseDigest(digest))
-		sha256_ = *id;
-	else
-		other_ = digest;
+	return std::hash<std::string_view>{}(text);
 }
 
 void IdList::add(const Id &id)
@@ -134,18 +133,24 @@ ImagePtr Snapshot::image(std::string_view id) const
 
 ImagePtr Snapshot::imageByName(std::string_view name) const
 {
-	auto all = lookupAll(state_->imagesByName, state_->images, name);
+	auto all = lookupAll(state_->imagesByName, state_->images, name, [&](const PackedImage &record) {
+		auto names = record.names();
+		return std::find(names.begin(), names.end(), name) != names.end();
+	});
 	return all.empty() ? nullptr : all.back();
 }
 
 std::vector<ImagePtr> Snapshot::imagesByDigest(std::string_view digest) const
 {
-	return lookupAll(state_->imagesByDigest, state_->images, detail::DigestKey(digest));
+	return lookupAll(state_->imagesByDigest, state_->images, digest,
+			 [&](const PackedImage &record) { return record.digest() == digest; });
 }
 
 std::vector<LayerPtr> Snapshot::layersByDigest(std::string_view digest) const
 {
-	return lookupAll(state_->layersByDigest, state_->layers, detail::DigestKey(digest));
+	return lookupAll(state_->layersByDigest, state_->layers, digest, [&](const PackedLayer &record) {
+		return record.diffDigest() == digest || record.compressedDiffDigest() == digest;
+	});
 }
 
 std::vector<LayerPtr> Snapshot::chain(std::string_view imageId) const

@@ -171,20 +171,13 @@ public:
 	}
 };
 
-// A digest as an index key: a "sha256:" one as its 32 bytes, in place; any other as
-// it is. An index by digest holds one for every image and two for every layer.
-class DigestKey {
-public:
-	explicit DigestKey(std::string_view digest);
-	bool operator==(const DigestKey &) const = default;
-	std::size_t hash() const noexcept { return other_.empty() ? sha256_.hash() : KeyHash{}(other_); }
-
-private:
-	Id sha256_;
-	std::string other_; // empty for a sha256 digest
-};
-struct DigestKeyHash {
-	std::size_t operator()(const DigestKey &key) const noexcept { return key.hash(); }
+// What an index files a name or digest under: its hash, 8 bytes, in place of the
+// string (an index holds a digest for every image and two for every layer, and a name
+// for every tag). Strings of one hash share an entry: a lookup keeps only the items
+// whose record carries the string asked for.
+std::uint64_t indexKey(std::string_view text) noexcept;
+struct IndexKeyHash {
+	std::size_t operator()(std::uint64_t key) const noexcept { return key; } // a hash already
 };
 
 // The ids filed under a name or digest, oldest first.
@@ -228,17 +221,17 @@ struct KeyOfRecord {
 };
 using LayerTable = ShardedTable<CommittedLayer, KeyOfRecord, Id, IdHash>;
 using ImageTable = ShardedTable<CommittedImage, KeyOfRecord, Id, IdHash>;
-// name or digest -> the ids that carry it, oldest first.
-using NameIndex = ShardedMap<IdList>;
-using DigestIndex = ShardedMap<IdList, DigestKey, DigestKey, DigestKeyHash>;
+// indexKey(name or digest) -> the ids that carry it (or a string of its hash),
+// oldest first.
+using Index = ShardedMap<IdList, std::uint64_t, std::uint64_t, IndexKeyHash>;
 
 struct StoreState {
 	std::uint64_t generation = 0;
 	LayerTable layers;
 	ImageTable images;
-	NameIndex imagesByName;     // name -> ids, newest last
-	DigestIndex imagesByDigest; // digest -> ids
-	DigestIndex layersByDigest; // diff or compressed digest -> ids
+	Index imagesByName;   // name -> ids, newest last
+	Index imagesByDigest; // digest -> ids
+	Index layersByDigest; // diff or compressed digest -> ids
 
 	void freeze()
 	{

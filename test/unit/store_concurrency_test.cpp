@@ -204,3 +204,36 @@ TEST_CASE("names and digests file ids oldest first, whatever the digest's form")
 	CHECK(snap.imagesByDigest(sha).empty());
 	CHECK(snap.imagesByDigest("md5:not-a-sha256").empty());
 }
+
+TEST_CASE("an index entry shared by strings of one hash gives only the items that carry the string asked for")
+{
+	// As if "app:wanted" and another image's name had one hash: the index files that
+	// image under the key of a name it does not carry (and of a digest, likewise).
+	auto state = std::make_shared<detail::StoreState>();
+	std::string sha = "sha256:" + idOf(77), otherSha = "sha256:" + idOf(78);
+	state->images.put({PackedImage(ImageInfo{.id = idOf(1), .names = {"app:other"}, .topLayer = idOf(9),
+						 .digest = otherSha}),
+			   {}});
+	state->images.put({PackedImage(ImageInfo{.id = idOf(2), .names = {"app:wanted"}, .topLayer = idOf(9),
+						 .digest = sha}),
+			   {}});
+	state->layers.put({PackedLayer(LayerInfo{.id = idOf(9), .diffDigest = otherSha}),
+			   *ShortLink::parse(std::string(kLinkLength, 'a'))});
+	auto file = [](detail::Index &index, std::string_view key, std::vector<int> ids) {
+		detail::IdList list;
+		for (int n : ids)
+			list.add(keyOf(n));
+		index.set(detail::indexKey(key), std::move(list));
+	};
+	file(state->imagesByName, "app:wanted", {2, 1}); // 1, the newest, does not carry it
+	file(state->imagesByDigest, sha, {1, 2});
+	file(state->layersByDigest, sha, {9});
+	Snapshot snap(state);
+	REQUIRE(snap.imageByName("app:wanted"));
+	CHECK(snap.imageByName("app:wanted")->id == idOf(2));
+	CHECK_FALSE(snap.imageByName("app:other")); // filed under no key of its own here
+	auto bySha = snap.imagesByDigest(sha);
+	REQUIRE(bySha.size() == 1);
+	CHECK(bySha[0]->id == idOf(2));
+	CHECK(snap.layersByDigest(sha).empty());
+}
