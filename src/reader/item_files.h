@@ -7,6 +7,7 @@
 
 #include "identity.h"
 #include "packed_record.h"
+#include "rare_string.h"
 #include "short_link.h"
 
 #include <layerwatch/model.h>
@@ -25,7 +26,7 @@ namespace lw {
 struct ItemState {
 	Identity identity;
 	ProbeNames probeNames;
-	std::string problem; // empty: usable
+	RareString problem; // empty: usable
 	// Not 0: the read failed on the way to the files (EIO, ESTALE, EACCES, EMFILE ...),
 	// problem says where. Such a read says nothing about the item: its last known
 	// state stands and it is read again later (DESIGN.md section 4).

@@ -346,7 +346,7 @@ Touched Validator::readNow(const ReadRequest &request, std::vector<Error> *error
 			errors->push_back(result.treeError);
 		for (const auto &item : result.items)
 			if (const ItemState &s = stateOf(item.files); s.ioError)
-				errors->push_back({s.ioError, fmt::format("{}/{}: {}", treeName(result.tree), item.id, s.problem)});
+				errors->push_back({s.ioError, fmt::format("{}/{}: {}", treeName(result.tree), item.id, s.problem.str())});
 	}
 	return adopt(std::move(result));
 }
@@ -513,7 +513,7 @@ Verdict Validator::judgeLayer(const Id &id) const
 							: fmt::format("overlay: missing (no {}/{})", paths::kOverlayRO, id.hex()));
 	}
 	if (!overlay->problem.empty())
-		return notReady("overlay: " + overlay->problem);
+		return notReady("overlay: " + overlay->problem.str());
 	if (const auto *holder = findIn(holderOf_, overlay->link); holder && *holder != id)
 		return notReady(fmt::format("link: already used by {}", holder->hex()));
 	if (!files) {

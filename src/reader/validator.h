@@ -43,9 +43,14 @@ const char *treeName(Tree tree);     // "overlay/RO", ...
 const char *kindName(ItemKind kind); // "overlay", "layer", "image"
 
 struct Verdict {
+	Verdict() = default;
+	Verdict(bool ready, RareString reason, std::uint32_t depth)
+		: ready(ready), depth(depth), reason(std::move(reason))
+	{
+	}
 	bool ready = false;
-	std::string reason;     // when not ready
-	std::size_t depth = 0;  // layers: ancestors in the chain
+	std::uint32_t depth = 0; // layers: ancestors in the chain (at most kMaxChainDepth)
+	RareString reason;       // when not ready
 };
 
 // The ids whose verdicts may have changed in one step.

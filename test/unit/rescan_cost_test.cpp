@@ -90,7 +90,7 @@ TEST_CASE("a large batch is read on several threads and lands whole")
 			++ready;
 		else if (v->reason == id + ".tar-split.gz: missing")
 			++broken;
-		else if (v->reason.find("layer.json: parent ") == 0)
+		else if (v->reason.str().find("layer.json: parent ") == 0)
 			++waiting;
 	}
 	CHECK(ready == 150);
