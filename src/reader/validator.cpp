@@ -215,7 +215,14 @@ void Validator::claim(const Id &id, const OverlayFiles &overlay, Touched &touche
 {
 	if (!overlay.problem.empty())
 		return;
+	// A link's one claimant holds it unnamed (holderOf_). A second one coming names
+	// the first, if it held the link before this step (rather than came in it too:
+	// then the earlier of the two takes it, in settle()).
+	if (const auto *before = claimsOf_.find(overlay.link); before && before->size() == 1 &&
+	    !holderOf_.count(overlay.link) && !claimedInStep_.count(*before->begin()))
+		holderOf_.emplace(overlay.link, *before->begin());
 	claimsOf_.add(overlay.link, id);
+	claimedInStep_.insert(id);
 	insertHex(touched.layers, *claimsOf_.find(overlay.link));
 }
 
@@ -235,8 +242,8 @@ void Validator::unclaim(const Id &id, const OverlayFiles &overlay, Touched &touc
 void Validator::chooseHolder(const ShortLink &link)
 {
 	const auto *claimants = claimsOf_.find(link);
-	if (!claimants) {
-		holderOf_.erase(link);
+	if (!claimants || claimants->size() == 1) {
+		holderOf_.erase(link); // none, or the one claimant: it holds the link unnamed
 		return;
 	}
 	if (auto h = holderOf_.find(link);
@@ -453,6 +460,7 @@ void Validator::settle(Touched &touched)
 		if (const auto *overlay = findIn(overlays_, id); overlay && overlay->problem.empty())
 			chooseHolder(overlay->link);
 	}
+	claimedInStep_.clear();
 	for (const Id &id : queue)
 		if (overlays_.count(id) || layers_.count(id))
 			evaluateLayer(id);

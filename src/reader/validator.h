@@ -177,8 +177,11 @@ private:
 	// The holder keeps it while it names it; a new holder is the earliest claimant
 	// (linkBornNs, then id), so that no listing order and no newcomer can take a link
 	// from a layer that has it (BEHAVIOUR.md, "Readiness and reasons").
+	// A link's only claimant holds it without an entry here (most links have one).
 	ClaimIndex claimsOf_;
 	std::unordered_map<ShortLink, Id, ShortLinkHash> holderOf_;
+	// Overlays claimed in this step (one adopt() of a read): no holder yet.
+	std::unordered_set<Id, IdHash> claimedInStep_;
 	// Images pending on their manifest alone (ImageFiles::restChecked): a plan carries
 	// them, so that their manifest's arrival is read alone.
 	std::unordered_set<Id, IdHash> partlyRead_;
