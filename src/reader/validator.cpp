@@ -332,6 +332,19 @@ void Validator::attachPartlyRead(ReadRequest &request) const
 Touched Validator::adopt(ReadResult result)
 {
 	Touched touched;
+	// Every id of the read is touched (forget() says so again for each): told here,
+	// all at once, the touched sets are made before what is kept of the items, not
+	// between them, where a load's tens of thousands of them would leave holes in
+	// the heap once let go.
+	auto &ids = result.tree == Tree::Images ? touched.images : touched.layers;
+	for (const auto &hex : result.gone)
+		if (isValidId(hex))
+			ids.insert(hex);
+	for (const auto &item : result.items)
+		if (isValidId(item.id) && !stateOf(item.files).ioError)
+			ids.insert(item.id);
+	if (result.tree == Tree::Overlay)
+		touched.overlays = touched.layers;
 	// The reader lists and reads only valid ids.
 	for (const auto &hex : result.gone)
 		if (auto id = Id::parse(hex))
@@ -477,18 +490,19 @@ const Verdict &Validator::evaluateLayer(const Id &id)
 		return *known;
 	// Walk up to the first ancestor already judged (or a base, or a gap), then judge
 	// on the way back down: parents before children, with no recursion.
+	// (A chain is at most kMaxChainDepth long before it is judged too deep, and the
+	// search for a cycle along it allocates nothing: what is allocated here between
+	// the verdicts kept would stay as holes in the heap.)
 	std::vector<Id> path;
-	ById<std::size_t> position;
 	std::optional<std::size_t> cycleStart;
 	Id current = id;
 	for (;;) {
 		if (layerVerdicts_.count(current))
 			break;
-		if (auto p = position.find(current); p != position.end()) {
-			cycleStart = p->second;
+		if (auto p = std::find(path.begin(), path.end(), current); p != path.end()) {
+			cycleStart = static_cast<std::size_t>(p - path.begin());
 			break;
 		}
-		position[current] = path.size();
 		path.push_back(current);
 		auto *files = findIn(layers_, current);
 		if (!files || !files->problem.empty())
@@ -561,11 +575,10 @@ Verdict Validator::judgeImage(const Id &id)
 	if (!files.problem.empty())
 		return {false, files.problem, 0};
 	const Id topId = *files.info.topLayerKey(); // usable: parsed, and checked an id
-	const std::string top = topId.hex();
 	if (!overlays_.count(topId) && !layers_.count(topId))
-		return {false, fmt::format("images.json: layer {} not ready (missing)", top), 0};
+		return {false, fmt::format("images.json: layer {} not ready (missing)", topId.hex()), 0};
 	if (!evaluateLayer(topId).ready)
-		return {false, fmt::format("images.json: layer {} not ready", top), 0};
+		return {false, fmt::format("images.json: layer {} not ready", topId.hex()), 0};
 	return {true, {}, 0};
 }
 
