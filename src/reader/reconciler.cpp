@@ -14,17 +14,11 @@ namespace {
 
 // What the store is to hold of a layer as the validator has it now: what its
 // layer.json said (the validator's own block), its overlay's link, and the folders.
-detail::CommittedLayer committedLayerOf(const Validator &v, const std::string &id)
+detail::CommittedLayer committedLayerOf(const Validator &v, const Id &id)
 {
 	const OverlayFiles &overlay = *v.overlay(id);
 	const LayerFiles &layer = *v.layer(id);
 	return {layer.info, overlay.link, overlay.identity.folder, layer.identity.folder};
-}
-
-// Every id here is one the validator read from a valid folder name.
-Id idOf(const std::string &hex)
-{
-	return *Id::parse(hex);
 }
 
 bool isReady(const Verdict *v)
@@ -69,10 +63,7 @@ void EventRecords::fillAll(std::vector<Event> &events) const
 
 std::vector<Event> Reconciler::adopt(std::vector<ReadResult> results, EventRecords *deferred)
 {
-	Touched touched;
-	for (auto &result : results)
-		touched.merge(validator_.adopt(std::move(result)));
-	return apply(std::move(touched), deferred);
+	return apply(validator_.adopt(std::move(results)), deferred);
 }
 
 std::vector<Event> Reconciler::rescan(Validator::TreeSet trees)
@@ -129,9 +120,9 @@ std::vector<Event> Reconciler::apply(Touched touched, EventRecords *deferred)
 
 	// 1. What must leave the store: items no longer ready, changed, or recreated
 	// under the same id; and everything committed that stands on a leaving layer.
-	std::set<std::string> leavingLayers, leavingImages;
-	for (const auto &id : touched.layers) {
-		const auto *current = before->layers.find(idOf(id));
+	std::set<Id> leavingLayers, leavingImages;
+	for (const Id &id : touched.layers) {
+		const auto *current = before->layers.find(id);
 		if (!current)
 			continue;
 		// The same record and link, from the same folders.
@@ -141,45 +132,44 @@ std::vector<Event> Reconciler::apply(Touched touched, EventRecords *deferred)
 		else
 			validator_.shareCommitted(id, current->record); // read again, the same
 	}
-	std::vector<std::string> queue(leavingLayers.begin(), leavingLayers.end());
+	std::vector<Id> queue(leavingLayers.begin(), leavingLayers.end());
 	for (std::size_t i = 0; i < queue.size(); ++i)
-		if (const auto *children = childrenOf_.find(idOf(queue[i])))
+		if (const auto *children = childrenOf_.find(queue[i]))
 			for (const Id &child : *children)
-				if (leavingLayers.insert(child.hex()).second)
-					queue.push_back(child.hex());
-	for (const auto &id : touched.images) {
-		const auto *committed = before->images.find(idOf(id));
+				if (leavingLayers.insert(child).second)
+					queue.push_back(child);
+	for (const Id &id : touched.images) {
+		const auto *committed = before->images.find(id);
 		if (!committed)
 			continue;
 		const auto *files = validator_.image(id);
 		if (!isReady(validator_.imageVerdict(id)) || !sameInode(committed->folder, files->identity.folder))
 			leavingImages.insert(id);
 	}
-	for (const auto &layer : leavingLayers)
-		if (const auto *images = imagesOf_.find(idOf(layer)))
-			for (const Id &image : *images)
-				leavingImages.insert(image.hex());
+	for (const Id &layer : leavingLayers)
+		if (const auto *images = imagesOf_.find(layer))
+			leavingImages.insert(images->begin(), images->end());
 
 	std::vector<detail::CommittedLayer> removedLayers;
-	std::set<std::string> removedLayerIds;
+	std::set<Id> removedLayerIds;
 	if (!leavingLayers.empty() || !leavingImages.empty()) {
 		Store::Transaction tx(store_);
-		for (const auto &id : leavingImages) {
-			const PackedImage &image = before->images.find(idOf(id))->record;
-			tx.removeImage(idOf(id));
-			imagesOf_.remove(*image.topLayerKey(), idOf(id));
-			tellImage({.type = EventType::ImageRemoved, .id = id}, image);
+		for (const Id &id : leavingImages) {
+			const PackedImage &image = before->images.find(id)->record;
+			tx.removeImage(id);
+			imagesOf_.remove(*image.topLayerKey(), id);
+			tellImage({.type = EventType::ImageRemoved, .id = id.hex()}, image);
 		}
 		// Children before parents: deepest first, by their depth in the store.
 		std::vector<std::pair<std::size_t, Id>> ordered;
-		for (const auto &id : leavingLayers) {
+		for (const Id &id : leavingLayers) {
 			std::size_t depth = 0;
-			const auto *l = before->layers.find(idOf(id));
+			const auto *l = before->layers.find(id);
 			for (auto parent = l->record.parentKey(); parent && depth <= kMaxChainDepth; ++depth) {
 				l = before->layers.find(*parent);
 				parent = l ? l->record.parentKey() : std::nullopt;
 			}
-			ordered.emplace_back(depth, idOf(id));
+			ordered.emplace_back(depth, id);
 		}
 		std::sort(ordered.begin(), ordered.end(), [](const auto &a, const auto &b) {
 			return a.first != b.first ? a.first > b.first : a.second < b.second;
@@ -190,7 +180,7 @@ std::vector<Event> Reconciler::apply(Touched touched, EventRecords *deferred)
 			if (auto parent = layer.record.parentKey())
 				childrenOf_.remove(*parent, id);
 			removedLayers.push_back(layer);
-			removedLayerIds.insert(id.hex());
+			removedLayerIds.insert(id);
 			tellLayer({.type = EventType::LayerRemoved, .id = id.hex()}, layer);
 		}
 	}
@@ -202,55 +192,57 @@ std::vector<Event> Reconciler::apply(Touched touched, EventRecords *deferred)
 
 	// 2. What may enter: ready layers parent-first, each after its links exist;
 	// then ready images whose top layer is in.
-	std::vector<std::pair<std::size_t, std::string>> arriving;
-	for (const auto *set : {&touched.layers, &leavingLayers})
-		for (const auto &id : *set)
-			if (const auto *v = validator_.layerVerdict(id); isReady(v))
-				arriving.emplace_back(v->depth, id);
+	std::vector<std::pair<std::size_t, Id>> arriving;
+	auto mayArrive = [&](const Id &id) {
+		if (const auto *v = validator_.layerVerdict(id); isReady(v))
+			arriving.emplace_back(v->depth, id);
+	};
+	std::for_each(touched.layers.begin(), touched.layers.end(), mayArrive);
+	std::for_each(leavingLayers.begin(), leavingLayers.end(), mayArrive);
 	std::sort(arriving.begin(), arriving.end());
 	arriving.erase(std::unique(arriving.begin(), arriving.end()), arriving.end());
 
-	std::set<std::string> imageCandidates(touched.images);
+	IdSet imageCandidates = touched.images;
 	imageCandidates.insert(leavingImages.begin(), leavingImages.end());
 	{
 		Store::Transaction tx(store_);
 		for (const auto &[depth, id] : arriving) {
-			if (tx.state().layers.find(idOf(id)))
+			if (tx.state().layers.find(id))
 				continue;
-			commitProblems_.erase({ItemKind::Layer, id});
+			forgetCommitProblem(ItemKind::Layer, id);
 			auto info = committedLayerOf(validator_, id);
 			std::string problem;
 			auto parent = info.record.parentKey(); // ready: an id or none
 			if (parent && !tx.state().layers.find(*parent))
 				problem = fmt::format("layer.json: parent {} not committed", parent->hex());
 			else if (options_.commitLinks)
-				if (auto r = links::create(rootFd_, id, info.link.view()); !r)
+				if (auto r = links::create(rootFd_, id.hex(), info.link.view()); !r)
 					problem = "links: " + r.error().message;
 			if (!problem.empty()) {
-				commitProblems_[{ItemKind::Layer, id}] = problem;
+				commitProblems_[{ItemKind::Layer, id.hex()}] = problem;
 				retry_.layers.insert(id);
 				touched.layers.insert(id);
 				continue;
 			}
 			tx.putLayer(info);
 			if (parent)
-				childrenOf_.add(*parent, idOf(id));
-			tellLayer({.type = EventType::LayerAdded, .id = id}, info);
+				childrenOf_.add(*parent, id);
+			tellLayer({.type = EventType::LayerAdded, .id = id.hex()}, info);
 		}
-		for (const auto &id : imageCandidates) {
-			commitProblems_.erase({ItemKind::Image, id});
+		for (const Id &id : imageCandidates) {
+			forgetCommitProblem(ItemKind::Image, id);
 			if (!isReady(validator_.imageVerdict(id)))
 				continue;
 			const auto *files = validator_.image(id);
 			const PackedImage &info = files->info; // the store shares the validator's
 			const Id top = *info.topLayerKey(); // ready: an id
 			if (!tx.state().layers.find(top)) {
-				commitProblems_[{ItemKind::Image, id}] =
+				commitProblems_[{ItemKind::Image, id.hex()}] =
 					fmt::format("images.json: layer {} not committed", top.hex());
 				retry_.images.insert(id);
 				continue;
 			}
-			const auto *existing = tx.state().images.find(idOf(id));
+			const auto *existing = tx.state().images.find(id);
 			if (existing && existing->record == info) {
 				// Read again, the same (from the same folder: a new one has left above).
 				validator_.shareCommitted(id, existing->record);
@@ -258,19 +250,25 @@ std::vector<Event> Reconciler::apply(Touched touched, EventRecords *deferred)
 			}
 			bool update = existing != nullptr;
 			if (update)
-				imagesOf_.remove(*existing->record.topLayerKey(), idOf(id));
+				imagesOf_.remove(*existing->record.topLayerKey(), id);
 			tx.putImage({info, files->identity.folder});
-			imagesOf_.add(top, idOf(id));
-			tellImage({.type = update ? EventType::ImageUpdated : EventType::ImageAdded, .id = id}, info);
+			imagesOf_.add(top, id);
+			tellImage({.type = update ? EventType::ImageUpdated : EventType::ImageAdded, .id = id.hex()}, info);
 		}
 	}
-	touched.images.insert(imageCandidates.begin(), imageCandidates.end());
+	touched.images.insert(imageCandidates);
 	reportPending(touched, removedLayerIds, events);
 	if (deferred)
 		*deferred = std::move(records);
 	else
 		records.fillAll(events);
 	return events;
+}
+
+void Reconciler::forgetCommitProblem(ItemKind kind, const Id &id)
+{
+	if (!commitProblems_.empty())
+		commitProblems_.erase({kind, id.hex()});
 }
 
 bool Reconciler::shelvedAndReported(Tree tree, const std::string &id) const
@@ -318,10 +316,9 @@ void Reconciler::notePending(ItemKind kind, const std::string &id, const std::st
 	events.push_back({.type = EventType::Pending, .id = id, .kind = kindName(kind), .reason = reason});
 }
 
-void Reconciler::reportPending(const Touched &touched, const std::set<std::string> &removedLayers,
+void Reconciler::reportPending(const Touched &touched, const std::set<Id> &removedLayers,
 			       std::vector<Event> &events)
 {
-
 	auto reasonOf = [&](ItemKind kind, const std::string &id, const Verdict *v) -> std::string {
 		if (!v)
 			return {}; // gone: nothing pending
@@ -330,21 +327,24 @@ void Reconciler::reportPending(const Touched &touched, const std::set<std::strin
 		auto it = commitProblems_.find({kind, id});
 		return it == commitProblems_.end() ? std::string() : it->second;
 	};
-	for (const auto &id : touched.overlays)
-	{
+	for (const Id &id : touched.overlays) {
 		auto verdict = validator_.overlayVerdict(id);
-		notePending(ItemKind::Overlay, id, reasonOf(ItemKind::Overlay, id, verdict ? &*verdict : nullptr), events);
+		std::string hex = id.hex();
+		notePending(ItemKind::Overlay, hex, reasonOf(ItemKind::Overlay, hex, verdict ? &*verdict : nullptr), events);
 	}
-	for (const auto &id : touched.layers) {
+	for (const Id &id : touched.layers) {
 		std::size_t told = events.size();
-		notePending(ItemKind::Layer, id, reasonOf(ItemKind::Layer, id, validator_.layerVerdict(id)), events);
+		std::string hex = id.hex();
+		notePending(ItemKind::Layer, hex, reasonOf(ItemKind::Layer, hex, validator_.layerVerdict(id)), events);
 		// A layer that left the store just now is on its way out (the writer removes
 		// its folders one after the other): what is left of it is counted, not told.
 		if (events.size() > told && removedLayers.count(id))
 			events.pop_back();
 	}
-	for (const auto &id : touched.images)
-		notePending(ItemKind::Image, id, reasonOf(ItemKind::Image, id, validator_.imageVerdict(id)), events);
+	for (const Id &id : touched.images) {
+		std::string hex = id.hex();
+		notePending(ItemKind::Image, hex, reasonOf(ItemKind::Image, hex, validator_.imageVerdict(id)), events);
+	}
 }
 
 } // namespace lw

@@ -78,8 +78,9 @@ public:
 
 private:
 	std::vector<Event> apply(Touched touched, EventRecords *deferred = nullptr);
-	void reportPending(const Touched &touched, const std::set<std::string> &removedLayers,
-			   std::vector<Event> &events);
+	void reportPending(const Touched &touched, const std::set<Id> &removedLayers, std::vector<Event> &events);
+	// A commit problem no longer stands (most items never had one: no key is made).
+	void forgetCommitProblem(ItemKind kind, const Id &id);
 	void notePending(ItemKind kind, const std::string &id, const std::string &reason, std::vector<Event> &events);
 	// Shelved items told by reported_ already (a layer one half of which is in full).
 	bool shelvedAndReported(Tree tree, const std::string &id) const;

@@ -56,10 +56,9 @@ std::optional<Id> topLayerOf(const ImageFiles &files)
 	return files.info ? files.info.topLayerKey() : std::nullopt;
 }
 
-void insertHex(std::set<std::string> &into, const Dependants &ids)
+void insertAll(IdSet &into, const Dependants &ids)
 {
-	for (const Id &id : ids)
-		into.insert(id.hex());
+	into.insert(ids.begin(), ids.end());
 }
 
 
@@ -93,9 +92,9 @@ const char *kindName(ItemKind kind)
 
 void Touched::merge(const Touched &other)
 {
-	overlays.insert(other.overlays.begin(), other.overlays.end());
-	layers.insert(other.layers.begin(), other.layers.end());
-	images.insert(other.images.begin(), other.images.end());
+	overlays.insert(other.overlays);
+	layers.insert(other.layers);
+	images.insert(other.images);
 }
 
 Validator::Validator(int rootFd, std::size_t maxPendingItems) : rootFd_(rootFd), maxPendingItems_(maxPendingItems) {}
@@ -136,16 +135,26 @@ bool Validator::shelve(Tree tree, const Id &id, const ItemState &state)
 	return true;
 }
 
-std::optional<Verdict> Validator::overlayVerdict(const std::string &id) const
+std::optional<Verdict> Validator::overlayVerdict(const Id &id) const
 {
 	const OverlayFiles *files = overlay(id);
 	return files ? std::optional<Verdict>(Verdict{files->problem.empty(), files->problem, 0}) : std::nullopt;
 }
+const Verdict *Validator::layerVerdict(const Id &id) const { return findIn(layerVerdicts_, id); }
+const Verdict *Validator::imageVerdict(const Id &id) const
+{
+	const KeptImage *kept = findIn(images_, id);
+	return kept ? &kept->verdict : nullptr;
+}
+const OverlayFiles *Validator::overlay(const Id &id) const { return findIn(overlays_, id); }
+const LayerFiles *Validator::layer(const Id &id) const { return findIn(layers_, id); }
+const ImageFiles *Validator::image(const Id &id) const { return findIn(images_, id); }
+
 const Verdict *Validator::layerVerdict(const std::string &id) const { return findHex(layerVerdicts_, id); }
 const Verdict *Validator::imageVerdict(const std::string &id) const
 {
-	const KeptImage *kept = findHex(images_, id);
-	return kept ? &kept->verdict : nullptr;
+	auto parsed = Id::parse(id);
+	return parsed ? imageVerdict(*parsed) : nullptr;
 }
 const OverlayFiles *Validator::overlay(const std::string &id) const { return findHex(overlays_, id); }
 const LayerFiles *Validator::layer(const std::string &id) const { return findHex(layers_, id); }
@@ -154,7 +163,6 @@ const ImageFiles *Validator::image(const std::string &id) const { return findHex
 void Validator::forget(Tree tree, const Id &id, Touched &touched)
 {
 	int t = static_cast<int>(tree);
-	std::string hex = id.hex();
 	++versions_[t];
 	shelved_[t].erase(id);
 	if (const ItemState *state = known(tree, id); state && !state->problem.empty())
@@ -165,8 +173,8 @@ void Validator::forget(Tree tree, const Id &id, Touched &touched)
 			unclaim(id, it->second, touched);
 			overlays_.erase(it);
 		}
-		touched.overlays.insert(hex);
-		touched.layers.insert(hex);
+		touched.overlays.insert(id);
+		touched.layers.insert(id);
 		break;
 	case Tree::Layers:
 		if (auto it = layers_.find(id); it != layers_.end()) {
@@ -174,7 +182,7 @@ void Validator::forget(Tree tree, const Id &id, Touched &touched)
 				childrenOf_.remove(*parent, id);
 			layers_.erase(it);
 		}
-		touched.layers.insert(hex);
+		touched.layers.insert(id);
 		break;
 	case Tree::Images:
 		if (auto it = images_.find(id); it != images_.end()) {
@@ -183,7 +191,7 @@ void Validator::forget(Tree tree, const Id &id, Touched &touched)
 			images_.erase(it);
 			partlyRead_.erase(id);
 		}
-		touched.images.insert(std::move(hex));
+		touched.images.insert(id);
 		break;
 	}
 }
@@ -223,7 +231,7 @@ void Validator::claim(const Id &id, const OverlayFiles &overlay, Touched &touche
 		holderOf_.emplace(overlay.link, *before->begin());
 	claimsOf_.add(overlay.link, id);
 	claimedInStep_.insert(id);
-	insertHex(touched.layers, *claimsOf_.find(overlay.link));
+	insertAll(touched.layers, *claimsOf_.find(overlay.link));
 }
 
 void Validator::unclaim(const Id &id, const OverlayFiles &overlay, Touched &touched)
@@ -234,7 +242,7 @@ void Validator::unclaim(const Id &id, const OverlayFiles &overlay, Touched &touc
 	// The holder stays named: read again (a re-read forgets, then adopts) it keeps its
 	// link, whatever its times now say. chooseHolder() moves it only if it left.
 	if (auto *rest = claimsOf_.find(overlay.link))
-		insertHex(touched.layers, *rest);
+		insertAll(touched.layers, *rest);
 	else
 		holderOf_.erase(overlay.link);
 }
@@ -331,20 +339,22 @@ void Validator::attachPartlyRead(ReadRequest &request) const
 
 Touched Validator::adopt(ReadResult result)
 {
+	std::vector<ReadResult> one;
+	one.push_back(std::move(result));
+	return adopt(std::move(one));
+}
+
+Touched Validator::adopt(std::vector<ReadResult> results)
+{
 	Touched touched;
-	// Every id of the read is touched (forget() says so again for each): told here,
-	// all at once, the touched sets are made before what is kept of the items, not
-	// between them, where a load's tens of thousands of them would leave holes in
-	// the heap once let go.
-	auto &ids = result.tree == Tree::Images ? touched.images : touched.layers;
-	for (const auto &hex : result.gone)
-		if (isValidId(hex))
-			ids.insert(hex);
-	for (const auto &item : result.items)
-		if (isValidId(item.id) && !stateOf(item.files).ioError)
-			ids.insert(item.id);
-	if (result.tree == Tree::Overlay)
-		touched.overlays = touched.layers;
+	for (auto &result : results)
+		adoptItems(std::move(result), touched);
+	settle(touched);
+	return touched;
+}
+
+void Validator::adoptItems(ReadResult result, Touched &touched)
+{
 	// The reader lists and reads only valid ids.
 	for (const auto &hex : result.gone)
 		if (auto id = Id::parse(hex))
@@ -354,8 +364,6 @@ Touched Validator::adopt(ReadResult result)
 		if (id && !stateOf(item.files).ioError)
 			adopt(result.tree, *id, std::move(item.files), touched);
 	}
-	settle(touched);
-	return touched;
 }
 
 Touched Validator::readNow(const ReadRequest &request, std::vector<Error> *errors)
@@ -380,18 +388,16 @@ Touched Validator::rescan(std::vector<Error> *errors, TreeSet trees)
 	return touched;
 }
 
-void Validator::shareCommitted(const std::string &id, const PackedLayer &committed)
+void Validator::shareCommitted(const Id &id, const PackedLayer &committed)
 {
-	auto parsed = Id::parse(id);
-	auto it = parsed ? layers_.find(*parsed) : layers_.end();
+	auto it = layers_.find(id);
 	if (it != layers_.end() && it->second.info && it->second.info == committed)
 		it->second.info = committed;
 }
 
-void Validator::shareCommitted(const std::string &id, const PackedImage &committed)
+void Validator::shareCommitted(const Id &id, const PackedImage &committed)
 {
-	auto parsed = Id::parse(id);
-	auto it = parsed ? images_.find(*parsed) : images_.end();
+	auto it = images_.find(id);
 	if (it != images_.end() && it->second.info && it->second.info == committed)
 		it->second.info = committed;
 }
@@ -454,19 +460,23 @@ void Validator::settle(Touched &touched)
 {
 	// Everything that depends on a touched layer: its children, theirs, and the
 	// images on top of any of them.
-	std::vector<Id> queue;
-	for (const auto &hex : touched.layers)
-		if (auto id = Id::parse(hex))
-			queue.push_back(*id);
-	for (std::size_t i = 0; i < queue.size(); ++i) {
-		if (auto *children = childrenOf_.find(queue[i]))
-			for (const Id &child : *children)
-				if (touched.layers.insert(child.hex()).second)
-					queue.push_back(child);
+	std::vector<Id> queue(touched.layers.begin(), touched.layers.end());
+	{
+		// The ones found have a set of their own while the walk reads touched.layers,
+		// which takes them all at the end.
+		std::size_t given = queue.size();
+		std::unordered_set<Id, IdHash> found;
+		for (std::size_t i = 0; i < queue.size(); ++i) {
+			if (auto *children = childrenOf_.find(queue[i]))
+				for (const Id &child : *children)
+					if (!touched.layers.contains(child) && found.insert(child).second)
+						queue.push_back(child);
+		}
+		touched.layers.insert(queue.begin() + static_cast<std::ptrdiff_t>(given), queue.end());
 	}
 	for (const Id &layer : queue)
 		if (auto *images = imagesOf_.find(layer))
-			insertHex(touched.images, *images);
+			insertAll(touched.images, *images);
 
 	for (const Id &id : queue) {
 		layerVerdicts_.erase(id);
@@ -477,8 +487,7 @@ void Validator::settle(Touched &touched)
 	for (const Id &id : queue)
 		if (overlays_.count(id) || layers_.count(id))
 			evaluateLayer(id);
-	for (const auto &hex : touched.images) {
-		Id id = *Id::parse(hex);
+	for (const Id &id : touched.images) {
 		if (auto it = images_.find(id); it != images_.end())
 			it->second.verdict = judgeImage(id);
 	}

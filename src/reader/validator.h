@@ -8,6 +8,7 @@
 #pragma once
 
 #include "dependency_index.h"
+#include "id_set.h"
 #include "item_files.h"
 #include "unique_fd.h"
 
@@ -55,7 +56,7 @@ struct Verdict {
 
 // The ids whose verdicts may have changed in one step.
 struct Touched {
-	std::set<std::string> overlays, layers, images;
+	IdSet overlays, layers, images;
 	bool empty() const { return overlays.empty() && layers.empty() && images.empty(); }
 	void merge(const Touched &other);
 };
@@ -84,6 +85,10 @@ public:
 	// Takes what was read: gone ids are forgotten, read ones adopted; trouble
 	// (ioError) keeps the last known state. Returns what may have changed.
 	Touched adopt(ReadResult result);
+	// Several trees read together, judged once all are in: an image is not judged
+	// against a tree not yet adopted (a load would judge every image's top layer
+	// missing, then every layer's overlay, and keep those reasons until the next).
+	Touched adopt(std::vector<ReadResult> results);
 
 	// Lists the three trees (reopened each time, so a remount is picked up), re-reads
 	// the ids whose identity changed and forgets the ones proved gone. A tree that
@@ -99,18 +104,24 @@ public:
 	Touched recheck(Tree tree, const std::string &id);
 
 	// An overlay's verdict is its files' problem, if any: made when asked.
-	std::optional<Verdict> overlayVerdict(const std::string &id) const;
+	std::optional<Verdict> overlayVerdict(const Id &id) const;
+	const Verdict *layerVerdict(const Id &id) const;
+	const Verdict *imageVerdict(const Id &id) const;
+
+	const OverlayFiles *overlay(const Id &id) const;
+	const LayerFiles *layer(const Id &id) const;
+	const ImageFiles *image(const Id &id) const;
+	// The same by hex id (none for one that is not an id).
 	const Verdict *layerVerdict(const std::string &id) const;
 	const Verdict *imageVerdict(const std::string &id) const;
-
 	const OverlayFiles *overlay(const std::string &id) const;
 	const LayerFiles *layer(const std::string &id) const;
 	const ImageFiles *image(const std::string &id) const;
 
 	// The store's record of a layer or image committed: kept in place of an equal
 	// one read again, so that each record is held once.
-	void shareCommitted(const std::string &id, const PackedLayer &committed);
-	void shareCommitted(const std::string &id, const PackedImage &committed);
+	void shareCommitted(const Id &id, const PackedLayer &committed);
+	void shareCommitted(const Id &id, const PackedImage &committed);
 
 	// What is kept in full of an item (not a shelved one); holds() says whether the
 	// tree has the id at all.
@@ -138,6 +149,7 @@ public:
 
 private:
 	Touched readNow(const ReadRequest &request, std::vector<Error> *errors);
+	void adoptItems(ReadResult result, Touched &touched);
 	void adopt(Tree tree, const Id &id, ItemFiles files, Touched &touched);
 	void forget(Tree tree, const Id &id, Touched &touched);
 	void settle(Touched &touched);

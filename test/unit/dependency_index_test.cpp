@@ -2,6 +2,7 @@
 // key dropped with its last edge.
 #include "test_support.h"
 #include "dependency_index.h"
+#include "id_set.h"
 
 using namespace lw;
 
@@ -60,4 +61,30 @@ TEST_CASE("claims are indexed by short link")
 	claims.add(link, idOf(1));
 	CHECK(listOf(claims.find(link)) == std::vector<Id>{idOf(1), idOf(2)});
 	CHECK_FALSE(claims.find(*ShortLink::parse(std::string(kLinkLength, 'b'))));
+}
+
+TEST_CASE("an id set reads back sorted and without repeats, however its ids were added")
+{
+	IdSet set;
+	CHECK(set.empty());
+	CHECK_FALSE(set.contains(idOf(1)));
+	for (int n : {5, 3, 9, 3, 1})
+		set.insert(idOf(n));
+	CHECK(set.size() == 4);
+	CHECK(std::vector<Id>(set.begin(), set.end()) == std::vector<Id>{idOf(1), idOf(3), idOf(5), idOf(9)});
+	// Added after a read: merged in among what was sorted.
+	for (int n : {4, 9, 0})
+		set.insert(idOf(n));
+	CHECK(set.contains(idOf(4)));
+	CHECK(set.contains(idOf(0)));
+	CHECK_FALSE(set.contains(idOf(2)));
+	IdSet other;
+	other.insert(idOf(2));
+	other.insert(idOf(5));
+	set.insert(other);
+	CHECK(std::vector<Id>(set.begin(), set.end()) ==
+	      std::vector<Id>{idOf(0), idOf(1), idOf(2), idOf(3), idOf(4), idOf(5), idOf(9)});
+	set.clear();
+	CHECK(set.empty());
+	CHECK(set.size() == 0);
 }

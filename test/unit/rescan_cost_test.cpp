@@ -54,11 +54,12 @@ TEST_CASE("an idle rescan opens only the three trees and their listings")
 	CHECK(g_opens <= 12);
 
 	// One changed image is read again, and only it.
-	std::string someImage = *first.images.begin();
+	std::string someImage = first.images.begin()->hex();
 	lw::test::writeFile(root + "/overlay-images/" + someImage + "/images.json",
 			    lw::test::readFile(root + "/overlay-images/" + someImage + "/images.json"));
 	Touched one = validator.rescan();
-	CHECK(one.images == std::set<std::string>{someImage});
+	REQUIRE(one.images.size() == 1);
+	CHECK(one.images.begin()->hex() == someImage);
 	CHECK(one.layers.empty());
 }
 
@@ -82,7 +83,8 @@ TEST_CASE("a large batch is read on several threads and lands whole")
 	Touched touched = validator.rescan();
 	CHECK(touched.layers.size() == 300);
 	int ready = 0, broken = 0, waiting = 0;
-	for (const auto &id : touched.layers) {
+	for (const Id &key : touched.layers) {
+		std::string id = key.hex();
 		const Verdict *v = validator.layerVerdict(id);
 		REQUIRE(v);
 		CHECK(validator.layer(id)->info.id() == id);
