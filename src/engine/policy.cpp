@@ -97,11 +97,11 @@ ReadPlan Policy::take(std::uint64_t nowMs)
 			p.check = true;
 			l.wantCheck = false;
 		}
+		// Taken whole, not copied: what is read need not be rechecked.
 		p.read.swap(l.wantRead);
-		for (const auto &id : l.wantRecheck)
-			if (!p.read.count(id))
-				p.recheck.insert(id);
-		l.wantRecheck.clear();
+		for (const auto &id : p.read)
+			l.wantRecheck.erase(id);
+		p.recheck.swap(l.wantRecheck);
 		if (!p.list && !p.check && p.read.empty() && p.recheck.empty())
 			continue;
 		l.busySince = nowMs;
@@ -150,9 +150,9 @@ std::vector<TroubleNote> Policy::finished(const ReadPlan &plan, const std::vecto
 			l.wantList = true;
 			l.listNotBeforeMs = nowMs + options_.retryFirstMs;
 		}
-		for (const auto &id : outcome->readFine)
+		for (const auto id : outcome->readFine)
 			if (auto it = l.items.find(id); it != l.items.end()) {
-				notes.push_back({TroubleNote::ItemHealed, tree, id, it->second.error, {}});
+				notes.push_back({TroubleNote::ItemHealed, tree, it->first, it->second.error, {}});
 				l.items.erase(it);
 			}
 		for (const auto &[id, trouble] : outcome->troubled) {

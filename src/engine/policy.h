@@ -13,6 +13,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace lw {
@@ -47,7 +48,10 @@ struct TreeOutcome {
 	std::string treeMessage;
 	bool listingStale = false;     // list it again soon: a cached listing lied
 	std::map<std::string, std::pair<int, std::string>> troubled; // id -> errno, message
-	std::set<std::string> readFine; // ids read (or proved gone) without trouble
+	// Ids read (or proved gone) without trouble: views of the read's own ids, which
+	// outlive the call to finished() (a load's tens of thousands, copied, were so many
+	// strings made and let go among what the load keeps).
+	std::vector<std::string_view> readFine;
 };
 
 // What changed in the trouble the engine tells its host about: each once.
@@ -106,7 +110,7 @@ private:
 		int treeError = 0;
 		std::uint64_t treeBackoffMs = 0, treeRetryAtMs = 0;
 		std::uint64_t listNotBeforeMs = 0; // a relisting held back (a cached listing)
-		std::map<std::string, ItemTrouble> items;
+		std::map<std::string, ItemTrouble, std::less<>> items; // (looked up by a view)
 		// Overflow answering: when the first unanswered one came, the last one, and
 		// the backoff that grows while they keep coming.
 		std::optional<std::uint64_t> overflowSince;

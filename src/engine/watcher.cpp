@@ -287,8 +287,10 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 				: anyList || plan.trees.empty() ? EventSource::Rescan
 				: this->source ? this->source->eventSource() : EventSource::Inotify;
 			auto started = std::chrono::steady_clock::now();
-			auto work = [root = rootFd, cancel = cancel, requests = std::move(requests), cleanLinks, plan, source,
-				     started, calls, remoteTick, this]() -> Executor::Completion {
+			// (Shared, not copied: a load's plan names every id, a look after it every image.)
+			auto shared = std::make_shared<const ReadPlan>(std::move(plan));
+			auto work = [root = rootFd, cancel = cancel, requests = std::move(requests), cleanLinks, plan = shared,
+				     source, started, calls, remoteTick, this]() -> Executor::Completion {
 				std::optional<Error> linkError;
 				if (cleanLinks)
 					if (auto removed = links::removeDangling(root->get()); !removed)
@@ -306,14 +308,14 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 					remoteCalls += calls->load();
 					if (remoteTick)
 						remoteTickCalls = calls->load();
-					adoptRead(plan, std::move(results), linkError, source, started);
+					adoptRead(*plan, std::move(results), linkError, source, started);
 				};
 			};
 			if (auto posted = executor->post(std::move(work)); !posted) {
 				// No worker to be had (threads exhausted): give the plan back and try
 				// again with the next tick.
-				policy.finished(plan, {}, nowMs());
-				for (const auto &[tree, p] : plan.trees) {
+				policy.finished(*shared, {}, nowMs());
+				for (const auto &[tree, p] : shared->trees) {
 					if (p.list)
 						policy.listWanted(tree);
 					for (const auto &id : p.read)
@@ -338,13 +340,13 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 			o.treeMessage = r.treeError.message;
 			o.listingStale = r.listingStale;
 			listed = listed || r.listed;
-			o.readFine.insert(r.gone.begin(), r.gone.end());
+			o.readFine.assign(r.gone.begin(), r.gone.end());
 			for (const auto &item : r.items) {
 				const ItemState &s = stateOf(item.files);
 				if (s.ioError)
 					o.troubled[item.id] = {s.ioError, s.problem};
 				else
-					o.readFine.insert(item.id);
+					o.readFine.push_back(item.id);
 			}
 			int t = static_cast<int>(r.tree);
 			if (!r.treeError.code && fsMagic[t] == 0)
@@ -619,6 +621,10 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 			return source->itemWatchCount(Tree::Overlay) + source->itemWatchCount(Tree::Layers) +
 			       (images > ready ? images - ready : 0);
 		};
+		// The looks are wanted once every watch is made: the policy's list of them is
+		// let go once they are done, and made among the watches (a load's every
+		// image), it would leave holes between them in the heap.
+		std::vector<std::pair<Tree, const std::string *>> looks;
 		auto watch = [&](Tree tree, const std::string &id, bool pending) {
 			if (polled[static_cast<int>(tree)] || source->itemWatched(tree, id))
 				return;
@@ -626,7 +632,7 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 				return; // the pending rescan looks at it instead
 			auto r = source->watchItem(tree, id);
 			if (r)
-				policy.recheckWanted(tree, id);
+				looks.emplace_back(tree, &id);
 			else if (r.error().code == ENOSPC || r.error().code == ENOMEM)
 				fallBackToRescan(tree, "watch_limit", r.error().message);
 		};
@@ -656,6 +662,8 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 				break;
 			}
 		}
+		for (const auto &[tree, id] : looks)
+			policy.recheckWanted(tree, *id);
 	}
 
 	void fallBackToRescan(Tree tree, const char *reason, const std::string &detail)

@@ -8,7 +8,8 @@ using namespace lw;
 
 namespace {
 
-TreeOutcome fine(Tree tree, std::set<std::string> read = {})
+// (Views of string literals: they outlive every outcome.)
+TreeOutcome fine(Tree tree, std::vector<std::string_view> read = {})
 {
 	TreeOutcome o;
 	o.tree = tree;
