@@ -105,17 +105,22 @@ std::vector<Event> Reconciler::apply(Touched touched, EventRecords *deferred)
 	retry_ = {};
 	std::vector<Event> events;
 	auto before = store_.state();
-	// Each event's record is made last (or by the caller as it tells it), after
-	// everything that stays has been made: a load's thousands of them (let go once
-	// told) do not lie as holes between what stays.
+	// Each event's id and record are made last (the record maybe by the caller, as it
+	// tells it), after everything that stays has been made: a load's tens of thousands
+	// of them (let go once told) do not lie as holes between what stays.
 	EventRecords records;
-	auto tellLayer = [&](Event event, const detail::CommittedLayer &layer) {
-		records.layers.emplace_back(events.size(), layer);
-		events.push_back(std::move(event));
+	std::vector<std::pair<std::size_t, Id>> unnamed;
+	auto tell = [&](EventType type, const Id &id) {
+		unnamed.emplace_back(events.size(), id);
+		events.push_back({.type = type});
 	};
-	auto tellImage = [&](Event event, const PackedImage &image) {
+	auto tellLayer = [&](EventType type, const Id &id, const detail::CommittedLayer &layer) {
+		records.layers.emplace_back(events.size(), layer);
+		tell(type, id);
+	};
+	auto tellImage = [&](EventType type, const Id &id, const PackedImage &image) {
 		records.images.emplace_back(events.size(), image);
-		events.push_back(std::move(event));
+		tell(type, id);
 	};
 
 	// 1. What must leave the store: items no longer ready, changed, or recreated
@@ -158,7 +163,7 @@ std::vector<Event> Reconciler::apply(Touched touched, EventRecords *deferred)
 			const PackedImage &image = before->images.find(id)->record;
 			tx.removeImage(id);
 			imagesOf_.remove(*image.topLayerKey(), id);
-			tellImage({.type = EventType::ImageRemoved, .id = id.hex()}, image);
+			tellImage(EventType::ImageRemoved, id, image);
 		}
 		// Children before parents: deepest first, by their depth in the store.
 		std::vector<std::pair<std::size_t, Id>> ordered;
@@ -181,7 +186,7 @@ std::vector<Event> Reconciler::apply(Touched touched, EventRecords *deferred)
 				childrenOf_.remove(*parent, id);
 			removedLayers.push_back(layer);
 			removedLayerIds.insert(id);
-			tellLayer({.type = EventType::LayerRemoved, .id = id.hex()}, layer);
+			tellLayer(EventType::LayerRemoved, id, layer);
 		}
 	}
 	// The store has let go: now the links may go.
@@ -227,7 +232,7 @@ std::vector<Event> Reconciler::apply(Touched touched, EventRecords *deferred)
 			tx.putLayer(info);
 			if (parent)
 				childrenOf_.add(*parent, id);
-			tellLayer({.type = EventType::LayerAdded, .id = id.hex()}, info);
+			tellLayer(EventType::LayerAdded, id, info);
 		}
 		for (const Id &id : imageCandidates) {
 			forgetCommitProblem(ItemKind::Image, id);
@@ -253,10 +258,12 @@ std::vector<Event> Reconciler::apply(Touched touched, EventRecords *deferred)
 				imagesOf_.remove(*existing->record.topLayerKey(), id);
 			tx.putImage({info, files->identity.folder});
 			imagesOf_.add(top, id);
-			tellImage({.type = update ? EventType::ImageUpdated : EventType::ImageAdded, .id = id.hex()}, info);
+			tellImage(update ? EventType::ImageUpdated : EventType::ImageAdded, id, info);
 		}
 	}
 	touched.images.insert(imageCandidates);
+	for (const auto &[at, id] : unnamed)
+		events[at].id = id.hex();
 	reportPending(touched, removedLayerIds, events);
 	if (deferred)
 		*deferred = std::move(records);
