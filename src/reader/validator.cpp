@@ -499,19 +499,34 @@ const Verdict &Validator::evaluateLayer(const Id &id)
 		return *known;
 	// Walk up to the first ancestor already judged (or a base, or a gap), then judge
 	// on the way back down: parents before children, with no recursion.
-	// (A chain is at most kMaxChainDepth long before it is judged too deep, and the
-	// search for a cycle along it allocates nothing: what is allocated here between
-	// the verdicts kept would stay as holes in the heap.)
+	// A cycle is looked for along the path walked: by a scan while it is short (what
+	// is allocated here among the verdicts kept would stay as holes in the heap), by
+	// a map once it is long (a chain of any length can be written).
+	constexpr std::size_t kScanned = 64;
 	std::vector<Id> path;
+	ById<std::size_t> position; // once the path is longer than kScanned
+	auto seenAt = [&](const Id &layer) -> std::optional<std::size_t> {
+		if (path.size() <= kScanned) {
+			auto p = std::find(path.begin(), path.end(), layer);
+			return p == path.end() ? std::nullopt : std::optional<std::size_t>(p - path.begin());
+		}
+		if (position.empty())
+			for (std::size_t i = 0; i < path.size(); ++i)
+				position.emplace(path[i], i);
+		auto p = position.find(layer);
+		return p == position.end() ? std::nullopt : std::optional<std::size_t>(p->second);
+	};
 	std::optional<std::size_t> cycleStart;
 	Id current = id;
 	for (;;) {
 		if (layerVerdicts_.count(current))
 			break;
-		if (auto p = std::find(path.begin(), path.end(), current); p != path.end()) {
-			cycleStart = static_cast<std::size_t>(p - path.begin());
+		if (auto at = seenAt(current)) {
+			cycleStart = at;
 			break;
 		}
+		if (!position.empty())
+			position.emplace(current, path.size());
 		path.push_back(current);
 		auto *files = findIn(layers_, current);
 		if (!files || !files->problem.empty())
