@@ -372,9 +372,12 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 		tellTrouble(policy.finished(plan, outcomes, nowMs()), events);
 		EventRecords records;
 		auto adopted = reconciler->adopt(std::move(results), &records);
+		// The trouble told first. (The few go in front of the many, which are not
+		// copied: a load's are tens of thousands.)
 		records.shift(events.size());
-		events.insert(events.end(), std::make_move_iterator(adopted.begin()), std::make_move_iterator(adopted.end()));
-		reconcile(std::move(events), source, records);
+		adopted.insert(adopted.begin(), std::make_move_iterator(events.begin()), std::make_move_iterator(events.end()));
+		events.clear();
+		reconcile(std::move(adopted), source, records);
 		if (!loaded) {
 			loaded = true;
 			auto snap = store.snapshot();

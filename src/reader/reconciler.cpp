@@ -209,6 +209,12 @@ std::vector<Event> Reconciler::apply(Touched touched, EventRecords *deferred)
 
 	IdSet imageCandidates = touched.images;
 	imageCandidates.insert(leavingImages.begin(), leavingImages.end());
+	// At most one event for each that may arrive (a load's tens of thousands: no
+	// doubling of the vector on the way).
+	events.reserve(events.size() + arriving.size() + imageCandidates.size());
+	records.layers.reserve(records.layers.size() + arriving.size());
+	records.images.reserve(records.images.size() + imageCandidates.size());
+	unnamed.reserve(unnamed.size() + arriving.size() + imageCandidates.size());
 	{
 		Store::Transaction tx(store_);
 		for (const auto &[depth, id] : arriving) {
