@@ -158,26 +158,20 @@ std::string stageImage(const std::string &root, const std::string &id, const std
 	return dir;
 }
 
-// A bare inotify reader on a thread of its own, blocked in read(2) as the watcher's
-// thread is blocked in epoll: the kernel's own wake-up for a rename, no work after it.
-class KernelFloor {
+// A floor: one rename in dir, timed from just before it to the moment the floor's
+// listener says it heard it (heard()). The listener is the subclass's own; both
+// listen on fd_, an inotify fd.
+class RenameFloor {
 public:
-	explicit KernelFloor(std::string dir) : dir_(std::move(dir))
+	RenameFloor(std::string dir, int inotifyFlags, const char *name) : dir_(std::move(dir)), name_(name)
 	{
 		::mkdir(dir_.c_str(), 0755);
-		fd_ = inotify_init1(IN_CLOEXEC);
-		reader_ = std::thread([this] { read(); });
+		fd_ = inotify_init1(IN_CLOEXEC | inotifyFlags);
 	}
-	~KernelFloor()
-	{
-		// close() does not wake a blocked read(2): one more event does.
-		stop_ = true;
-		inotify_add_watch(fd_, dir_.c_str(), IN_CLOSE_WRITE);
-		writeText(dir_ + "/wake", "");
-		reader_.join();
-		::close(fd_);
-	}
-	// One rename, timed from just before it to the reader's wake-up.
+	RenameFloor(const RenameFloor &) = delete;
+	RenameFloor &operator=(const RenameFloor &) = delete;
+	~RenameFloor() { ::close(fd_); }
+
 	double sample()
 	{
 		writeText(dir_ + "/.manifest.tmp", "{}");
@@ -187,12 +181,57 @@ public:
 		auto t0 = Clock::now();
 		::rename((dir_ + "/.manifest.tmp").c_str(), (dir_ + "/manifest").c_str());
 		if (!cv_.wait_for(lock, 5s, [&] { return events_ > before; }))
-			throw std::runtime_error("the bare inotify reader heard nothing");
+			throw std::runtime_error(fmt::format("the {} heard nothing", name_));
 		double us = std::chrono::duration<double, std::micro>(at_ - t0).count();
 		lock.unlock();
 		inotify_rm_watch(fd_, wd);
 		::unlink((dir_ + "/manifest").c_str());
 		return us;
+	}
+
+protected:
+	static bool movedIn(const char *buffer, ssize_t n)
+	{
+		bool moved = false;
+		parseInotifyRecords(buffer, static_cast<std::size_t>(n),
+				    [&](const InotifyRecord &r) { moved = moved || (r.mask & IN_MOVED_TO); });
+		return moved;
+	}
+	// The rename was heard at `at` (any thread).
+	void heard(Clock::time_point at)
+	{
+		std::lock_guard lock(mutex_);
+		at_ = at;
+		++events_;
+		cv_.notify_all();
+	}
+
+	std::string dir_;
+	int fd_ = -1;
+
+private:
+	const char *name_;
+	std::mutex mutex_;
+	std::condition_variable cv_;
+	long events_ = 0;
+	Clock::time_point at_;
+};
+
+// A bare inotify reader on a thread of its own, blocked in read(2) as the watcher's
+// thread is blocked in epoll: the kernel's own wake-up for a rename, no work after it.
+class KernelFloor : public RenameFloor {
+public:
+	explicit KernelFloor(std::string dir) : RenameFloor(std::move(dir), 0, "bare inotify reader")
+	{
+		reader_ = std::thread([this] { read(); });
+	}
+	~KernelFloor()
+	{
+		// close() does not wake a blocked read(2): one more event does.
+		stop_ = true;
+		inotify_add_watch(fd_, dir_.c_str(), IN_CLOSE_WRITE);
+		writeText(dir_ + "/wake", "");
+		reader_.join();
 	}
 
 private:
@@ -204,25 +243,12 @@ private:
 			if (n <= 0)
 				return;
 			auto at = Clock::now();
-			bool moved = false;
-			parseInotifyRecords(buf, static_cast<std::size_t>(n),
-					    [&](const InotifyRecord &r) { moved = moved || (r.mask & IN_MOVED_TO); });
-			if (!moved)
-				continue;
-			std::lock_guard lock(mutex_);
-			at_ = at;
-			++events_;
-			cv_.notify_all();
+			if (movedIn(buf, n))
+				heard(at);
 		}
 	}
-	std::string dir_;
-	int fd_ = -1;
 	std::thread reader_;
 	std::atomic<bool> stop_{false};
-	std::mutex mutex_;
-	std::condition_variable cv_;
-	long events_ = 0;
-	Clock::time_point at_;
 };
 
 // The same rename heard through the hand-offs DESIGN.md section 4 fixes, and nothing
@@ -230,17 +256,15 @@ private:
 // job to a worker (the engine's Executor), and the worker's empty result comes back
 // through uv_async_t to a callback on the loop. What any engine under those rules
 // pays before it reads a file or judges an image.
-class HandOffFloor {
+class HandOffFloor : public RenameFloor {
 public:
-	explicit HandOffFloor(std::string dir) : dir_(std::move(dir))
+	explicit HandOffFloor(std::string dir) : RenameFloor(std::move(dir), IN_NONBLOCK, "hand-off floor")
 	{
-		::mkdir(dir_.c_str(), 0755);
-		fd_ = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 		uv_loop_init(&loop_);
 		uv_poll_init(&loop_, &poll_, fd_);
 		uv_async_init(&loop_, &done_, [](uv_async_t *h) { static_cast<HandOffFloor *>(h->data)->done(); });
 		poll_.data = done_.data = this;
-		uv_poll_start(&poll_, UV_READABLE, [](uv_poll_t *h, int, int) { static_cast<HandOffFloor *>(h->data)->heard(); });
+		uv_poll_start(&poll_, UV_READABLE, [](uv_poll_t *h, int, int) { static_cast<HandOffFloor *>(h->data)->drain(); });
 		loopThread_ = std::thread([this] { uv_run(&loop_, UV_RUN_DEFAULT); });
 	}
 	~HandOffFloor()
@@ -250,45 +274,19 @@ public:
 		uv_async_send(&done_); // the loop sees stopping_ and closes its handles
 		loopThread_.join();
 		uv_loop_close(&loop_);
-		::close(fd_);
-	}
-	double sample()
-	{
-		writeText(dir_ + "/.manifest.tmp", "{}");
-		int wd = inotify_add_watch(fd_, dir_.c_str(), IN_MOVED_TO);
-		std::unique_lock lock(mutex_);
-		long before = events_;
-		auto t0 = Clock::now();
-		::rename((dir_ + "/.manifest.tmp").c_str(), (dir_ + "/manifest").c_str());
-		if (!cv_.wait_for(lock, 5s, [&] { return events_ > before; }))
-			throw std::runtime_error("the hand-off floor heard nothing");
-		double us = std::chrono::duration<double, std::micro>(at_ - t0).count();
-		lock.unlock();
-		inotify_rm_watch(fd_, wd);
-		::unlink((dir_ + "/manifest").c_str());
-		return us;
 	}
 
 private:
 	// Loop thread: drain, hand the read to a worker, whose result comes back here.
-	void heard()
+	void drain()
 	{
 		alignas(struct inotify_event) char buf[4096];
 		bool moved = false;
 		for (ssize_t n; (n = ::read(fd_, buf, sizeof(buf))) > 0;)
-			parseInotifyRecords(buf, static_cast<std::size_t>(n),
-					    [&](const InotifyRecord &r) { moved = moved || (r.mask & IN_MOVED_TO); });
+			moved = movedIn(buf, n) || moved;
 		if (!moved)
 			return;
-		(void)executor_.post([this]() -> Executor::Completion {
-			return [this] {
-				auto at = Clock::now();
-				std::lock_guard lock(mutex_);
-				at_ = at;
-				++events_;
-				cv_.notify_all();
-			};
-		});
+		(void)executor_.post([this]() -> Executor::Completion { return [this] { heard(Clock::now()); }; });
 	}
 	void done()
 	{
@@ -299,18 +297,12 @@ private:
 		uv_close(reinterpret_cast<uv_handle_t *>(&poll_), nullptr);
 		uv_close(reinterpret_cast<uv_handle_t *>(&done_), nullptr);
 	}
-	std::string dir_;
-	int fd_ = -1;
 	uv_loop_t loop_{};
 	uv_poll_t poll_{};
 	uv_async_t done_{};
 	Executor executor_{1, [this] { uv_async_send(&done_); }};
 	std::thread loopThread_;
 	std::atomic<bool> stopping_{false};
-	std::mutex mutex_;
-	std::condition_variable cv_;
-	long events_ = 0;
-	Clock::time_point at_;
 };
 
 struct LatencySamples {
