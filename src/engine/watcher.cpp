@@ -376,7 +376,6 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 		// copied: a load's are tens of thousands.)
 		records.shift(events.size());
 		adopted.insert(adopted.begin(), std::make_move_iterator(events.begin()), std::make_move_iterator(events.end()));
-		events.clear();
 		reconcile(std::move(adopted), source, records);
 		if (!loaded) {
 			loaded = true;
