@@ -45,6 +45,12 @@ const typename Map::mapped_type *findHex(const Map &map, const std::string &hex)
 	auto id = Id::parse(hex);
 	return id ? findIn(map, *id) : nullptr;
 }
+template <class Get>
+auto byHex(const std::string &hex, Get get) -> decltype(get(Id{}))
+{
+	auto id = Id::parse(hex);
+	return id ? get(*id) : nullptr;
+}
 
 // What the files name, when it is an id.
 std::optional<Id> parentOf(const LayerFiles &files)
@@ -140,24 +146,50 @@ std::optional<Verdict> Validator::overlayVerdict(const Id &id) const
 	const OverlayFiles *files = overlay(id);
 	return files ? std::optional<Verdict>(Verdict{files->problem.empty(), files->problem, 0}) : std::nullopt;
 }
-const Verdict *Validator::layerVerdict(const Id &id) const { return findIn(layerVerdicts_, id); }
+const Validator::KeptLayer *Validator::keptLayer(const Id &id) const { return findIn(layers_, id); }
+bool Validator::holdsLayer(const Id &id) const
+{
+	const KeptLayer *kept = keptLayer(id);
+	return kept && (kept->hasOverlay || kept->hasLayer);
+}
+const Verdict *Validator::layerVerdict(const Id &id) const
+{
+	const KeptLayer *kept = keptLayer(id);
+	return kept && kept->judged ? &kept->verdict : nullptr;
+}
 const Verdict *Validator::imageVerdict(const Id &id) const
 {
 	const KeptImage *kept = findIn(images_, id);
 	return kept ? &kept->verdict : nullptr;
 }
-const OverlayFiles *Validator::overlay(const Id &id) const { return findIn(overlays_, id); }
-const LayerFiles *Validator::layer(const Id &id) const { return findIn(layers_, id); }
+const OverlayFiles *Validator::overlay(const Id &id) const
+{
+	const KeptLayer *kept = keptLayer(id);
+	return kept && kept->hasOverlay ? &kept->overlay : nullptr;
+}
+const LayerFiles *Validator::layer(const Id &id) const
+{
+	const KeptLayer *kept = keptLayer(id);
+	return kept && kept->hasLayer ? &kept->layer : nullptr;
+}
 const ImageFiles *Validator::image(const Id &id) const { return findIn(images_, id); }
 
-const Verdict *Validator::layerVerdict(const std::string &id) const { return findHex(layerVerdicts_, id); }
+const Verdict *Validator::layerVerdict(const std::string &id) const
+{
+	return byHex(id, [this](const Id &parsed) { return layerVerdict(parsed); });
+}
 const Verdict *Validator::imageVerdict(const std::string &id) const
 {
-	auto parsed = Id::parse(id);
-	return parsed ? imageVerdict(*parsed) : nullptr;
+	return byHex(id, [this](const Id &parsed) { return imageVerdict(parsed); });
 }
-const OverlayFiles *Validator::overlay(const std::string &id) const { return findHex(overlays_, id); }
-const LayerFiles *Validator::layer(const std::string &id) const { return findHex(layers_, id); }
+const OverlayFiles *Validator::overlay(const std::string &id) const
+{
+	return byHex(id, [this](const Id &parsed) { return overlay(parsed); });
+}
+const LayerFiles *Validator::layer(const std::string &id) const
+{
+	return byHex(id, [this](const Id &parsed) { return layer(parsed); });
+}
 const ImageFiles *Validator::image(const std::string &id) const { return findHex(images_, id); }
 
 void Validator::forget(Tree tree, const Id &id, Touched &touched)
@@ -169,18 +201,20 @@ void Validator::forget(Tree tree, const Id &id, Touched &touched)
 		--unusable_[t];
 	switch (tree) {
 	case Tree::Overlay:
-		if (auto it = overlays_.find(id); it != overlays_.end()) {
-			unclaim(id, it->second, touched);
-			overlays_.erase(it);
+		if (auto it = layers_.find(id); it != layers_.end() && it->second.hasOverlay) {
+			unclaim(id, it->second.overlay, touched);
+			it->second.overlay = {};
+			it->second.hasOverlay = false;
 		}
 		touched.overlays.insert(id);
 		touched.layers.insert(id);
 		break;
 	case Tree::Layers:
-		if (auto it = layers_.find(id); it != layers_.end()) {
-			if (auto parent = parentOf(it->second))
+		if (auto it = layers_.find(id); it != layers_.end() && it->second.hasLayer) {
+			if (auto parent = parentOf(it->second.layer))
 				childrenOf_.remove(*parent, id);
-			layers_.erase(it);
+			it->second.layer = {};
+			it->second.hasLayer = false;
 		}
 		touched.layers.insert(id);
 		break;
@@ -205,11 +239,15 @@ void Validator::adopt(Tree tree, const Id &id, ItemFiles files, Touched &touched
 		return;
 	if (auto *overlay = std::get_if<OverlayFiles>(&files)) {
 		claim(id, *overlay, touched);
-		overlays_.emplace(id, std::move(*overlay));
+		KeptLayer &kept = layers_[id];
+		kept.overlay = std::move(*overlay);
+		kept.hasOverlay = true;
 	} else if (auto *layer = std::get_if<LayerFiles>(&files)) {
 		if (auto parent = parentOf(*layer))
 			childrenOf_.add(*parent, id);
-		layers_.emplace(id, std::move(*layer));
+		KeptLayer &kept = layers_[id];
+		kept.layer = std::move(*layer);
+		kept.hasLayer = true;
 	} else if (auto *image = std::get_if<ImageFiles>(&files)) {
 		if (auto top = topLayerOf(*image))
 			imagesOf_.add(*top, id);
@@ -260,7 +298,7 @@ void Validator::chooseHolder(const ShortLink &link)
 	const Id *best = nullptr;
 	std::int64_t bestBorn = 0;
 	for (const Id &id : *claimants) {
-		std::int64_t born = overlays_.at(id).linkBornNs;
+		std::int64_t born = layers_.at(id).overlay.linkBornNs;
 		if (!best || born < bestBorn || (born == bestBorn && id < *best))
 			best = &id, bestBorn = born;
 	}
@@ -282,17 +320,16 @@ ReadRequest Validator::plan(Tree tree, bool list, const std::vector<std::string>
 	};
 	if (list) {
 		auto known = std::make_shared<std::vector<ReadRequest::Known>>();
-		auto copyAll = [&](const auto &map) {
-			known->reserve(map.size());
-			for (const auto &[id, state] : map)
+		if (tree == Tree::Images) {
+			known->reserve(images_.size());
+			for (const auto &[id, state] : images_)
 				known->push_back(copyOf(id, state));
-		};
-		if (tree == Tree::Overlay)
-			copyAll(overlays_);
-		else if (tree == Tree::Layers)
-			copyAll(layers_);
-		else
-			copyAll(images_);
+		} else {
+			known->reserve(layers_.size());
+			for (const auto &[id, kept] : layers_)
+				if (const ItemState *state = this->known(tree, id))
+					known->push_back(copyOf(id, *state));
+		}
 		for (const auto &[id, identity] : shelved(tree))
 			known->push_back(copyOfShelved(id, identity));
 		request.known = std::move(known);
@@ -391,8 +428,8 @@ Touched Validator::rescan(std::vector<Error> *errors, TreeSet trees)
 void Validator::shareCommitted(const Id &id, const PackedLayer &committed)
 {
 	auto it = layers_.find(id);
-	if (it != layers_.end() && it->second.info && it->second.info == committed)
-		it->second.info = committed;
+	if (it != layers_.end() && it->second.hasLayer && it->second.layer.info && it->second.layer.info == committed)
+		it->second.layer.info = committed;
 }
 
 void Validator::shareCommitted(const Id &id, const PackedImage &committed)
@@ -405,9 +442,9 @@ void Validator::shareCommitted(const Id &id, const PackedImage &committed)
 const ItemState *Validator::known(Tree tree, const Id &id) const
 {
 	if (tree == Tree::Overlay)
-		return findIn(overlays_, id);
+		return overlay(id);
 	if (tree == Tree::Layers)
-		return findIn(layers_, id);
+		return layer(id);
 	return findIn(images_, id);
 }
 
@@ -430,17 +467,15 @@ bool Validator::isShelved(Tree tree, const std::string &id) const
 std::vector<std::string> Validator::ids(Tree tree) const
 {
 	std::vector<std::string> out;
-	auto collect = [&](const auto &map) {
-		out.reserve(map.size());
-		for (const auto &entry : map)
+	if (tree == Tree::Images) {
+		out.reserve(images_.size());
+		for (const auto &entry : images_)
 			out.push_back(entry.first.hex());
-	};
-	if (tree == Tree::Overlay)
-		collect(overlays_);
-	else if (tree == Tree::Layers)
-		collect(layers_);
-	else
-		collect(images_);
+	} else {
+		for (const auto &entry : layers_)
+			if (known(tree, entry.first))
+				out.push_back(entry.first.hex());
+	}
 	for (const auto &entry : shelved(tree))
 		out.push_back(entry.first.hex());
 	return out;
@@ -479,13 +514,22 @@ void Validator::settle(Touched &touched)
 			insertAll(touched.images, *images);
 
 	for (const Id &id : queue) {
-		layerVerdicts_.erase(id);
-		if (const auto *overlay = findIn(overlays_, id); overlay && overlay->problem.empty())
-			chooseHolder(overlay->link);
+		auto it = layers_.find(id);
+		if (it == layers_.end())
+			continue;
+		KeptLayer &kept = it->second;
+		if (!kept.hasOverlay && !kept.hasLayer) {
+			layers_.erase(it); // both halves gone: nothing left to judge
+			continue;
+		}
+		kept.judged = false;
+		kept.verdict = {};
+		if (kept.hasOverlay && kept.overlay.problem.empty())
+			chooseHolder(kept.overlay.link);
 	}
 	claimedInStep_.clear();
 	for (const Id &id : queue)
-		if (overlays_.count(id) || layers_.count(id))
+		if (holdsLayer(id))
 			evaluateLayer(id);
 	for (const Id &id : touched.images) {
 		if (auto it = images_.find(id); it != images_.end())
@@ -495,7 +539,7 @@ void Validator::settle(Touched &touched)
 
 const Verdict &Validator::evaluateLayer(const Id &id)
 {
-	if (auto *known = findIn(layerVerdicts_, id))
+	if (const Verdict *known = layerVerdict(id))
 		return *known;
 	// Walk up to the first ancestor already judged (or a base, or a gap), then judge
 	// on the way back down: parents before children, with no recursion.
@@ -519,7 +563,7 @@ const Verdict &Validator::evaluateLayer(const Id &id)
 	std::optional<std::size_t> cycleStart;
 	Id current = id;
 	for (;;) {
-		if (layerVerdicts_.count(current))
+		if (layerVerdict(current))
 			break;
 		if (auto at = seenAt(current)) {
 			cycleStart = at;
@@ -528,31 +572,37 @@ const Verdict &Validator::evaluateLayer(const Id &id)
 		if (!position.empty())
 			position.emplace(current, path.size());
 		path.push_back(current);
-		auto *files = findIn(layers_, current);
+		const LayerFiles *files = layer(current);
 		if (!files || !files->problem.empty())
 			break;
 		auto parent = parentOf(*files);
-		if (!parent || (!layers_.count(*parent) && !overlays_.count(*parent)))
+		if (!parent || !holdsLayer(*parent))
 			break;
 		current = *parent;
 	}
+	// Every layer on the path holds a half (a parent is walked to only then).
+	auto judged = [&](const Id &layer, Verdict verdict) {
+		KeptLayer &kept = layers_.at(layer);
+		kept.verdict = std::move(verdict);
+		kept.judged = true;
+	};
 	std::size_t end = path.size();
 	if (cycleStart) {
 		for (std::size_t i = *cycleStart; i < path.size(); ++i)
-			layerVerdicts_[path[i]] = {false, "layer.json: parent chain has a cycle", 0};
+			judged(path[i], {false, "layer.json: parent chain has a cycle", 0});
 		end = *cycleStart;
 	}
 	for (std::size_t i = end; i-- > 0;)
-		layerVerdicts_[path[i]] = judgeLayer(path[i]);
-	return layerVerdicts_.at(id);
+		judged(path[i], judgeLayer(path[i]));
+	return layers_.at(id).verdict;
 }
 
 // One layer, its parent already judged.
 Verdict Validator::judgeLayer(const Id &id) const
 {
 	auto notReady = [](std::string reason) { return Verdict{false, std::move(reason), 0}; };
-	const auto *overlay = findIn(overlays_, id);
-	const auto *files = findIn(layers_, id);
+	const OverlayFiles *overlay = this->overlay(id);
+	const LayerFiles *files = layer(id);
 	if (!overlay) {
 		std::string shelvedOverlay = shelvedHalf(Tree::Overlay, id);
 		return notReady(!shelvedOverlay.empty() ? shelvedOverlay
@@ -577,13 +627,13 @@ Verdict Validator::judgeLayer(const Id &id) const
 		return Verdict{true, {}, 0};
 	}
 	const Id &parentId = *parentKey;
-	const auto *parentVerdict = findIn(layerVerdicts_, parentId);
+	const Verdict *parentVerdict = layerVerdict(parentId);
 	if (!parentVerdict || !parentVerdict->ready)
 		return notReady(fmt::format("layer.json: parent {} not ready", parentId.hex()));
 	if (parentVerdict->depth + 1 > kMaxChainDepth)
 		return notReady(fmt::format("layer.json: parent chain deeper than {}", kMaxChainDepth));
 	// lower must list exactly the parent chain's links, nearest first.
-	const auto *parentOverlay = findIn(overlays_, parentId);
+	const OverlayFiles *parentOverlay = this->overlay(parentId);
 	bool matches = parentOverlay && overlay->lower.size() == parentOverlay->lower.size() + 1 &&
 		       overlay->lower.front() == parentOverlay->link &&
 		       std::equal(parentOverlay->lower.begin(), parentOverlay->lower.end(), overlay->lower.begin() + 1);
@@ -599,7 +649,7 @@ Verdict Validator::judgeImage(const Id &id)
 	if (!files.problem.empty())
 		return {false, files.problem, 0};
 	const Id topId = *files.info.topLayerKey(); // usable: parsed, and checked an id
-	if (!overlays_.count(topId) && !layers_.count(topId))
+	if (!holdsLayer(topId))
 		return {false, fmt::format("images.json: layer {} not ready (missing)", topId.hex()), 0};
 	if (!evaluateLayer(topId).ready)
 		return {false, fmt::format("images.json: layer {} not ready", topId.hex()), 0};

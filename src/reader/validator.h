@@ -148,11 +148,24 @@ public:
 	std::string shelvedReason(Tree tree) const;
 
 private:
+	// A layer's two halves and its verdict, in one slot (three maps cost a node, a key
+	// and a bucket each): the overlay from overlay/RO, the layer.json from
+	// overlay-layers/RO, either of which may be missing. A slot with neither half
+	// goes when its layer is judged next (settle()).
+	struct KeptLayer {
+		OverlayFiles overlay;
+		LayerFiles layer;
+		Verdict verdict;
+		bool hasOverlay = false, hasLayer = false, judged = false;
+	};
+
 	Touched readNow(const ReadRequest &request, std::vector<Error> *errors);
 	void adoptItems(ReadResult result, Touched &touched);
 	void adopt(Tree tree, const Id &id, ItemFiles files, Touched &touched);
 	void forget(Tree tree, const Id &id, Touched &touched);
 	void settle(Touched &touched);
+	const KeptLayer *keptLayer(const Id &id) const;
+	bool holdsLayer(const Id &id) const; // either half
 	const Verdict &evaluateLayer(const Id &id);
 	Verdict judgeLayer(const Id &id) const;
 	Verdict judgeImage(const Id &id);
@@ -173,16 +186,13 @@ private:
 	// Per tree: items kept in full whose own files are unusable, and the shelf.
 	std::size_t unusable_[3] = {};
 	ById<Identity> shelved_[3];
-	ById<OverlayFiles> overlays_;
-	ById<LayerFiles> layers_;
+	ById<KeptLayer> layers_;
 	// An image's verdict depends on its files and its top layer's: kept with its
-	// files (a map of their own cost a node each). A layer's is kept apart: it is
-	// judged from its overlay and its layer.json, either of which may be missing.
+	// files.
 	struct KeptImage : ImageFiles {
 		Verdict verdict;
 	};
 	ById<KeptImage> images_;
-	ById<Verdict> layerVerdicts_;
 	// Who depends on whom, from the files as last read.
 	DependencyIndex childrenOf_, imagesOf_;
 	// Short links: the usable overlays naming each link, and which of them holds it.
