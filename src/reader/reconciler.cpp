@@ -1,7 +1,6 @@
 // Reconcile: verdicts to ordered store updates and local links.
 #include "reconciler.h"
 
-#include "dependency_index.h"
 #include "local_links.h"
 
 #include <fmt/format.h>
@@ -137,23 +136,30 @@ std::vector<Event> Reconciler::apply(Touched touched, EventRecords *deferred)
 		else
 			validator_.shareCommitted(id, current->record); // read again, the same
 	}
+	// Who stands on a leaving layer, by the validator's index of the files: a committed
+	// item's record is what its files say (a layer whose record changed leaves, above)
+	// unless it is touched now, an image whose update waits for its new top layer
+	// (retry_) included. Those are looked at by their committed record.
 	std::vector<Id> queue(leavingLayers.begin(), leavingLayers.end());
 	for (std::size_t i = 0; i < queue.size(); ++i)
-		if (const auto *children = childrenOf_.find(queue[i]))
+		if (const auto *children = validator_.childrenOf(queue[i]))
 			for (const Id &child : *children)
-				if (leavingLayers.insert(child).second)
+				if (before->layers.find(child) && leavingLayers.insert(child).second)
 					queue.push_back(child);
 	for (const Id &id : touched.images) {
 		const auto *committed = before->images.find(id);
 		if (!committed)
 			continue;
 		const auto *files = validator_.image(id);
-		if (!isReady(validator_.imageVerdict(id)) || !sameInode(committed->folder, files->identity.folder))
+		if (!isReady(validator_.imageVerdict(id)) || !sameInode(committed->folder, files->identity.folder) ||
+		    leavingLayers.count(*committed->record.topLayerKey()))
 			leavingImages.insert(id);
 	}
 	for (const Id &layer : leavingLayers)
-		if (const auto *images = imagesOf_.find(layer))
-			leavingImages.insert(images->begin(), images->end());
+		if (const auto *images = validator_.imagesOn(layer))
+			for (const Id &image : *images)
+				if (before->images.find(image))
+					leavingImages.insert(image);
 
 	std::vector<detail::CommittedLayer> removedLayers;
 	std::set<Id> removedLayerIds;
@@ -162,7 +168,6 @@ std::vector<Event> Reconciler::apply(Touched touched, EventRecords *deferred)
 		for (const Id &id : leavingImages) {
 			const PackedImage &image = before->images.find(id)->record;
 			tx.removeImage(id);
-			imagesOf_.remove(*image.topLayerKey(), id);
 			tellImage(EventType::ImageRemoved, id, image);
 		}
 		// Children before parents: deepest first, by their depth in the store.
@@ -182,8 +187,6 @@ std::vector<Event> Reconciler::apply(Touched touched, EventRecords *deferred)
 		for (const auto &[depth, id] : ordered) {
 			const auto &layer = *before->layers.find(id);
 			tx.removeLayer(id);
-			if (auto parent = layer.record.parentKey())
-				childrenOf_.remove(*parent, id);
 			removedLayers.push_back(layer);
 			removedLayerIds.insert(id);
 			tellLayer(EventType::LayerRemoved, id, layer);
@@ -236,8 +239,6 @@ std::vector<Event> Reconciler::apply(Touched touched, EventRecords *deferred)
 				continue;
 			}
 			tx.putLayer(info);
-			if (parent)
-				childrenOf_.add(*parent, id);
 			tellLayer(EventType::LayerAdded, id, info);
 		}
 		for (const Id &id : imageCandidates) {
@@ -259,12 +260,8 @@ std::vector<Event> Reconciler::apply(Touched touched, EventRecords *deferred)
 				validator_.shareCommitted(id, existing->record);
 				continue;
 			}
-			bool update = existing != nullptr;
-			if (update)
-				imagesOf_.remove(*existing->record.topLayerKey(), id);
 			tx.putImage({info, files->identity.folder});
-			imagesOf_.add(top, id);
-			tellImage(update ? EventType::ImageUpdated : EventType::ImageAdded, id, info);
+			tellImage(existing ? EventType::ImageUpdated : EventType::ImageAdded, id, info);
 		}
 	}
 	touched.images.insert(imageCandidates);

@@ -6,7 +6,6 @@
 // removed and added. Loop-bound: one thread.
 #pragma once
 
-#include "dependency_index.h"
 #include "identity.h"
 #include "store_state.h"
 #include "tree_reader.h"
@@ -89,8 +88,6 @@ private:
 	Store &store_;
 	ReconcileOptions options_;
 	Validator validator_;
-	// Who depends on whom among committed items.
-	DependencyIndex childrenOf_, imagesOf_;
 	// Ready items that could not be committed yet (a link failed): tried again.
 	Touched retry_;
 	// The reason last reported for each pending item, so each is told once.

@@ -118,6 +118,11 @@ public:
 	const LayerFiles *layer(const std::string &id) const;
 	const ImageFiles *image(const std::string &id) const;
 
+	// Who stands on a layer, by the files as last read: its child layers, the images
+	// whose top layer it is.
+	const Dependants *childrenOf(const Id &layer) const { return childrenOf_.find(layer); }
+	const Dependants *imagesOn(const Id &layer) const { return imagesOf_.find(layer); }
+
 	// The store's record of a layer or image committed: kept in place of an equal
 	// one read again, so that each record is held once.
 	void shareCommitted(const Id &id, const PackedLayer &committed);
