@@ -2,22 +2,30 @@
 //
 // A block: its size (4 bytes), then the fields. A string is a tag byte and then:
 // kHex, the 32 bytes of a hex name; kDigest, the 32 bytes of a "sha256:" digest;
-// kRaw, its length (LEB128) and its bytes. A list is its count (LEB128), then its
-// strings; an optional number a byte (0 absent, 1 present), then 8 bytes.
+// kOwnDigest, nothing: "sha256:" and the record's own id (the first field, an id then:
+// an image's config is named by it); kUtc, a time as utc_time.h holds it (8 bytes of
+// seconds, 4 of nanoseconds, 1 of digits); kRaw, its length (LEB128) and its bytes.
+// A list is its count (LEB128), then its strings; an optional number a byte (0
+// absent, 1 present), then 8 bytes.
 // Layer: id, parent, diffDigest, compressedDiffDigest, created, diffSize, names (not
 // its link: see PackedLayer).
 // Image: id, topLayer, digest, created, names, bigDataNames.
 #include "packed_record.h"
 
+#include "utc_time.h"
+
 #include <layerwatch/model.h>
 
+#include <atomic>
 #include <cstring>
+#include <new>
 
 namespace lw {
 
 namespace {
 
-enum Tag : std::uint8_t { kRaw = 0, kHex = 1, kDigest = 2 };
+enum Tag : std::uint8_t { kRaw = 0, kHex = 1, kDigest = 2, kOwnDigest = 3, kUtc = 4 };
+constexpr std::size_t kUtcBytes = 8 + 4 + 1;
 constexpr std::size_t kSizeBytes = sizeof(std::uint32_t);
 
 void putCount(std::string &out, std::size_t n)
@@ -35,22 +43,37 @@ void putId(std::string &out, Tag tag, const Id &id)
 	out.append(reinterpret_cast<const char *>(id.data()), 32);
 }
 
-void putString(std::string &out, std::string_view s)
+// own: the record's id, when it is one.
+void putString(std::string &out, std::string_view s, const std::optional<Id> &own = std::nullopt)
 {
 	if (auto id = Id::parse(s))
 		return putId(out, kHex, *id);
 	if (auto id = Id::parseDigest(s))
-		return putId(out, kDigest, *id);
+		return own && *id == *own ? out.push_back(static_cast<char>(kOwnDigest)) : putId(out, kDigest, *id);
 	out.push_back(static_cast<char>(kRaw));
 	putCount(out, s.size());
 	out.append(s);
 }
 
-void putList(std::string &out, const std::vector<std::string> &list)
+void putList(std::string &out, const std::vector<std::string> &list, const std::optional<Id> &own = std::nullopt)
 {
 	putCount(out, list.size());
 	for (const auto &s : list)
-		putString(out, s);
+		putString(out, s, own);
+}
+
+// A time as numbers when its text comes back the same from them, else as text.
+void putTime(std::string &out, std::string_view s)
+{
+	auto time = parseUtc(s);
+	if (!time)
+		return putString(out, s);
+	out.push_back(static_cast<char>(kUtc));
+	char bytes[kUtcBytes];
+	std::memcpy(bytes, &time->seconds, 8);
+	std::memcpy(bytes + 8, &time->nanos, 4);
+	bytes[12] = static_cast<char>(time->digits);
+	out.append(bytes, kUtcBytes);
 }
 
 void putNumber(std::string &out, const std::optional<std::int64_t> &n)
@@ -67,7 +90,8 @@ void putNumber(std::string &out, const std::optional<std::int64_t> &n)
 class Cursor {
 public:
 	// At the block's first field, or past the first `skip` (strings all).
-	explicit Cursor(const detail::PackedBlock &block, int skip = 0) : at_(block.begin() + kSizeBytes)
+	explicit Cursor(const detail::PackedBlock &block, int skip = 0)
+		: first_(block.begin() + kSizeBytes), at_(first_)
 	{
 		while (skip-- > 0)
 			skipString();
@@ -91,6 +115,16 @@ public:
 			return idAt().hex();
 		case kDigest:
 			return idAt().digest();
+		case kOwnDigest:
+			return Id::fromBytes(first_ + 1).digest(); // past the id's tag
+		case kUtc: {
+			UtcTime time;
+			std::memcpy(&time.seconds, at_, 8);
+			std::memcpy(&time.nanos, at_ + 8, 4);
+			time.digits = at_[12];
+			at_ += kUtcBytes;
+			return formatUtc(time);
+		}
 		default: {
 			std::size_t n = count();
 			std::string s(reinterpret_cast<const char *>(at_), n);
@@ -109,10 +143,19 @@ public:
 	}
 	void skipString()
 	{
-		if (*at_ == kHex || *at_ == kDigest)
-			at_ += 33;
-		else
-			++at_, at_ += count();
+		switch (*at_++) {
+		case kHex:
+		case kDigest:
+			at_ += 32;
+			break;
+		case kOwnDigest:
+			break;
+		case kUtc:
+			at_ += kUtcBytes;
+			break;
+		default:
+			at_ += count();
+		}
 	}
 	std::vector<std::string> list()
 	{
@@ -143,6 +186,7 @@ private:
 		return id;
 	}
 
+	const std::uint8_t *first_; // the record's id
 	const std::uint8_t *at_;
 };
 
@@ -150,20 +194,50 @@ private:
 
 namespace detail {
 
+namespace {
+
+// A block's holders, counted in the 4 bytes before its size.
+using Holders = std::atomic<std::uint32_t>;
+constexpr std::size_t kCountBytes = sizeof(Holders);
+static_assert(kCountBytes == 4 && alignof(Holders) <= kCountBytes);
+
+Holders &holdersOf(std::uint8_t *bytes)
+{
+	return *std::launder(reinterpret_cast<Holders *>(bytes - kCountBytes));
+}
+
+} // namespace
+
 PackedBlock::PackedBlock(const std::string &fields)
 {
 	std::uint32_t size = static_cast<std::uint32_t>(kSizeBytes + fields.size());
-	auto bytes = std::make_shared_for_overwrite<std::uint8_t[]>(size);
-	std::memcpy(bytes.get(), &size, kSizeBytes);
-	std::memcpy(bytes.get() + kSizeBytes, fields.data(), fields.size());
-	bytes_ = std::move(bytes);
+	auto *storage = static_cast<std::uint8_t *>(::operator new(kCountBytes + size));
+	new (storage) Holders(1);
+	bytes_ = storage + kCountBytes;
+	std::memcpy(bytes_, &size, kSizeBytes);
+	std::memcpy(bytes_ + kSizeBytes, fields.data(), fields.size());
+}
+
+PackedBlock::PackedBlock(const PackedBlock &other) noexcept : bytes_(other.bytes_)
+{
+	if (bytes_)
+		holdersOf(bytes_).fetch_add(1, std::memory_order_relaxed);
+}
+
+PackedBlock::~PackedBlock()
+{
+	// The last holder frees it, after every other holder's reads (acq_rel).
+	if (bytes_ && holdersOf(bytes_).fetch_sub(1, std::memory_order_acq_rel) == 1) {
+		holdersOf(bytes_).~Holders();
+		::operator delete(bytes_ - kCountBytes);
+	}
 }
 
 std::size_t PackedBlock::size() const
 {
 	std::uint32_t size = 0;
 	if (bytes_)
-		std::memcpy(&size, bytes_.get(), kSizeBytes);
+		std::memcpy(&size, bytes_, kSizeBytes);
 	return size;
 }
 
@@ -182,7 +256,7 @@ PackedLayer::PackedLayer(const LayerInfo &info)
 	putString(out, info.parent);
 	putString(out, info.diffDigest);
 	putString(out, info.compressedDiffDigest);
-	putString(out, info.created);
+	putTime(out, info.created);
 	putNumber(out, info.diffSize);
 	putList(out, info.names);
 	block_ = detail::PackedBlock(out);
@@ -241,9 +315,9 @@ PackedImage::PackedImage(const ImageInfo &info)
 	putString(out, info.id);
 	putString(out, info.topLayer);
 	putString(out, info.digest);
-	putString(out, info.created);
+	putTime(out, info.created);
 	putList(out, info.names);
-	putList(out, info.bigDataNames);
+	putList(out, info.bigDataNames, Id::parse(info.id));
 	block_ = detail::PackedBlock(out);
 }
 

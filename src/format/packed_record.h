@@ -1,7 +1,8 @@
 // The store's records held packed: each layer or image one block of bytes, its hex
-// names ("<64 hex>") and digests ("sha256:<64 hex>") as their 32 bytes and every other
-// string as it is. A LayerInfo or ImageInfo costs some ten heap blocks and 650 to 750
-// bytes; its packed form one block of about 250. Thousands of records are held this
+// names ("<64 hex>") and digests ("sha256:<64 hex>") as their 32 bytes, its time as
+// numbers when they give it back exactly, an image's config name (its own id) as one
+// byte, and every other string as it is. A LayerInfo or ImageInfo costs some ten
+// heap blocks and 650 to 750 bytes; its packed form one block of 150 to 200. Thousands of records are held this
 // way (validator and store share each block); a LayerInfo or ImageInfo is made only
 // when a host asks (Snapshot) or an event tells of one. The packing is exact: what is
 // unpacked equals what was packed, and two equal records pack to the same bytes.
@@ -16,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace lw {
@@ -23,18 +25,28 @@ namespace lw {
 namespace detail {
 
 // One block: its size, then the record's fields in a fixed order (packed_record.cpp).
+// Shared by the validator, the store and its snapshots (any thread), counted in the
+// block itself: 8 bytes a holder and 4 a block, where a shared_ptr cost 16 and 16.
 class PackedBlock {
 public:
 	PackedBlock() = default;
-	explicit PackedBlock(const std::string &bytes);
+	explicit PackedBlock(const std::string &fields);
+	PackedBlock(const PackedBlock &other) noexcept;
+	PackedBlock(PackedBlock &&other) noexcept : bytes_(std::exchange(other.bytes_, nullptr)) {}
+	PackedBlock &operator=(PackedBlock other) noexcept
+	{
+		std::swap(bytes_, other.bytes_);
+		return *this;
+	}
+	~PackedBlock();
 
 	explicit operator bool() const { return bytes_ != nullptr; }
-	const std::uint8_t *begin() const { return bytes_.get(); }
+	const std::uint8_t *begin() const { return bytes_; } // at its size
 	std::size_t size() const;
 	bool operator==(const PackedBlock &other) const;
 
 private:
-	std::shared_ptr<const std::uint8_t[]> bytes_;
+	std::uint8_t *bytes_ = nullptr; // the count sits just before
 };
 
 } // namespace detail
@@ -78,6 +90,7 @@ public:
 	std::optional<Id> topLayerKey() const;
 	std::string digest() const;
 	std::vector<std::string> names() const;
+	std::size_t blockSize() const { return block_.size(); } // the bytes it holds
 	bool operator==(const PackedImage &other) const { return block_ == other.block_; }
 
 private:
