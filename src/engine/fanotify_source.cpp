@@ -55,6 +55,12 @@ std::string fanotifyFolderKey(const void *fsid, const void *fileHandle, std::siz
 
 namespace {
 
+// What an item folder is filed under: its key's hash.
+std::uint64_t keyHash(std::string_view key)
+{
+	return std::hash<std::string_view>{}(key);
+}
+
 // Entries of a tree come and go by create, delete and rename; files inside an item
 // folder are written, replaced and removed; a folder itself may be deleted or moved
 // (FAN_ONDIR: folders too, which is what items and trees are).
@@ -198,11 +204,9 @@ Result<void> FanotifySource::watchTree(Tree tree)
 	auto key = keyOf(path, *fsid, -1, &mountId); // the fsid is this very path's
 	if (!key)
 		return key.error();
-	forget(treeKeys_[t]);
 	treeFsids_[t] = key->substr(0, kFsidBytes);
 	treeMounts_[t] = mountId;
 	treeKeys_[t] = *key;
-	byKey_[*key] = {tree, std::nullopt};
 	return {};
 }
 
@@ -217,35 +221,35 @@ Result<void> FanotifySource::watchItem(Tree tree, const std::string &id)
 	auto key = keyOf(pathOf(tree, id), treeFsids_[t], treeMounts_[t]);
 	if (!key)
 		return key.error();
-	// The same folder twice (a hard-linked path): keep one owner.
-	if (byKey_.count(*key))
-		return {};
-	auto entry = byKey_.emplace(*key, Target{tree, *parsed}).first;
-	itemKeys_[t][*parsed] = &entry->first;
+	// One folder under two ids (or two whose hashes meet): each is told of events on
+	// either.
+	std::uint64_t hash = keyHash(*key);
+	items_.emplace(hash, Target{tree, *parsed});
+	itemKeys_[t].emplace(*parsed, hash);
 	++itemCounts_[t];
 	return {};
 }
 
-void FanotifySource::forget(const std::string &key)
+void FanotifySource::forgetItem(Tree tree, const Id &id)
 {
-	auto it = byKey_.find(key);
-	if (it == byKey_.end())
+	auto &keys = itemKeys_[static_cast<int>(tree)];
+	auto it = keys.find(id);
+	if (it == keys.end())
 		return;
-	Target target = it->second;
-	byKey_.erase(it);
-	if (!target.id) {
-		treeKeys_[static_cast<int>(target.tree)].clear();
-	} else if (itemKeys_[static_cast<int>(target.tree)].erase(*target.id)) {
-		--itemCounts_[static_cast<int>(target.tree)];
-	}
+	auto [first, last] = items_.equal_range(it->second);
+	for (auto entry = first; entry != last; ++entry)
+		if (entry->second.tree == tree && entry->second.id == id) {
+			items_.erase(entry);
+			break;
+		}
+	keys.erase(it);
+	--itemCounts_[static_cast<int>(tree)];
 }
 
 void FanotifySource::unwatchItem(Tree tree, const std::string &id)
 {
-	auto parsed = Id::parse(id);
-	auto &keys = itemKeys_[static_cast<int>(tree)];
-	if (auto it = parsed ? keys.find(*parsed) : keys.end(); it != keys.end())
-		forget(std::string(*it->second)); // a copy: forget() erases what it points at
+	if (auto parsed = Id::parse(id))
+		forgetItem(tree, *parsed);
 }
 
 bool FanotifySource::itemWatched(Tree tree, const std::string &id) const
@@ -273,32 +277,47 @@ void FanotifySource::dispatch(const FanotifyRecord &r)
 			output_.stale(t, StaleReason::Overflow);
 		return;
 	}
-	auto it = byKey_.find(r.folder);
-	if (it == byKey_.end())
-		return; // a folder the store does not follow: most of a filesystem's events
-	Target target = it->second;
-	if (r.name == "." || r.name.empty()) {
-		if (!(r.mask & (FAN_DELETE_SELF | FAN_MOVE_SELF))) {
-			if (target.id)
-				output_.changed(target.tree, target.id->hex()); // its own mode or owner changed
-			return;
+	bool self = r.name == "." || r.name.empty();
+	for (Tree tree : {Tree::Overlay, Tree::Layers, Tree::Images}) {
+		std::string &key = treeKeys_[static_cast<int>(tree)];
+		if (key.empty() || r.folder != key)
+			continue;
+		if (self && (r.mask & (FAN_DELETE_SELF | FAN_MOVE_SELF))) {
+			// Gone or moved away: forgotten, so that the path is followed again once
+			// something is there.
+			key.clear();
+			output_.stale(tree, StaleReason::WatchLost);
+		} else if (!self) {
+			if (std::string name(r.name); isValidId(name))
+				output_.changed(tree, name);
 		}
+		return;
+	}
+	dispatchToItems(r);
+}
+
+void FanotifySource::dispatchToItems(const FanotifyRecord &r)
+{
+	auto [first, last] = items_.equal_range(keyHash(r.folder));
+	if (first == last)
+		return; // a folder the store does not follow: most of a filesystem's events
+	std::vector<Target> targets;
+	for (auto it = first; it != last; ++it)
+		targets.push_back(it->second);
+	bool gone = (r.name == "." || r.name.empty()) && (r.mask & (FAN_DELETE_SELF | FAN_MOVE_SELF));
+	for (const Target &target : targets) {
+		std::string id = target.id.hex();
 		// Gone or moved away: forgotten, so that the path is followed again once
-		// something is there.
-		forget(std::string(r.folder));
-		if (!target.id)
-			output_.stale(target.tree, StaleReason::WatchLost);
-		else
-			output_.changed(target.tree, target.id->hex());
-		return;
+		// something is there; unless its path still holds the folder watched (the event
+		// was another folder's, whose hash is the same).
+		if (gone) {
+			int t = static_cast<int>(target.tree);
+			auto now = keyOf(pathOf(target.tree, id), treeFsids_[t], treeMounts_[t]);
+			if (!now || keyHash(*now) != keyHash(r.folder))
+				forgetItem(target.tree, target.id);
+		}
+		output_.changed(target.tree, id); // its files, or its own mode or owner
 	}
-	if (!target.id) {
-		std::string name(r.name);
-		if (isValidId(name))
-			output_.changed(target.tree, name);
-		return;
-	}
-	output_.changed(target.tree, target.id->hex());
 }
 
 #else // !LW_HAVE_FANOTIFY

@@ -4,7 +4,10 @@
 // the folders the engine follows (the three trees, and the item folders it asks for,
 // as inotify would watch them) maps a handle back to (tree, id). Events on any other
 // folder of the filesystem are dropped after one hash lookup. The table is our memory
-// only: the kernel pins nothing per folder. Needs CAP_SYS_ADMIN and a filesystem with
+// only: the kernel pins nothing per folder. Item folders are filed by their handle's
+// hash (one per image in a settled store: 8 bytes each, not a string of 24 and more):
+// an event on another folder whose handle shares an item's hash costs a needless
+// read of that item, and a removal is believed only once the item's path says so. Needs CAP_SYS_ADMIN and a filesystem with
 // file handles. Loop-bound: one thread.
 #pragma once
 
@@ -81,25 +84,24 @@ private:
 	Result<std::string> keyOf(const std::string &path, const std::string &fsid, int expectMountId,
 				  int *mountId = nullptr);
 	void dispatch(const FanotifyRecord &record);
-	void forget(const std::string &key);
+	void dispatchToItems(const FanotifyRecord &record);
+	void forgetItem(Tree tree, const Id &id);
 
 	struct Target {
 		Tree tree;
-		std::optional<Id> id; // none: the tree folder itself
+		Id id;
 	};
-	struct KeyHash {
-		using is_transparent = void;
-		std::size_t operator()(std::string_view key) const { return std::hash<std::string_view>{}(key); }
+	struct KeyHashHash {
+		std::size_t operator()(std::uint64_t hash) const noexcept { return hash; } // a hash already
 	};
 
 	std::string root_;
 	SourceOutput output_;
 	UniqueFd fd_;
-	std::unordered_map<std::string, Target, KeyHash, std::equal_to<>> byKey_;
-	// Per tree: id -> its key in byKey_ (a node's key stays where it is while the node
-	// lives; forget() drops both).
-	std::unordered_map<Id, const std::string *, IdHash> itemKeys_[3];
-	std::string treeKeys_[3];
+	// Item folders: the hash of each one's key, and per tree each id's hash.
+	std::unordered_multimap<std::uint64_t, Target, KeyHashHash> items_;
+	std::unordered_map<Id, std::uint64_t, IdHash> itemKeys_[3];
+	std::string treeKeys_[3]; // the tree folders' keys, in full
 	// Each tree's filesystem id and mount: an item folder on the same mount shares it.
 	std::string treeFsids_[3];
 	int treeMounts_[3] = {-1, -1, -1};
