@@ -47,11 +47,12 @@ Identity probeIdentity(int treeFd, const std::string &id, const std::vector<std:
 	identity.folder = statId(treeFd, id, folderFlags);
 	// Only below a real folder: a symlinked one is never read, so its files do not count.
 	bool realFolder = S_ISDIR(identity.folder.mode);
-	identity.files.reserve(names.size());
+	identity.files.resize(names.size());
 	std::string path;
-	for (const auto &name : names) {
-		path.assign(id).append("/").append(name);
-		identity.files.push_back(realFolder ? statId(treeFd, path) : FileId{});
+	for (std::size_t i = 0; i < names.size(); ++i) {
+		path.assign(id).append("/").append(names[i]);
+		if (realFolder)
+			identity.files[i] = statId(treeFd, path);
 	}
 	return identity;
 }

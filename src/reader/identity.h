@@ -4,11 +4,15 @@
 // during the read shows at the next look.
 #pragma once
 
+#include "thin_list.h"
+
 #include <sys/stat.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace lw {
@@ -30,9 +34,11 @@ struct FileId {
 	bool operator==(const FileId &) const = default;
 };
 
+using FileIds = ThinList<FileId>;
+
 struct Identity {
 	FileId folder;
-	std::vector<FileId> files; // in the order of the names probed
+	FileIds files; // in the order of the names probed
 
 	bool operator==(const Identity &) const = default;
 };
@@ -69,15 +75,29 @@ struct stat asLooked(const FileId &file);
 class ProbeNames {
 public:
 	ProbeNames() = default; // none
-	explicit ProbeNames(std::vector<std::string> names)
-		: names_(std::make_shared<const std::vector<std::string>>(std::move(names)))
+	explicit ProbeNames(std::vector<std::string> names) : shared_(new Shared{{1}, std::move(names)}) {}
+	ProbeNames(const ProbeNames &other) noexcept : shared_(other.shared_)
 	{
+		if (shared_)
+			shared_->holders.fetch_add(1, std::memory_order_relaxed);
+	}
+	ProbeNames(ProbeNames &&other) noexcept : shared_(std::exchange(other.shared_, nullptr)) {}
+	ProbeNames &operator=(ProbeNames other) noexcept
+	{
+		std::swap(shared_, other.shared_);
+		return *this;
+	}
+	~ProbeNames()
+	{
+		// The last holder lets it go, after every other holder's reads (acq_rel).
+		if (shared_ && shared_->holders.fetch_sub(1, std::memory_order_acq_rel) == 1)
+			delete shared_;
 	}
 
 	const std::vector<std::string> &list() const
 	{
 		static const std::vector<std::string> none;
-		return names_ ? *names_ : none;
+		return shared_ ? shared_->names : none;
 	}
 	std::size_t size() const { return list().size(); }
 	const std::string &back() const { return list().back(); }
@@ -90,7 +110,13 @@ public:
 	}
 
 private:
-	std::shared_ptr<const std::vector<std::string>> names_;
+	// Counted in itself (plans carry lists to workers): 8 bytes in each item, where a
+	// shared_ptr cost 16.
+	struct Shared {
+		std::atomic<std::uint32_t> holders;
+		const std::vector<std::string> names;
+	};
+	Shared *shared_ = nullptr;
 };
 
 // lstat of treeFd/<id> and of treeFd/<id>/<name> for each name: directory listings

@@ -113,7 +113,7 @@ Files settled(Files files)
 	if (files.problem.empty() && files.ioError == 0) {
 		// Freed, not just emptied: thousands of items keep this state.
 		files.probeNames = {};
-		std::vector<FileId>().swap(files.identity.files);
+		files.identity.files = {};
 	}
 	return files;
 }
@@ -276,7 +276,6 @@ void settleImage(ImageFiles &out)
 {
 	out.probeNames = imageProbeNames();
 	out.identity.files.resize(2);
-	out.identity.files.shrink_to_fit();
 }
 
 // An image last read pending on its manifest alone: read again, only its manifest

@@ -136,7 +136,6 @@ bool Validator::shelve(Tree tree, const Id &id, const ItemState &state)
 	// The files beyond those names (an image's big data) are dropped; files not looked
 	// at (the folder is no folder) are absent, as the next probe will find them.
 	identity.files.resize(probeNamesOf(tree, id.hex()).size());
-	identity.files.shrink_to_fit();
 	shelved_[t].emplace(id, std::move(identity));
 	return true;
 }
