@@ -188,7 +188,7 @@ Result<std::string> readRegularFile(int dirfd, std::string_view name, std::size_
 	return data;
 }
 
-Result<std::vector<DirEntry>> listDir(int dirfd)
+Result<void> forEachEntry(int dirfd, const std::function<void(const DirEntryView &)> &each)
 {
 	// A fresh fd of our own, so the offset of dirfd is never moved.
 	int fd = sys::openAt(dirfd, ".", O_RDONLY | O_DIRECTORY);
@@ -198,13 +198,12 @@ Result<std::vector<DirEntry>> listDir(int dirfd)
 	// linux_dirent64: d_ino (8), d_off (8), d_reclen (2), d_type (1), d_name.
 	constexpr std::size_t kHeader = 19;
 	alignas(8) char buffer[32768];
-	std::vector<DirEntry> entries;
 	for (;;) {
 		ssize_t n = sys::getdents64(dir.get(), buffer, sizeof buffer);
 		if (n < 0)
 			return makeError(static_cast<int>(-n), fmt::format("list: {}", describeErrno(static_cast<int>(-n))));
 		if (n == 0)
-			return entries;
+			return {};
 		for (std::size_t at = 0; at + kHeader <= static_cast<std::size_t>(n);) {
 			unsigned short reclen;
 			std::memcpy(&reclen, buffer + at + 16, sizeof reclen);
@@ -215,10 +214,19 @@ Result<std::vector<DirEntry>> listDir(int dirfd)
 			std::uint64_t ino;
 			std::memcpy(&ino, buffer + at, sizeof ino);
 			if (name != "." && name != "..")
-				entries.push_back({std::string(name), type, ino});
+				each({name, type, ino});
 			at += reclen;
 		}
 	}
+}
+
+Result<std::vector<DirEntry>> listDir(int dirfd)
+{
+	std::vector<DirEntry> entries;
+	auto listed = forEachEntry(dirfd, [&](const DirEntryView &e) { entries.push_back({std::string(e.name), e.type, e.ino}); });
+	if (!listed)
+		return listed.error();
+	return entries;
 }
 
 bool isAbsence(int err)

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -45,6 +46,14 @@ struct DirEntry {
 
 // Every entry of an open directory but "." and "..".
 Result<std::vector<DirEntry>> listDir(int dirfd);
+// The same, each handed to each() as it is read, its name a view into the read's
+// buffer: a tree of ten thousand items listed without ten thousand names made.
+struct DirEntryView {
+	std::string_view name;
+	unsigned char type;
+	std::uint64_t ino;
+};
+Result<void> forEachEntry(int dirfd, const std::function<void(const DirEntryView &)> &each);
 
 // lstat of one entry of dirfd; -errno on failure.
 int statEntry(int dirfd, std::string_view name, struct stat *st);
