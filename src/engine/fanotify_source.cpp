@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 
@@ -55,10 +56,12 @@ std::string fanotifyFolderKey(const void *fsid, const void *fileHandle, std::siz
 
 namespace {
 
+std::atomic<bool> collideHashes{false}; // collideHashesForTesting
+
 // What an item folder is filed under: its key's hash.
 std::uint64_t keyHash(std::string_view key)
 {
-	return std::hash<std::string_view>{}(key);
+	return collideHashes.load(std::memory_order_relaxed) ? 0 : std::hash<std::string_view>{}(key);
 }
 
 // Entries of a tree come and go by create, delete and rename; files inside an item
@@ -258,6 +261,11 @@ bool FanotifySource::itemWatched(Tree tree, const std::string &id) const
 	return parsed && itemKeys_[static_cast<int>(tree)].count(*parsed) != 0;
 }
 
+void FanotifySource::collideHashesForTesting(bool collide)
+{
+	collideHashes = collide;
+}
+
 long FanotifySource::drain(std::size_t maxRecords)
 {
 	return drainRecords(fd_.get(), maxRecords, output_, [this](const char *buffer, std::size_t length, std::size_t &handled) {
@@ -342,6 +350,7 @@ Result<void> FanotifySource::watchItem(Tree, const std::string &) { return makeE
 void FanotifySource::unwatchItem(Tree, const std::string &) {}
 bool FanotifySource::itemWatched(Tree, const std::string &) const { return false; }
 long FanotifySource::drain(std::size_t) { return -ENOSYS; }
+void FanotifySource::collideHashesForTesting(bool) {}
 
 #endif
 

@@ -71,6 +71,10 @@ public:
 
 	long drain(std::size_t maxRecords) override;
 
+	// Tests: every item folder's handle hashes alike from now on (until false), so
+	// that what a collision does can be seen. Any thread, before sources are opened.
+	static void collideHashesForTesting(bool collide);
+
 	std::size_t watchCount() const override { return 0; }
 	std::size_t markCount() const override { return markedFsids_.size(); }
 

@@ -308,3 +308,32 @@ int main(int argc, char **argv)
 	doctest::Context context(argc, argv);
 	return context.run();
 }
+
+TEST_CASE("item folders whose handles share a hash: an event tells each, a removal forgets only the one gone")
+{
+	struct Collide {
+		Collide() { FanotifySource::collideHashesForTesting(true); }
+		~Collide() { FanotifySource::collideHashesForTesting(false); }
+	} collide;
+	Heard h;
+	lw::test::unwrap(h.source->watchTree(Tree::Images));
+	std::string a = lw::test::makeId(), b = lw::test::makeId();
+	for (const auto &id : {a, b}) {
+		lw::test::makeDirs(h.images(id));
+		lw::test::unwrap(h.source->watchItem(Tree::Images, id));
+	}
+	h.settle();
+	h.changed.clear();
+	lw::test::writeFile(h.images(a + "/manifest"), "{}");
+	REQUIRE(h.waitFor([&] { return h.heard(Tree::Images, a); }));
+	CHECK(h.heard(Tree::Images, b)); // the same hash: a needless read of b, nothing missed
+
+	// a's folder goes: a is forgotten; b's path still holds b's folder, so b stays.
+	lw::test::removeAll(h.images(a));
+	REQUIRE(h.waitFor([&] { return !h.source->itemWatched(Tree::Images, a); }));
+	CHECK(h.source->itemWatched(Tree::Images, b));
+	CHECK(h.source->itemWatchCount(Tree::Images) == 1);
+	h.changed.clear();
+	lw::test::writeFile(h.images(b + "/manifest"), "{}");
+	REQUIRE(h.waitFor([&] { return h.heard(Tree::Images, b); }));
+}
