@@ -222,6 +222,13 @@ std::size_t Policy::stalledCount() const
 						      [](const Lane &l) { return l.stallTold; }));
 }
 
+int Policy::itemError(Tree tree, std::string_view id) const
+{
+	const Lane &l = lane(tree);
+	auto it = l.items.find(id);
+	return it == l.items.end() ? 0 : it->second.error;
+}
+
 std::size_t Policy::troubleCount() const
 {
 	std::size_t n = 0;

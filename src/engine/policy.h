@@ -96,6 +96,10 @@ public:
 	bool troubled(Tree tree) const { return lane(tree).treeError != 0 || !lane(tree).items.empty(); }
 	std::size_t stalledCount() const;
 	std::size_t troubleCount() const;
+	// Items of one tree in trouble now, and the errno one of them last failed with (0:
+	// not in trouble).
+	std::size_t itemTroubleCount(Tree tree) const { return lane(tree).items.size(); }
+	int itemError(Tree tree, std::string_view id) const;
 
 private:
 	struct ItemTrouble {

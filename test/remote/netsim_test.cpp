@@ -222,3 +222,50 @@ TEST_CASE("a change within the timestamp tick of a listing is not missed (racy t
 	watcher->stop();
 	watcher->join();
 }
+
+TEST_CASE("an image on a layer made anew whose new folder cannot be read yet waits for it: no removal the writer never made")
+{
+	SimulatedShare share({.delayUs = 200, .attrTimeout = 1});
+	std::string layer = lw::test::makeId();
+	lw::test::unwrap(share.writer.addLayer({.id = layer, .parent = share.base}));
+	std::string first = lw::test::unwrap(share.writer.publishImage({.topLayer = layer, .names = {"app:1"}}));
+	EventLog log;
+	auto watcher = lw::test::unwrap(Watcher::create({.root = share.reader, .intervalMs = 200}, log.sink()));
+	lw::test::unwrap(watcher->start());
+	REQUIRE(log.waitForEvent(EventType::Ready, {}, 0, 30s));
+	REQUIRE(watcher->snapshot().image(first));
+
+	// The reader's server fails the layer's overlay; meanwhile the writer takes the
+	// image and the layer away, makes the layer anew (a new link, new folders) and
+	// publishes another image on it. The reader keeps the layer's last known state,
+	// which is no longer the share's: an image taken on it now would have to leave
+	// and come back once the layer is read.
+	share.mounts[0]->control("fail " + std::to_string(EIO) + " " + layer);
+	std::size_t mark = log.size();
+	lw::test::unwrap(share.writer.removeImage(first));
+	lw::test::unwrap(share.writer.removeLayer(layer));
+	lw::test::unwrap(share.writer.addLayer({.id = layer, .parent = share.base}));
+	std::string second = lw::test::unwrap(
+		share.writer.publishImage({.id = lw::test::makeId(), .topLayer = layer, .names = {"app:2"}}));
+	REQUIRE(log.waitForEvent(EventType::ImageRemoved, first, mark, 10s));
+	auto heldOrAdded = [&](const std::vector<EventLog::Entry> &all) {
+		for (std::size_t i = mark; i < all.size(); ++i)
+			if (all[i].event.id == second &&
+			    (all[i].event.type == EventType::ImageAdded || all[i].event.type == EventType::Error))
+				return true;
+		return false;
+	};
+	REQUIRE(log.waitFor(heldOrAdded, 10s));
+	CHECK(EventLog::find(log.entries(), EventType::ImageAdded, second, mark) < 0); // held back, told
+
+	share.mounts[0]->control("clear");
+	REQUIRE(log.waitForEvent(EventType::ImageAdded, second, mark, 10s));
+	REQUIRE(lw::test::eventually([&] { return watcher->stats().troubled == 0; }, 10s));
+	auto all = log.entries();
+	CHECK(EventLog::find(all, EventType::ImageRemoved, second, mark) < 0);
+	auto added = EventLog::find(all, EventType::ImageAdded, second, mark);
+	CHECK(EventLog::find(all, EventType::ImageAdded, second, static_cast<std::size_t>(added) + 1) < 0);
+	CHECK(watcher->snapshot().image(second));
+	watcher->stop();
+	watcher->join();
+}
