@@ -487,7 +487,6 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 			policy.recheckWanted(tree, ids[at]);
 	}
 
-	// Trouble that appeared or healed, as events (once each) and log lines.
 	// An image read fine whose top layer cannot be read just now (a half of it in
 	// trouble in this read, or since an earlier one and not read fine in this one) is
 	// held back as trouble too. The layer keeps its last known state, which a layer
@@ -528,13 +527,13 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 			if (r.tree != Tree::Images)
 				continue;
 			for (auto &item : r.items) {
-				auto &image = std::get<ImageFiles>(item.files);
-				if (image.ioError || !image.problem.empty() || !image.info)
+				auto *image = std::get_if<ImageFiles>(&item.files);
+				if (!image || image->ioError || !image->problem.empty() || !image->info)
 					continue;
-				std::string top = image.info.topLayer();
+				std::string top = image->info.topLayer();
 				if (int err = layerError(top)) {
-					image.ioError = EAGAIN;
-					image.problem = fmt::format("its top layer {} cannot be read yet ({})", top, std::strerror(err));
+					image->ioError = EAGAIN;
+					image->problem = fmt::format("its top layer {} cannot be read yet ({})", top, std::strerror(err));
 					heldOnLayer[top].insert(item.id);
 				}
 			}
@@ -555,6 +554,7 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 				}
 	}
 
+	// Trouble that appeared or healed, as events (once each) and log lines.
 	void tellTrouble(const std::vector<TroubleNote> &notes, std::vector<Event> &events)
 	{
 		// Items failing alike in one read (an fd shortage hits them all) are told
