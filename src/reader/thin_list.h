@@ -42,7 +42,7 @@ public:
 	{
 		ThinList more;
 		more.allocate(size() + 1);
-		std::memcpy(itemsOf(more.block_), begin(), size() * sizeof(T));
+		copyInto(more, size());
 		std::memcpy(itemsOf(more.block_) + size(), &item, sizeof(T));
 		*this = std::move(more);
 	}
@@ -52,8 +52,9 @@ public:
 		ThinList exact;
 		exact.allocate(n);
 		std::size_t kept = std::min(n, size());
-		std::memcpy(itemsOf(exact.block_), begin(), kept * sizeof(T));
-		std::uninitialized_value_construct(itemsOf(exact.block_) + kept, itemsOf(exact.block_) + n);
+		copyInto(exact, kept);
+		if (n > kept)
+			std::uninitialized_value_construct(itemsOf(exact.block_) + kept, itemsOf(exact.block_) + n);
 		*this = std::move(exact);
 	}
 
@@ -84,6 +85,12 @@ private:
 		allocate(n);
 		if (n)
 			std::memcpy(itemsOf(block_), items, n * sizeof(T));
+	}
+	// This list's first n into other's room (no block, nothing to copy, when n is 0).
+	void copyInto(ThinList &other, std::size_t n) const
+	{
+		if (n)
+			std::memcpy(itemsOf(other.block_), begin(), n * sizeof(T));
 	}
 
 	void *block_ = nullptr;
