@@ -192,15 +192,17 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 			if (made)
 				e.layer.reset(), e.image.reset();
 		}
+		// The source's counts first: a host that sees the pending count of this batch
+		// sees the watches and marks that came with it.
+		if (this->source) {
+			watches = this->source->watchCount();
+			marks = this->source->markCount();
+		}
 		std::uint64_t count = reconciler->pendingCount();
 		bool told = std::any_of(events.begin(), events.end(), [](const Event &e) { return e.type == EventType::Pending; });
 		if (told || count != pending.load())
 			publishPending();
 		pending = count;
-		if (this->source) {
-			watches = this->source->watchCount();
-			marks = this->source->markCount();
-		}
 	}
 
 	void tellOne(const Event &e)
