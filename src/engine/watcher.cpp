@@ -194,15 +194,21 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 		}
 		// The source's counts first: a host that sees the pending count of this batch
 		// sees the watches and marks that came with it.
-		if (this->source) {
-			watches = this->source->watchCount();
-			marks = this->source->markCount();
-		}
+		countSource();
 		std::uint64_t count = reconciler->pendingCount();
 		bool told = std::any_of(events.begin(), events.end(), [](const Event &e) { return e.type == EventType::Pending; });
 		if (told || count != pending.load())
 			publishPending();
 		pending = count;
+	}
+
+	// The kernel source's watches and marks, for stats().
+	void countSource()
+	{
+		if (source) {
+			watches = source->watchCount();
+			marks = source->markCount();
+		}
 	}
 
 	void tellOne(const Event &e)
@@ -882,6 +888,7 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 			return;
 		}
 		source = std::move(*opened);
+		countSource(); // before the backend: stats() never shows it without its marks
 		backend = source->name();
 		uv_poll_start(&poll, UV_READABLE, &Impl::onPoll);
 		if (noSourceTold)
@@ -891,6 +898,7 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 			if (!remote[static_cast<int>(tree)])
 				polled[static_cast<int>(tree)] = false;
 		rewatchLostTrees();
+		countSource();
 	}
 
 	// ---- timers ----
