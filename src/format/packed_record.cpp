@@ -12,11 +12,11 @@
 // Image: id, topLayer, digest, created, names, bigDataNames.
 #include "packed_record.h"
 
+#include "holders.h"
 #include "utc_time.h"
 
 #include <layerwatch/model.h>
 
-#include <atomic>
 #include <cstring>
 #include <new>
 
@@ -197,7 +197,6 @@ namespace detail {
 namespace {
 
 // A block's holders, counted in the 4 bytes before its size.
-using Holders = std::atomic<std::uint32_t>;
 constexpr std::size_t kCountBytes = sizeof(Holders);
 static_assert(kCountBytes == 4 && alignof(Holders) <= kCountBytes);
 
@@ -212,7 +211,7 @@ PackedBlock::PackedBlock(const std::string &fields)
 {
 	std::uint32_t size = static_cast<std::uint32_t>(kSizeBytes + fields.size());
 	auto *storage = static_cast<std::uint8_t *>(::operator new(kCountBytes + size));
-	new (storage) Holders(1);
+	new (storage) Holders;
 	bytes_ = storage + kCountBytes;
 	std::memcpy(bytes_, &size, kSizeBytes);
 	std::memcpy(bytes_ + kSizeBytes, fields.data(), fields.size());
@@ -221,13 +220,12 @@ PackedBlock::PackedBlock(const std::string &fields)
 PackedBlock::PackedBlock(const PackedBlock &other) noexcept : bytes_(other.bytes_)
 {
 	if (bytes_)
-		holdersOf(bytes_).fetch_add(1, std::memory_order_relaxed);
+		holdersOf(bytes_).hold();
 }
 
 PackedBlock::~PackedBlock()
 {
-	// The last holder frees it, after every other holder's reads (acq_rel).
-	if (bytes_ && holdersOf(bytes_).fetch_sub(1, std::memory_order_acq_rel) == 1) {
+	if (bytes_ && holdersOf(bytes_).release()) {
 		holdersOf(bytes_).~Holders();
 		::operator delete(bytes_ - kCountBytes);
 	}

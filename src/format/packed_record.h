@@ -2,9 +2,10 @@
 // names ("<64 hex>") and digests ("sha256:<64 hex>") as their 32 bytes, its time as
 // numbers when they give it back exactly, an image's config name (its own id) as one
 // byte, and every other string as it is. A LayerInfo or ImageInfo costs some ten
-// heap blocks and 650 to 750 bytes; its packed form one block of 150 to 200. Thousands of records are held this
-// way (validator and store share each block); a LayerInfo or ImageInfo is made only
-// when a host asks (Snapshot) or an event tells of one. The packing is exact: what is
+// heap blocks and 650 to 750 bytes; its packed form one block of 150 to 200.
+// Thousands of records are held this way (validator and store share each block); a
+// LayerInfo or ImageInfo is made only when a host asks (Snapshot) or an event tells
+// of one. The packing is exact: what is
 // unpacked equals what was packed, and two equal records pack to the same bytes.
 #pragma once
 
@@ -25,8 +26,8 @@ namespace lw {
 namespace detail {
 
 // One block: its size, then the record's fields in a fixed order (packed_record.cpp).
-// Shared by the validator, the store and its snapshots (any thread), counted in the
-// block itself: 8 bytes a holder and 4 a block, where a shared_ptr cost 16 and 16.
+// Shared by the validator, the store and its snapshots (any thread), its holders
+// counted in the block itself (holders.h).
 class PackedBlock {
 public:
 	PackedBlock() = default;

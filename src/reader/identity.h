@@ -4,11 +4,11 @@
 // during the read shows at the next look.
 #pragma once
 
+#include "holders.h"
 #include "thin_list.h"
 
 #include <sys/stat.h>
 
-#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -75,11 +75,11 @@ struct stat asLooked(const FileId &file);
 class ProbeNames {
 public:
 	ProbeNames() = default; // none
-	explicit ProbeNames(std::vector<std::string> names) : shared_(new Shared{{1}, std::move(names)}) {}
+	explicit ProbeNames(std::vector<std::string> names) : shared_(new Shared{{}, std::move(names)}) {}
 	ProbeNames(const ProbeNames &other) noexcept : shared_(other.shared_)
 	{
 		if (shared_)
-			shared_->holders.fetch_add(1, std::memory_order_relaxed);
+			shared_->holders.hold();
 	}
 	ProbeNames(ProbeNames &&other) noexcept : shared_(std::exchange(other.shared_, nullptr)) {}
 	ProbeNames &operator=(ProbeNames other) noexcept
@@ -89,8 +89,7 @@ public:
 	}
 	~ProbeNames()
 	{
-		// The last holder lets it go, after every other holder's reads (acq_rel).
-		if (shared_ && shared_->holders.fetch_sub(1, std::memory_order_acq_rel) == 1)
+		if (shared_ && shared_->holders.release())
 			delete shared_;
 	}
 
@@ -113,7 +112,7 @@ private:
 	// Counted in itself (plans carry lists to workers): 8 bytes in each item, where a
 	// shared_ptr cost 16.
 	struct Shared {
-		std::atomic<std::uint32_t> holders;
+		Holders holders;
 		const std::vector<std::string> names;
 	};
 	Shared *shared_ = nullptr;
