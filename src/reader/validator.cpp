@@ -39,12 +39,6 @@ const typename Map::mapped_type *findIn(const Map &map, const Key &key)
 }
 
 // By a hex id from outside: nothing for what is no id.
-template <class Map>
-const typename Map::mapped_type *findHex(const Map &map, const std::string &hex)
-{
-	auto id = Id::parse(hex);
-	return id ? findIn(map, *id) : nullptr;
-}
 template <class Get>
 auto byHex(const std::string &hex, Get get) -> decltype(get(Id{}))
 {
@@ -189,7 +183,10 @@ const LayerFiles *Validator::layer(const std::string &id) const
 {
 	return byHex(id, [this](const Id &parsed) { return layer(parsed); });
 }
-const ImageFiles *Validator::image(const std::string &id) const { return findHex(images_, id); }
+const ImageFiles *Validator::image(const std::string &id) const
+{
+	return byHex(id, [this](const Id &parsed) { return image(parsed); });
+}
 
 void Validator::forget(Tree tree, const Id &id, Touched &touched)
 {
@@ -326,7 +323,7 @@ ReadRequest Validator::plan(Tree tree, bool list, const std::vector<std::string>
 		} else {
 			known->reserve(layers_.size());
 			for (const auto &[id, kept] : layers_)
-				if (const ItemState *state = this->known(tree, id))
+				if (const ItemState *state = kept.half(tree))
 					known->push_back(copyOf(id, *state));
 		}
 		for (const auto &[id, identity] : shelved(tree))
@@ -460,7 +457,7 @@ bool Validator::holds(Tree tree, const std::string &id) const
 
 bool Validator::isShelved(Tree tree, const std::string &id) const
 {
-	return findHex(shelved(tree), id) != nullptr;
+	return byHex(id, [&](const Id &parsed) { return findIn(shelved(tree), parsed); }) != nullptr;
 }
 
 std::vector<std::string> Validator::ids(Tree tree) const
@@ -471,9 +468,9 @@ std::vector<std::string> Validator::ids(Tree tree) const
 		for (const auto &entry : images_)
 			out.push_back(entry.first.hex());
 	} else {
-		for (const auto &entry : layers_)
-			if (known(tree, entry.first))
-				out.push_back(entry.first.hex());
+		for (const auto &[id, kept] : layers_)
+			if (kept.half(tree))
+				out.push_back(id.hex());
 	}
 	for (const auto &entry : shelved(tree))
 		out.push_back(entry.first.hex());

@@ -162,6 +162,14 @@ private:
 		LayerFiles layer;
 		Verdict verdict;
 		bool hasOverlay = false, hasLayer = false, judged = false;
+
+		// The half of a layer tree, when it is held.
+		const ItemState *half(Tree tree) const
+		{
+			if (tree == Tree::Overlay)
+				return hasOverlay ? &overlay : nullptr;
+			return hasLayer ? &layer : nullptr;
+		}
 	};
 
 	Touched readNow(const ReadRequest &request, std::vector<Error> *errors);
