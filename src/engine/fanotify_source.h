@@ -7,8 +7,8 @@
 // only: the kernel pins nothing per folder. Item folders are filed by their handle's
 // hash (one per image in a settled store: 8 bytes each, not a string of 24 and more):
 // an event on another folder whose handle shares an item's hash costs a needless
-// read of that item, and a removal is believed only once the item's path says so. Needs CAP_SYS_ADMIN and a filesystem with
-// file handles. Loop-bound: one thread.
+// read of that item, and a removal is believed only once the item's path says so.
+// Needs CAP_SYS_ADMIN and a filesystem with file handles. Loop-bound: one thread.
 #pragma once
 
 #include "event_source.h"
