@@ -1,6 +1,6 @@
 // The ids an index files under one key: most keys have one, held in place; a vector
 // only for more (an empty one: none). The order they keep is the holder's own
-// (Dependants: sorted; IdList: oldest first).
+// (Dependants: sorted).
 #pragma once
 
 #include "id.h"

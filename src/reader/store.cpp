@@ -26,14 +26,15 @@ auto sortedValues(const Table &table)
 
 // The items filed under key whose record carries it (carries(record)): an entry may
 // hold others, of strings with the same hash.
-template <class Table, class Carries>
-auto lookupAll(const detail::Index &index, const Table &table, std::string_view key, Carries carries)
+template <class Record, class Table, class Carries>
+auto lookupAll(const detail::Index<Record> &index, const Table &table, std::string_view key, Carries carries)
 {
 	std::vector<decltype(table.find(Id())->unpack())> out;
-	if (const auto *ids = key.empty() ? nullptr : index.find(detail::indexKey(key)))
-		for (const Id &id : *ids)
-			if (const auto *item = table.find(id); item && carries(item->record))
-				out.push_back(item->unpack());
+	if (!key.empty())
+		for (const auto &entry : index.all(detail::indexKey(key)))
+			if (carries(entry.record))
+				if (const auto *item = table.find(*entry.record.key()))
+					out.push_back(item->unpack());
 	return out;
 }
 
@@ -45,32 +46,19 @@ auto lookupOne(const Table &table, std::string_view hex)
 	return found ? found->unpack() : nullptr;
 }
 
-// Files id under name (a name, or a digest), last; an empty one files nothing.
-void addToIndex(detail::Index &index, std::string_view name, const Id &id)
+// Files a record under name (a name, or a digest), last; an empty one files nothing.
+template <class Record>
+void addToIndex(detail::Index<Record> &index, std::string_view name, const Record &record)
 {
-	if (name.empty())
-		return;
-	auto key = detail::indexKey(name);
-	detail::IdList ids;
-	if (const auto *old = index.find(key))
-		ids = *old;
-	ids.add(id);
-	index.set(key, std::move(ids));
+	if (!name.empty())
+		index.add(detail::indexKey(name), record);
 }
 
-// (Of two of an item's strings with one hash, the first removes it, the second finds
-// it gone: an id is filed under a key while any of its strings has that hash.)
-void removeFromIndex(detail::Index &index, std::string_view name, const Id &id)
+template <class Record>
+void removeFromIndex(detail::Index<Record> &index, std::string_view name, const Id &id)
 {
-	auto key = detail::indexKey(name);
-	const auto *old = name.empty() ? nullptr : index.find(key);
-	if (!old)
-		return;
-	detail::IdList ids = *old;
-	if (ids.remove(id))
-		index.set(key, std::move(ids));
-	else
-		index.erase(key);
+	if (!name.empty())
+		index.remove(detail::indexKey(name), id);
 }
 
 const StoreState &emptyState()
@@ -86,30 +74,6 @@ namespace detail {
 std::uint64_t indexKey(std::string_view text) noexcept
 {
 	return std::hash<std::string_view>{}(text);
-}
-
-void IdList::add(const Id &id)
-{
-	// One or none, the usual case: no vector.
-	if (size() == 0 || (size() == 1 && *begin() == id))
-		return setOne(id);
-	auto &ids = edit();
-	ids.erase(std::remove(ids.begin(), ids.end(), id), ids.end());
-	ids.push_back(id);
-	settle();
-}
-
-bool IdList::remove(const Id &id)
-{
-	if (size() == 1) {
-		if (*begin() == id)
-			clear();
-		return size() != 0;
-	}
-	auto &ids = edit();
-	ids.erase(std::remove(ids.begin(), ids.end(), id), ids.end());
-	settle();
-	return size() != 0;
 }
 
 } // namespace detail
@@ -189,6 +153,7 @@ std::shared_ptr<const StoreState> Store::state() const
 void Store::publish()
 {
 	++working_.generation;
+	working_.compact();
 	auto next = std::make_shared<const StoreState>(working_);
 	working_.freeze();
 	std::lock_guard lock(mutex_);
@@ -212,9 +177,9 @@ void Store::Transaction::putLayer(detail::CommittedLayer layer)
 	const Id id = *key;
 	removeLayer(id);
 	auto diff = layer.record.diffDigest(), compressed = layer.record.compressedDiffDigest();
-	addToIndex(s.layersByDigest, diff, id);
+	addToIndex(s.layersByDigest, diff, layer.record);
 	if (compressed != diff)
-		addToIndex(s.layersByDigest, compressed, id);
+		addToIndex(s.layersByDigest, compressed, layer.record);
 	s.layers.put(std::move(layer));
 	changed_ = true;
 }
@@ -240,8 +205,8 @@ void Store::Transaction::putImage(detail::CommittedImage image)
 	const Id id = *key;
 	removeImage(id);
 	for (const auto &name : image.record.names())
-		addToIndex(s.imagesByName, name, id);
-	addToIndex(s.imagesByDigest, image.record.digest(), id);
+		addToIndex(s.imagesByName, name, image.record);
+	addToIndex(s.imagesByDigest, image.record.digest(), image.record);
 	s.images.put(std::move(image));
 	changed_ = true;
 }

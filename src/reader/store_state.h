@@ -4,7 +4,6 @@
 
 #include "id.h"
 #include "identity.h"
-#include "ids_in_place.h"
 #include "packed_record.h"
 #include "short_link.h"
 
@@ -17,7 +16,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
-#include <unordered_set>
+#include <span>
 #include <vector>
 
 namespace lw {
@@ -35,61 +34,56 @@ struct KeyHash {
 // touches, and a snapshot shares the rest. The shards grow with the table (4x once
 // they average kMaxPerShard entries each), so that what a commit copies stays about
 // the same whatever the store's size: a new image in a store of 100 000 copies a
-// shard of under a hundred entries, not of 1 500. Not thread-safe by itself; Store
-// guards it.
+// shard of under a hundred entries, not of 1 500. A shard is a vector sorted by key:
+// an entry costs its own bytes, where a node of a hash set cost a pointer, a bucket
+// and malloc's header besides (24 bytes of every entry of the store). Not
+// thread-safe by itself; Store guards it.
 template <class Entry, class KeyOf, class Key = std::string_view, class Hash = KeyHash>
 class ShardedTable {
 public:
 	static constexpr std::size_t kFirstShards = 64, kMaxPerShard = 128;
-	struct EntryHash : Hash {
-		using is_transparent = void;
-		using Hash::operator();
-		// noexcept (KeyOf allocates nothing): no hash kept in each node (IdHash).
-		std::size_t operator()(const Entry &entry) const noexcept { return Hash::operator()(KeyOf{}(entry)); }
-	};
-	struct EntryEqual {
-		using is_transparent = void;
-		static const Key &keyOf(const Key &key) { return key; }
-		static decltype(auto) keyOf(const Entry &entry) { return KeyOf{}(entry); }
-		template <class A, class B>
-		bool operator()(const A &a, const B &b) const { return keyOf(a) == keyOf(b); }
-	};
-	// Heterogeneous lookup: a query by key allocates nothing.
-	using Shard = std::unordered_set<Entry, EntryHash, EntryEqual>;
+	using Shard = std::vector<Entry>; // sorted by key
 
 	ShardedTable() : shards_(kFirstShards), owned_(kFirstShards, false) {}
 
 	const Entry *find(const Key &key) const
 	{
-		const auto &shard = shards_[indexOf(key)];
-		if (!shard)
-			return nullptr;
-		auto it = shard->find(key);
-		return it == shard->end() ? nullptr : &*it;
+		auto found = all(key);
+		return found.empty() ? nullptr : found.data();
 	}
 	// Adds the entry, or replaces the one with its key.
 	void put(Entry entry)
 	{
 		Key key = KeyOf{}(entry);
 		if (!find(key))
-			growFor(size_ + 1);
+			return insertLast(std::move(entry));
 		auto &shard = writable(key);
-		if (auto it = shard.find(key); it != shard.end())
-			shard.erase(it);
-		else
-			++size_;
-		shard.insert(std::move(entry));
+		*std::lower_bound(shard.begin(), shard.end(), key, Less{}) = std::move(entry);
 	}
 	void erase(const Key &key)
 	{
-		if (find(key)) {
-			auto &shard = writable(key);
-			shard.erase(shard.find(key));
-			--size_;
-		}
+		eraseFirst(key, [](const Entry &) { return true; });
 	}
 	std::size_t size() const { return size_; }
 	std::size_t shardCount() const { return shards_.size(); }
+	// The entries with key, in the order they were put (an index keeps several under
+	// one key).
+	std::span<const Entry> all(const Key &key) const
+	{
+		const auto &shard = shards_[indexOf(key)];
+		if (!shard)
+			return {};
+		auto [first, last] = std::equal_range(shard->begin(), shard->end(), key, Less{});
+		return {shard->data() + (first - shard->begin()), static_cast<std::size_t>(last - first)};
+	}
+	// Before a publish: the shards written since the last one take only the room
+	// their entries need (a load's grew by doubling, and are kept for long).
+	void compact()
+	{
+		for (std::size_t i = 0; i < shards_.size(); ++i)
+			if (owned_[i] && shards_[i] && shards_[i]->capacity() > shards_[i]->size())
+				shards_[i]->shrink_to_fit();
+	}
 	// After a publish: every shard is now shared, and copied on its next write.
 	void freeze() { std::fill(owned_.begin(), owned_.end(), false); }
 	template <class F>
@@ -101,7 +95,36 @@ public:
 					f(entry);
 	}
 
+protected:
+	// After any with its key (a table that keeps several under one key: an index).
+	void insertLast(Entry entry)
+	{
+		growFor(size_ + 1);
+		Key key = KeyOf{}(entry);
+		auto &shard = writable(key);
+		shard.insert(std::upper_bound(shard.begin(), shard.end(), key, Less{}), std::move(entry));
+		++size_;
+	}
+	// The first entry with key that pick(entry) accepts; false when there is none.
+	template <class Pick>
+	bool eraseFirst(const Key &key, Pick pick)
+	{
+		auto found = all(key);
+		auto at = std::find_if(found.begin(), found.end(), pick);
+		if (at == found.end())
+			return false;
+		std::size_t offset = static_cast<std::size_t>(&*at - shards_[indexOf(key)]->data());
+		auto &shard = writable(key);
+		shard.erase(shard.begin() + static_cast<std::ptrdiff_t>(offset));
+		--size_;
+		return true;
+	}
+
 private:
+	struct Less {
+		bool operator()(const Entry &entry, const Key &key) const { return KeyOf{}(entry) < key; }
+		bool operator()(const Key &key, const Entry &entry) const { return key < KeyOf{}(entry); }
+	};
 	std::size_t indexOf(const Key &key) const
 	{
 		return Hash{}(key) & (shards_.size() - 1); // a power of two
@@ -110,15 +133,22 @@ private:
 	{
 		std::size_t i = indexOf(key);
 		// A frozen shard may be shared with a published snapshot: never write it,
-		// write a copy. (Flags, not use_count(): no reader thread is consulted.)
+		// write a copy (of its size and one more: a commit adds a few). (Flags, not
+		// use_count(): no reader thread is consulted.)
 		if (!owned_[i]) {
-			shards_[i] = shards_[i] ? std::make_shared<Shard>(*shards_[i]) : std::make_shared<Shard>();
+			auto copy = std::make_shared<Shard>();
+			if (shards_[i]) {
+				copy->reserve(shards_[i]->size() + 1);
+				copy->assign(shards_[i]->begin(), shards_[i]->end());
+			}
+			shards_[i] = std::move(copy);
 			owned_[i] = true;
 		}
 		return *shards_[i];
 	}
 	// Four times the shards once the average passes kMaxPerShard: every entry moves
-	// once per growth (amortized O(1) per insertion), into shards of our own.
+	// once per growth (amortized O(1) per insertion), into shards of our own, in the
+	// order it had among those of its key.
 	void growFor(std::size_t entries)
 	{
 		if (entries <= shards_.size() * kMaxPerShard)
@@ -131,7 +161,11 @@ private:
 		for (const auto &shard : old)
 			if (shard)
 				for (const auto &entry : *shard)
-					shards_[indexOf(KeyOf{}(entry))]->insert(entry);
+					shards_[indexOf(KeyOf{}(entry))]->push_back(entry);
+		for (auto &shard : shards_)
+			std::stable_sort(shard->begin(), shard->end(), [](const Entry &a, const Entry &b) {
+				return KeyOf{}(a) < KeyOf{}(b);
+			});
 	}
 
 	std::vector<std::shared_ptr<Shard>> shards_;
@@ -180,14 +214,35 @@ struct IndexKeyHash {
 	std::size_t operator()(std::uint64_t key) const noexcept { return key; } // a hash already
 };
 
-// The ids filed under a name or digest, oldest first.
-class IdList : public IdsInPlace {
+// A record filed under a name or digest (its indexKey): 16 bytes, the record shared
+// with the table, where a list of ids held 32 bytes an id and a node besides.
+template <class Record>
+struct IndexEntry {
+	std::uint64_t key;
+	Record record;
+};
+struct KeyOfIndexEntry {
+	template <class Entry>
+	std::uint64_t operator()(const Entry &entry) const noexcept { return entry.key; }
+};
+
+// indexKey(name or digest) -> the records that carry it (or a string of its hash),
+// oldest first.
+template <class Record>
+class Index : public ShardedTable<IndexEntry<Record>, KeyOfIndexEntry, std::uint64_t, IndexKeyHash> {
 public:
-	IdList() = default;
-	// To the end (moved there if it was in).
-	void add(const Id &id);
-	// False once none is left.
-	bool remove(const Id &id);
+	// Files the record under key, last (moved there if it was in).
+	void add(std::uint64_t key, const Record &record)
+	{
+		remove(key, *record.key());
+		this->insertLast({key, record});
+	}
+	// (Of two of an item's strings with one hash, the first removes it, the second
+	// finds it gone: a record is filed under a key while any of its strings has it.)
+	void remove(std::uint64_t key, const Id &id)
+	{
+		this->eraseFirst(key, [&](const IndexEntry<Record> &entry) { return entry.record.key() == id; });
+	}
 };
 // A committed layer: its record as read (the validator's own block), its overlay's
 // short link, and the folders it was committed from (overlay/RO/<id> and
@@ -221,18 +276,20 @@ struct KeyOfRecord {
 };
 using LayerTable = ShardedTable<CommittedLayer, KeyOfRecord, Id, IdHash>;
 using ImageTable = ShardedTable<CommittedImage, KeyOfRecord, Id, IdHash>;
-// indexKey(name or digest) -> the ids that carry it (or a string of its hash),
-// oldest first.
-using Index = ShardedMap<IdList, std::uint64_t, std::uint64_t, IndexKeyHash>;
 
 struct StoreState {
 	std::uint64_t generation = 0;
 	LayerTable layers;
 	ImageTable images;
-	Index imagesByName;   // name -> ids, newest last
-	Index imagesByDigest; // digest -> ids
-	Index layersByDigest; // diff or compressed digest -> ids
+	Index<PackedImage> imagesByName;   // name -> images, newest last
+	Index<PackedImage> imagesByDigest; // digest -> images
+	Index<PackedLayer> layersByDigest; // diff or compressed digest -> layers
 
+	void compact()
+	{
+		layers.compact(), images.compact(), imagesByName.compact(), imagesByDigest.compact(),
+			layersByDigest.compact();
+	}
 	void freeze()
 	{
 		layers.freeze(), images.freeze(), imagesByName.freeze(), imagesByDigest.freeze(),

@@ -219,11 +219,14 @@ TEST_CASE("an index entry shared by strings of one hash gives only the items tha
 			   {}});
 	state->layers.put({PackedLayer(LayerInfo{.id = idOf(9), .diffDigest = otherSha}),
 			   *ShortLink::parse(std::string(kLinkLength, 'a'))});
-	auto file = [](detail::Index &index, std::string_view key, std::vector<int> ids) {
-		detail::IdList list;
-		for (int n : ids)
-			list.add(keyOf(n));
-		index.set(detail::indexKey(key), std::move(list));
+	// The records as the tables hold them, filed under key in the order given.
+	auto file = [&](auto &index, std::string_view key, std::vector<int> ids) {
+		for (int n : ids) {
+			if constexpr (std::is_same_v<std::decay_t<decltype(index)>, detail::Index<PackedLayer>>)
+				index.add(detail::indexKey(key), state->layers.find(keyOf(n))->record);
+			else
+				index.add(detail::indexKey(key), state->images.find(keyOf(n))->record);
+		}
 	};
 	file(state->imagesByName, "app:wanted", {2, 1}); // 1, the newest, does not carry it
 	file(state->imagesByDigest, sha, {1, 2});
