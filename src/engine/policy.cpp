@@ -71,9 +71,11 @@ ReadPlan Policy::take(std::uint64_t nowMs)
 	// Items due for a retry, first for every tree, so that a layer's two halves are
 	// retried together: read one alone and its other half's change would show a read
 	// later, as a second removal (see readOtherHalves).
+	// (Not while the other half's tree waits: the half read alone would be adopted
+	// alone.)
 	for (Tree tree : {Tree::Overlay, Tree::Layers, Tree::Images}) {
 		Lane &l = lane(tree);
-		if (waiting(l))
+		if (waiting(l) || (tree != Tree::Images && waiting(lane(tree == Tree::Overlay ? Tree::Layers : Tree::Overlay))))
 			continue;
 		for (auto &[id, trouble] : l.items)
 			if (trouble.retryAtMs <= nowMs) {

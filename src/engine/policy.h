@@ -94,6 +94,12 @@ public:
 
 	bool busy(Tree tree) const { return lane(tree).busySince.has_value(); }
 	bool troubled(Tree tree) const { return lane(tree).treeError != 0 || !lane(tree).items.empty(); }
+	// Why the whole tree cannot be read now: the errno its last read failed with, or
+	// ETIMEDOUT while its read is stalled; 0: neither.
+	int treeError(Tree tree) const
+	{
+		return lane(tree).treeError ? lane(tree).treeError : lane(tree).stallTold ? ETIMEDOUT : 0;
+	}
 	std::size_t stalledCount() const;
 	std::size_t troubleCount() const;
 	// Items of one tree in trouble now, and the errno one of them last failed with (0:

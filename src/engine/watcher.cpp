@@ -6,6 +6,7 @@
 #include "executor.h"
 #include "fanotify_source.h"
 #include "fs_classify.h"
+#include "held_back.h"
 #include "identity.h"
 #include "inotify_source.h"
 #include "local_links.h"
@@ -137,9 +138,7 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 	std::array<std::uint64_t, 3> knownPlanVersion{};
 	std::array<std::vector<std::string>, 3> rotation{};
 	std::array<std::size_t, 3> rotationAt{};
-	// Images held back while their top layer cannot be read (holdImagesOnUnreadLayers),
-	// by that layer: read again as soon as it is.
-	std::map<std::string, std::set<std::string>, std::less<>> heldOnLayer;
+	HeldBack heldBack; // what a read may not be taken on yet
 	// How far the read in flight on each tree got (see Policy::progressed).
 	std::array<std::shared_ptr<std::atomic<std::int64_t>>, 3> progress{};
 	std::array<std::optional<StaleReason>, 3> stale{};
@@ -344,7 +343,7 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 	void adoptRead(const ReadPlan &plan, std::vector<ReadResult> results, const std::optional<Error> &linkError,
 		       EventSource source, std::chrono::steady_clock::time_point started)
 	{
-		holdImagesOnUnreadLayers(results);
+		heldBack.hold(results, policy);
 		std::vector<TreeOutcome> outcomes;
 		bool listed = false;
 		for (const auto &r : results) {
@@ -384,7 +383,8 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 		if (loaded && coveredItems(plan, results) >= kScratchItems)
 			uv_timer_start(&scratchTimer, &Impl::onScratchTimer, 0, 0);
 		auto notes = policy.finished(plan, outcomes, nowMs());
-		wakeHeldImages(notes);
+		for (const auto &image : heldBack.woken(notes))
+			policy.changed(Tree::Images, image);
 		tellTrouble(notes, events);
 		EventRecords records;
 		auto adopted = reconciler->adopt(std::move(results), &records);
@@ -493,73 +493,6 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 		std::size_t slice = (ids.size() * options.intervalMs + options.verifyPeriodMs - 1) / options.verifyPeriodMs;
 		for (std::size_t end = std::min(ids.size(), at + slice); at < end; ++at)
 			policy.recheckWanted(tree, ids[at]);
-	}
-
-	// An image read fine whose top layer cannot be read just now (a half of it in
-	// trouble in this read, or since an earlier one and not read fine in this one) is
-	// held back as trouble too. The layer keeps its last known state, which a layer
-	// made anew has left behind on the share; an image taken on that state would leave
-	// with the layer and come back once the layer is read: a removal the writer never
-	// made. Nothing is looked up when no layer is in trouble (a load, most reads).
-	void holdImagesOnUnreadLayers(std::vector<ReadResult> &results)
-	{
-		bool troubleNow = std::any_of(results.begin(), results.end(), [](const ReadResult &r) {
-			return r.tree != Tree::Images && std::any_of(r.items.begin(), r.items.end(), [](const ItemRead &item) {
-				return stateOf(item.files).ioError != 0;
-			});
-		});
-		if (!troubleNow && policy.itemTroubleCount(Tree::Overlay) == 0 && policy.itemTroubleCount(Tree::Layers) == 0)
-			return;
-		std::map<std::string_view, int> failedNow;     // a half of the layer, in this read
-		std::set<std::string_view> fineNow[2];         // per half: read fine, or proved gone
-		for (const auto &r : results) {
-			if (r.tree == Tree::Images)
-				continue;
-			auto &fine = fineNow[static_cast<int>(r.tree)];
-			fine.insert(r.gone.begin(), r.gone.end());
-			for (const auto &item : r.items)
-				if (int err = stateOf(item.files).ioError)
-					failedNow.emplace(item.id, err);
-				else
-					fine.insert(item.id);
-		}
-		auto layerError = [&](std::string_view layer) {
-			if (auto it = failedNow.find(layer); it != failedNow.end())
-				return it->second;
-			for (Tree half : {Tree::Overlay, Tree::Layers})
-				if (int err = policy.itemError(half, layer); err && !fineNow[static_cast<int>(half)].count(layer))
-					return err;
-			return 0;
-		};
-		for (auto &r : results) {
-			if (r.tree != Tree::Images)
-				continue;
-			for (auto &item : r.items) {
-				auto *image = std::get_if<ImageFiles>(&item.files);
-				if (!image || image->ioError || !image->problem.empty() || !image->info)
-					continue;
-				std::string top = image->info.topLayer();
-				if (int err = layerError(top)) {
-					image->ioError = EAGAIN;
-					image->problem = fmt::format("its top layer {} cannot be read yet ({})", top, std::strerror(err));
-					heldOnLayer[top].insert(item.id);
-				}
-			}
-		}
-	}
-
-	// A layer readable again (or gone): the images held back on it are read at once.
-	void wakeHeldImages(const std::vector<TroubleNote> &notes)
-	{
-		if (heldOnLayer.empty())
-			return;
-		for (const auto &n : notes)
-			if (n.kind == TroubleNote::ItemHealed && n.tree != Tree::Images)
-				if (auto held = heldOnLayer.find(n.id); held != heldOnLayer.end()) {
-					for (const auto &image : held->second)
-						policy.changed(Tree::Images, image);
-					heldOnLayer.erase(held);
-				}
 	}
 
 	// Trouble that appeared or healed, as events (once each) and log lines.

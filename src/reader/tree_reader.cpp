@@ -291,12 +291,25 @@ void readOtherHalves(int rootFd, const std::vector<ReadRequest> &requests, std::
 {
 	auto find = [&](Tree tree) -> ReadResult * {
 		for (auto &r : results)
-			if (r.tree == tree && !r.treeError.code)
+			if (r.tree == tree)
 				return &r;
 		return nullptr;
 	};
 	ReadResult *halves[2] = {find(Tree::Overlay), find(Tree::Layers)};
 	if (!halves[0] || !halves[1])
+		return;
+	// A half whose whole tree could not be read holds back every item read of the
+	// other half (a layer made anew would otherwise be taken as its new overlay on its
+	// old layer.json, and made anew once more when the tree is back).
+	for (int h = 0; h < 2; ++h) {
+		const Error &failed = halves[h]->treeError;
+		if (!failed.code)
+			continue;
+		for (auto &item : halves[1 - h]->items)
+			if (ItemState &s = stateOf(item.files); !s.ioError)
+				s.ioError = failed.code, s.problem = "other half: " + failed.message;
+	}
+	if (halves[0]->treeError.code || halves[1]->treeError.code)
 		return;
 	std::vector<std::string> missing[2];
 	for (int h = 0; h < 2; ++h) {

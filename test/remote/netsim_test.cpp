@@ -223,7 +223,16 @@ TEST_CASE("a change within the timestamp tick of a listing is not missed (racy t
 	watcher->join();
 }
 
-TEST_CASE("an image on a layer made anew whose new folder cannot be read yet waits for it: no removal the writer never made")
+namespace {
+
+// A reader's server fails with EIO, on mount `mount`, the layer's paths or (wholeTree)
+// every path; meanwhile the writer takes an image and its
+// layer away, makes the layer anew (a new link, new folders) and publishes another
+// image on it. The reader keeps the layer's last known state, which is no longer the
+// share's: an image taken on it now would have to leave and come back once the layer
+// is read. It is held back (told as trouble), and added once, never removed, once
+// the fault clears; the layer too leaves and comes back once at most.
+void madeAnewWhileUnreadable(std::size_t mount, bool wholeTree)
 {
 	SimulatedShare share({.delayUs = 200, .attrTimeout = 1});
 	std::string layer = lw::test::makeId();
@@ -235,12 +244,7 @@ TEST_CASE("an image on a layer made anew whose new folder cannot be read yet wai
 	REQUIRE(log.waitForEvent(EventType::Ready, {}, 0, 30s));
 	REQUIRE(watcher->snapshot().image(first));
 
-	// The reader's server fails the layer's overlay; meanwhile the writer takes the
-	// image and the layer away, makes the layer anew (a new link, new folders) and
-	// publishes another image on it. The reader keeps the layer's last known state,
-	// which is no longer the share's: an image taken on it now would have to leave
-	// and come back once the layer is read.
-	share.mounts[0]->control("fail " + std::to_string(EIO) + " " + layer);
+	share.mounts[mount]->control("fail " + std::to_string(EIO) + (wholeTree ? "" : " " + layer));
 	std::size_t mark = log.size();
 	lw::test::unwrap(share.writer.removeImage(first));
 	lw::test::unwrap(share.writer.removeLayer(layer));
@@ -257,15 +261,32 @@ TEST_CASE("an image on a layer made anew whose new folder cannot be read yet wai
 	};
 	REQUIRE(log.waitFor(heldOrAdded, 10s));
 	CHECK(EventLog::find(log.entries(), EventType::ImageAdded, second, mark) < 0); // held back, told
+	CHECK(EventLog::find(log.entries(), EventType::LayerAdded, layer, mark) < 0);
 
-	share.mounts[0]->control("clear");
+	share.mounts[mount]->control("clear");
 	REQUIRE(log.waitForEvent(EventType::ImageAdded, second, mark, 10s));
 	REQUIRE(lw::test::eventually([&] { return watcher->stats().troubled == 0; }, 10s));
 	auto all = log.entries();
 	CHECK(EventLog::find(all, EventType::ImageRemoved, second, mark) < 0);
 	auto added = EventLog::find(all, EventType::ImageAdded, second, mark);
 	CHECK(EventLog::find(all, EventType::ImageAdded, second, static_cast<std::size_t>(added) + 1) < 0);
+	auto layerAdded = EventLog::find(all, EventType::LayerAdded, layer, mark);
+	REQUIRE(layerAdded >= 0);
+	CHECK(EventLog::find(all, EventType::LayerAdded, layer, static_cast<std::size_t>(layerAdded) + 1) < 0);
+	CHECK(EventLog::find(all, EventType::LayerRemoved, layer, static_cast<std::size_t>(layerAdded) + 1) < 0);
 	CHECK(watcher->snapshot().image(second));
 	watcher->stop();
 	watcher->join();
+}
+
+} // namespace
+
+TEST_CASE("an image on a layer made anew whose new folder cannot be read yet waits for it: no removal the writer never made")
+{
+	madeAnewWhileUnreadable(0, false); // the layer's overlay folder
+}
+
+TEST_CASE("while a layer tree cannot be read, a layer made anew and an image on it wait for it: no removal the writer never made")
+{
+	madeAnewWhileUnreadable(1, true); // all of overlay-layers/RO
 }

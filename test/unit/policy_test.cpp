@@ -123,6 +123,27 @@ TEST_CASE("an item that cannot be read is read again (not only looked at), then 
 	CHECK(p.troubleCount() == 0);
 }
 
+TEST_CASE("a layer half in trouble is read again with its other half, not while the other half's tree waits")
+{
+	Policy p({.retryFirstMs = 100});
+	p.changed(Tree::Overlay, "a");
+	auto plan = p.take(0);
+	TreeOutcome o = fine(Tree::Overlay);
+	o.troubled["a"] = {EIO, "other half: overlay-layers/RO: Input/output error"};
+	p.finished(plan, {o}, 0); // a is read again at 100 ...
+	p.listWanted(Tree::Layers);
+	plan = p.take(50);
+	p.finished(plan, {treeFailed(Tree::Layers, EIO)}, 50); // ... its other half's tree at 150
+	// Read alone, the overlay half would be adopted alone.
+	CHECK(p.take(100).empty());
+	plan = p.take(150);
+	REQUIRE(plan.trees.count(Tree::Overlay));
+	REQUIRE(plan.trees.count(Tree::Layers));
+	CHECK(plan.trees.at(Tree::Overlay).read == std::set<std::string>{"a"});
+	CHECK(plan.trees.at(Tree::Layers).list);
+	CHECK(plan.trees.at(Tree::Layers).read == std::set<std::string>{"a"});
+}
+
 TEST_CASE("a read past its deadline is a stall, told once; its return rescans the tree")
 {
 	Policy p({.stallMs = 10000});

@@ -119,6 +119,21 @@ TEST_CASE("trouble on one half holds the other half back")
 	CHECK_FALSE(validator.layerVerdict(a));
 }
 
+TEST_CASE("a half whose whole tree could not be read holds back every item of the other half")
+{
+	OneLayer store;
+	const std::string &a = store.id;
+	const UniqueFd &rootFd = store.rootFd;
+
+	auto reads = readBoth(rootFd.get(), {a}, {});
+	reads.results[1].treeError = makeError(EIO, "overlay-layers/RO: input/output error");
+	readOtherHalves(rootFd.get(), reads.requests, reads.results);
+	const ItemState &overlayHalf = stateOf(find(reads.results[0], a)->files);
+	CHECK(overlayHalf.ioError == EIO);
+	CHECK(overlayHalf.problem == "other half: overlay-layers/RO: input/output error");
+	CHECK(reads.results[1].items.empty()); // nothing more is read of a tree that failed
+}
+
 TEST_CASE("without both trees in the batch nothing more is read")
 {
 	OneLayer store;
