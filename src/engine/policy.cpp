@@ -203,7 +203,15 @@ std::optional<std::uint64_t> Policy::nextDueMs() const
 {
 	std::optional<std::uint64_t> next;
 	auto consider = [&](std::uint64_t t) { next = next ? std::min(*next, t) : t; };
-	for (const Lane &l : lanes_) {
+	// When take() may read a lane again (nothing while a read of it is in flight: its
+	// return dispatches again).
+	auto readableAt = [&](const Lane &l) -> std::optional<std::uint64_t> {
+		if (l.busySince)
+			return std::nullopt;
+		return l.treeError ? l.treeRetryAtMs : 0;
+	};
+	for (Tree tree : {Tree::Overlay, Tree::Layers, Tree::Images}) {
+		const Lane &l = lane(tree);
 		if (l.busySince) {
 			if (!l.stallTold)
 				consider(*l.busySince + options_.stallMs);
@@ -211,9 +219,16 @@ std::optional<std::uint64_t> Policy::nextDueMs() const
 		}
 		if (l.wantList || l.treeError)
 			consider(listDueMs(l));
+		// An item's retry waits for its own tree, and a layer half's for the other
+		// half's too (take()): due before them, it would wake the loop for nothing,
+		// again and again.
+		auto other = tree == Tree::Images ? std::optional<std::uint64_t>(0)
+						  : readableAt(lane(tree == Tree::Overlay ? Tree::Layers : Tree::Overlay));
+		if (!other)
+			continue;
 		for (const auto &[id, trouble] : l.items)
 			if (trouble.retryAtMs != UINT64_MAX)
-				consider(trouble.retryAtMs);
+				consider(std::max({trouble.retryAtMs, *readableAt(l), *other}));
 	}
 	return next;
 }

@@ -10,7 +10,11 @@
 
 #include <layerwatch/model.h>
 #include <layerwatch/watcher.h>
+#include <layerwatch/scan.h>
 #include <layerwatch/writer.h>
+
+#include <random>
+#include <set>
 
 #include <sys/stat.h>
 
@@ -289,4 +293,51 @@ TEST_CASE("an image on a layer made anew whose new folder cannot be read yet wai
 TEST_CASE("while a layer tree cannot be read, a layer made anew and an image on it wait for it: no removal the writer never made")
 {
 	madeAnewWhileUnreadable(1, true); // all of overlay-layers/RO
+}
+
+TEST_CASE("a layer tree failing again and again while the writer works: the reader converges to the share")
+{
+	SimulatedShare share({.delayUs = 200, .attrTimeout = 1});
+	std::vector<std::string> images;
+	for (int i = 0; i < 5; ++i)
+		images.push_back(share.publish("app:" + std::to_string(i)));
+	EventLog log;
+	auto watcher = lw::test::unwrap(Watcher::create({.root = share.reader, .intervalMs = 200}, log.sink()));
+	lw::test::unwrap(watcher->start());
+	REQUIRE(log.waitForEvent(EventType::Ready, {}, 0, 30s));
+	// Twenty times: one of the two layer trees fails whole (each path, its listing
+	// too) for 0.2-0.8 s while the writer publishes or removes an image.
+	std::mt19937 random(7);
+	for (int round = 0; round < 20; ++round) {
+		auto &mount = *share.mounts[random() % 2];
+		mount.control("fail " + std::to_string(random() % 2 ? EIO : ESTALE));
+		if (random() % 2 && !images.empty()) {
+			lw::test::unwrap(share.writer.removeImage(images.front()));
+			images.erase(images.begin());
+		} else {
+			images.push_back(share.publish("app:r" + std::to_string(round)));
+		}
+		std::this_thread::sleep_for(std::chrono::milliseconds(200 + random() % 600));
+		mount.control("clear");
+		std::this_thread::sleep_for(std::chrono::milliseconds(random() % 300));
+	}
+	// Within the longest backoff (30 s) and a tick.
+	auto want = lw::test::unwrap(lw::scanStore(share.server));
+	auto ids = [](const auto &items, auto idOf) {
+		std::set<std::string> out;
+		for (const auto &item : items)
+			out.insert(idOf(item));
+		return out;
+	};
+	auto wantImages = ids(want.images, [](const ScannedImage &i) { return i.image->id; });
+	auto wantLayers = ids(want.layers, [](const LayerPtr &l) { return l->id; });
+	auto converged = [&] {
+		auto snap = watcher->snapshot();
+		return ids(snap.images(), [](const ImagePtr &i) { return i->id; }) == wantImages &&
+		       ids(snap.layers(), [](const LayerPtr &l) { return l->id; }) == wantLayers;
+	};
+	REQUIRE(lw::test::eventually(converged, 35s));
+	CHECK(lw::test::eventually([&] { return watcher->stats().troubled == 0; }, 5s));
+	watcher->stop();
+	watcher->join();
 }

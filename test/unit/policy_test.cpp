@@ -134,8 +134,11 @@ TEST_CASE("a layer half in trouble is read again with its other half, not while 
 	p.listWanted(Tree::Layers);
 	plan = p.take(50);
 	p.finished(plan, {treeFailed(Tree::Layers, EIO)}, 50); // ... its other half's tree at 150
-	// Read alone, the overlay half would be adopted alone.
+	// Read alone, the overlay half would be adopted alone; nor is the loop woken for
+	// it before its other half's tree is due.
+	CHECK(p.nextDueMs() == 150u);
 	CHECK(p.take(100).empty());
+	CHECK(p.nextDueMs() == 150u);
 	plan = p.take(150);
 	REQUIRE(plan.trees.count(Tree::Overlay));
 	REQUIRE(plan.trees.count(Tree::Layers));
