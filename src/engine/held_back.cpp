@@ -27,7 +27,7 @@ void HeldBack::holdHalves(std::vector<ReadResult> &results, const Policy &policy
 	for (auto &r : results) {
 		if (r.tree == Tree::Images || r.treeError.code)
 			continue;
-		Tree other = r.tree == Tree::Overlay ? Tree::Layers : Tree::Overlay;
+		Tree other = otherHalf(r.tree);
 		int treeError = policy.treeError(other);
 		if (inBatch(other) || (!treeError && policy.itemTroubleCount(other) == 0))
 			continue;

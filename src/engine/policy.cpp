@@ -66,7 +66,8 @@ ReadPlan Policy::take(std::uint64_t nowMs)
 {
 	ReadPlan plan;
 	auto waiting = [&](const Lane &l) { // in flight, or unreadable and waiting for its retry
-		return l.busySince || (l.treeError && l.treeRetryAtMs > nowMs);
+		auto at = readableAtMs(l);
+		return !at || *at > nowMs;
 	};
 	// Items due for a retry, first for every tree, so that a layer's two halves are
 	// retried together: read one alone and its other half's change would show a read
@@ -75,13 +76,13 @@ ReadPlan Policy::take(std::uint64_t nowMs)
 	// alone.)
 	for (Tree tree : {Tree::Overlay, Tree::Layers, Tree::Images}) {
 		Lane &l = lane(tree);
-		if (waiting(l) || (tree != Tree::Images && waiting(lane(tree == Tree::Overlay ? Tree::Layers : Tree::Overlay))))
+		if (waiting(l) || (tree != Tree::Images && waiting(lane(otherHalf(tree)))))
 			continue;
 		for (auto &[id, trouble] : l.items)
 			if (trouble.retryAtMs <= nowMs) {
 				l.wantRead.insert(id);
 				if (tree != Tree::Images)
-					lane(tree == Tree::Overlay ? Tree::Layers : Tree::Overlay).wantRead.insert(id);
+					lane(otherHalf(tree)).wantRead.insert(id);
 				trouble.retryAtMs = UINT64_MAX; // until this read comes back
 			}
 	}
@@ -203,13 +204,6 @@ std::optional<std::uint64_t> Policy::nextDueMs() const
 {
 	std::optional<std::uint64_t> next;
 	auto consider = [&](std::uint64_t t) { next = next ? std::min(*next, t) : t; };
-	// When take() may read a lane again (nothing while a read of it is in flight: its
-	// return dispatches again).
-	auto readableAt = [&](const Lane &l) -> std::optional<std::uint64_t> {
-		if (l.busySince)
-			return std::nullopt;
-		return l.treeError ? l.treeRetryAtMs : 0;
-	};
 	for (Tree tree : {Tree::Overlay, Tree::Layers, Tree::Images}) {
 		const Lane &l = lane(tree);
 		if (l.busySince) {
@@ -222,13 +216,12 @@ std::optional<std::uint64_t> Policy::nextDueMs() const
 		// An item's retry waits for its own tree, and a layer half's for the other
 		// half's too (take()): due before them, it would wake the loop for nothing,
 		// again and again.
-		auto other = tree == Tree::Images ? std::optional<std::uint64_t>(0)
-						  : readableAt(lane(tree == Tree::Overlay ? Tree::Layers : Tree::Overlay));
+		auto other = tree == Tree::Images ? std::optional<std::uint64_t>(0) : readableAtMs(lane(otherHalf(tree)));
 		if (!other)
 			continue;
 		for (const auto &[id, trouble] : l.items)
 			if (trouble.retryAtMs != UINT64_MAX)
-				consider(std::max({trouble.retryAtMs, *readableAt(l), *other}));
+				consider(std::max({trouble.retryAtMs, *readableAtMs(l), *other}));
 	}
 	return next;
 }

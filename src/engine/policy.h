@@ -130,6 +130,14 @@ private:
 	Lane &lane(Tree tree) { return lanes_[static_cast<int>(tree)]; }
 	const Lane &lane(Tree tree) const { return lanes_[static_cast<int>(tree)]; }
 	std::uint64_t listDueMs(const Lane &l) const;
+	// When take() may read a lane again: at once (0), after its tree's retry, or not
+	// while a read of it is in flight (nullopt: its return dispatches again).
+	static std::optional<std::uint64_t> readableAtMs(const Lane &l)
+	{
+		if (l.busySince)
+			return std::nullopt;
+		return l.treeError ? l.treeRetryAtMs : 0;
+	}
 	std::uint64_t backoff(std::uint64_t current) const;
 
 	PolicyOptions options_;

@@ -27,6 +27,11 @@
 namespace lw {
 
 enum class Tree { Overlay, Layers, Images };
+// The tree of a layer's other half (overlay/RO <-> overlay-layers/RO).
+inline Tree otherHalf(Tree layerTree)
+{
+	return layerTree == Tree::Overlay ? Tree::Layers : Tree::Overlay;
+}
 
 // What one item's folder said, whichever tree it is in.
 using ItemFiles = std::variant<OverlayFiles, LayerFiles, ImageFiles>;
