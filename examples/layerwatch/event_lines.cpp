@@ -55,6 +55,10 @@ std::string jsonLine(const lw::Event &e)
 		out.field("id", e.id);
 		out.field("reason", e.reason);
 		break;
+	case lw::EventType::Gone: // only with tellGone, which watch does not ask for
+		out.field("kind", e.kind);
+		out.field("id", e.id);
+		break;
 	case lw::EventType::Resync:
 		out.field("tree", e.tree);
 		out.field("reason", e.reason);
@@ -106,6 +110,9 @@ std::string textLine(const lw::Event &e)
 		break;
 	case lw::EventType::Pending:
 		what = fmt::format("{} {}: {}", e.kind, printable(e.id.substr(0, 12)), printable(e.reason));
+		break;
+	case lw::EventType::Gone:
+		what = fmt::format("{} {}", e.kind, printable(e.id.substr(0, 12)));
 		break;
 	case lw::EventType::Resync:
 		what = fmt::format("{}: {}", e.tree, printable(e.reason));

@@ -19,6 +19,12 @@ enum class EventType {
 	Error,   // trouble reading (message; tree, id and code when it concerns one)
 	Ready,   // the initial load is done (counts in imageCount, layerCount, pendingCount)
 	Stopped, // the watcher has stopped
+	// An item never committed (pending, or in no state yet) whose folder left the share:
+	// a layer's overlay-layers/RO/<id>, an image's overlay-images/<id> (kind, id). Told
+	// only with WatcherOptions::tellGone, for a host that loaded items of its own at
+	// start (iSulad's module): nothing else reports it. Images come before layers, and
+	// both before the LayerRemoved events of the same batch.
+	Gone,
 };
 
 // What produced an event (Stop: the Stopped event).
@@ -35,7 +41,7 @@ struct Event {
 	std::string id;
 	LayerPtr layer; // LayerAdded, LayerRemoved
 	ImagePtr image; // ImageAdded, ImageUpdated, ImageRemoved
-	std::string kind;   // Pending: "overlay", "layer" or "image"
+	std::string kind;   // Pending: "overlay", "layer" or "image"; Gone: "layer" or "image"
 	std::string reason; // Pending, Resync
 	std::string tree;   // Resync; Error when it concerns a tree or an item
 	std::string message; // Error: what failed and what happens next

@@ -71,8 +71,16 @@ struct WatcherOptions {
 	std::uint32_t maxPendingItems = 10000;
 	// Kernel records handled per loop pass at most, so a storm cannot starve the host.
 	std::uint32_t maxRecordsPerPass = 4096;
-	// Make and remove local links (DESIGN.md section 3).
+	// Make and remove local links (DESIGN.md section 3). With it, the first load also
+	// removes what a host that was down left behind: dangling links into RO/, the
+	// links of RO layers that are pending, stale short links.
 	bool commitLinks = true;
+	// Without commitLinks: the first load still removes dangling local links into RO/
+	// (their target gone, ENOENT), and nothing else. For a host that makes its links
+	// itself but loaded what they name at start (iSulad's module).
+	bool removeDanglingLinks = false;
+	// Tell EventType::Gone: an item never committed whose folder left the share.
+	bool tellGone = false;
 	// A read of the shared trees that has not come back after this long marks its
 	// trees stalled (an Error event); 0: twice the interval, at least 10 s.
 	std::uint32_t stallMs = 0;

@@ -1,6 +1,8 @@
 // Worker threads for blocking reads; results handed back to the loop thread.
 #include "executor.h"
 
+#include <pthread.h>
+
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -21,6 +23,7 @@ struct Executor::Core {
 	// A worker's life: take work, run it without the lock, hand back the result.
 	static void work(const std::shared_ptr<Core> &core)
 	{
+		::pthread_setname_np(::pthread_self(), "lw-read"); // as top -H and gdb show it
 		std::unique_lock lock(core->mutex);
 		for (;;) {
 			core->ready.wait(lock, [&] { return core->shut || !core->queue.empty(); });

@@ -36,6 +36,7 @@
 #if defined(__GLIBC__)
 #include <malloc.h> // malloc_trim
 #endif
+#include <pthread.h>
 
 namespace lw {
 
@@ -216,7 +217,7 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 			++errors;
 			log(LogLevel::Error, e.message);
 		} else if (e.type == EventType::Pending) {
-			log(LogLevel::Info, fmt::format("pending {} {}: {}", e.kind, e.id, e.reason));
+			log(LogLevel::Debug, fmt::format("pending {} {}: {}", e.kind, e.id, e.reason));
 		}
 		if (detached || !onEvent)
 			return;
@@ -294,7 +295,7 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 				anyList = anyList || p.list || p.check;
 			}
 			bool initial = !loaded;
-			bool cleanLinks = initial && reconciler->commitsLinks();
+			bool cleanLinks = initial && (options.commitLinks || options.removeDanglingLinks);
 			EventSource source = initial ? EventSource::Initial
 				: anyList || plan.trees.empty() ? EventSource::Rescan
 				: this->source ? this->source->eventSource() : EventSource::Inotify;
@@ -1177,6 +1178,7 @@ Result<std::unique_ptr<Watcher>> Watcher::create(WatcherOptions options, EventCa
 		impl->rootFd = std::make_shared<UniqueFd>(std::move(*rootFd));
 		impl->reconciler = std::make_unique<Reconciler>(impl->rootFd->get(), impl->store,
 								ReconcileOptions{.commitLinks = impl->options.commitLinks,
+										 .tellGone = impl->options.tellGone,
 										 .maxPendingItems = impl->options.maxPendingItems});
 		return std::unique_ptr<Watcher>(new Watcher(std::move(impl)));
 	} catch (const std::exception &e) {
@@ -1248,6 +1250,7 @@ Result<void> Watcher::start()
 		std::promise<Result<void>> attached;
 		auto result = attached.get_future();
 		impl->thread = std::thread([impl, started = go.get_future(), &attached]() mutable {
+			::pthread_setname_np(::pthread_self(), "lw-loop"); // as top -H and gdb show it
 			started.wait(); // impl->thread is set: the loop thread may use it
 			impl->loopThread = std::this_thread::get_id();
 			auto r = impl->attach(&impl->ownLoop);

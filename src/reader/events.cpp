@@ -44,6 +44,8 @@ const char *eventName(EventType type)
 		return "stopped";
 	case EventType::Error:
 		return "error";
+	case EventType::Gone:
+		return "gone";
 	}
 	return "error";
 }

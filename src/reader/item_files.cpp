@@ -18,7 +18,9 @@ ProbeNames overlayProbeNames()
 {
 	// empty/ only matters without a lower file: it is looked at then (and joins the
 	// probe), which spares every layer with a parent a lookup, on a share a round trip.
-	static const ProbeNames names(
+	// Never destroyed (as imageProbeNames' below): a worker may copy it while exit()
+	// runs the static destructors, where a host exits without stopping us (iSulad).
+	static const ProbeNames &names = *new ProbeNames(
 		{std::string(paths::kLinkFile), std::string(paths::kLowerFile), std::string(paths::kDiffDir)});
 	return names;
 }
@@ -30,7 +32,8 @@ ProbeNames layerProbeNames(const std::string &id)
 
 ProbeNames imageProbeNames()
 {
-	static const ProbeNames names({std::string(paths::kImagesJson), std::string(paths::kManifest)});
+	static const ProbeNames &names =
+		*new ProbeNames({std::string(paths::kImagesJson), std::string(paths::kManifest)});
 	return names;
 }
 

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <iterator>
 
 namespace lw {
 
@@ -161,15 +162,23 @@ std::vector<Event> Reconciler::apply(Touched touched, EventRecords *deferred)
 				if (before->images.find(image))
 					leavingImages.insert(image);
 
+	// Items never committed whose folder left the share (tellGone): after the images
+	// that leave, before the layers that do (a committed layer may have a child that
+	// never was; the other way round, never).
+	std::vector<Event> goneImages, goneLayers;
+	if (auto forgotten = validator_.takeForgotten(); options_.tellGone)
+		tellGone(std::move(forgotten), *before, goneImages, goneLayers);
 	std::vector<detail::CommittedLayer> removedLayers;
 	std::set<Id> removedLayerIds;
-	if (!leavingLayers.empty() || !leavingImages.empty()) {
+	if (!leavingLayers.empty() || !leavingImages.empty() || !goneImages.empty() || !goneLayers.empty()) {
 		Store::Transaction tx(store_);
 		for (const Id &id : leavingImages) {
 			const PackedImage &image = before->images.find(id)->record;
 			tx.removeImage(id);
 			tellImage(EventType::ImageRemoved, id, image);
 		}
+		std::move(goneImages.begin(), goneImages.end(), std::back_inserter(events));
+		std::move(goneLayers.begin(), goneLayers.end(), std::back_inserter(events));
 		// Children before parents: deepest first, by their depth in the store.
 		std::vector<std::pair<std::size_t, Id>> ordered;
 		for (const Id &id : leavingLayers) {
@@ -273,6 +282,39 @@ std::vector<Event> Reconciler::apply(Touched touched, EventRecords *deferred)
 	else
 		records.fillAll(events);
 	return events;
+}
+
+void Reconciler::tellGone(Validator::Forgotten forgotten, const detail::StoreState &committed,
+			  std::vector<Event> &images, std::vector<Event> &layers) const
+{
+	auto gone = [&](ItemKind kind, const Id &id) {
+		return Event{.type = EventType::Gone, .id = id.hex(), .kind = kindName(kind)};
+	};
+	for (const Id &id : forgotten.images)
+		if (!validator_.holds(Tree::Images, id.hex()) && !committed.images.find(id))
+			images.push_back(gone(ItemKind::Image, id));
+	// Children before parents, by their parents as last read: each after every gone
+	// layer that named it (depth among the gone ones, deepest first).
+	auto &parents = forgotten.layers;
+	std::erase_if(parents, [&](const auto &entry) {
+		return validator_.holds(Tree::Layers, entry.first.hex()) || committed.layers.find(entry.first);
+	});
+	std::vector<std::pair<std::size_t, Id>> ordered;
+	for (const auto &[id, parent] : parents) {
+		std::size_t depth = 0;
+		for (auto up = parent; up && depth <= kMaxChainDepth; ++depth) {
+			auto it = parents.find(*up);
+			if (it == parents.end())
+				break;
+			up = it->second;
+		}
+		ordered.emplace_back(depth, id);
+	}
+	std::sort(ordered.begin(), ordered.end(), [](const auto &a, const auto &b) {
+		return a.first != b.first ? a.first > b.first : a.second < b.second;
+	});
+	for (const auto &entry : ordered)
+		layers.push_back(gone(ItemKind::Layer, entry.second));
 }
 
 void Reconciler::forgetCommitProblem(ItemKind kind, const Id &id)

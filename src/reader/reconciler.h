@@ -27,6 +27,8 @@ struct ReconcileOptions {
 	// Make and remove local links. Off for a pure reader (`layerwatch scan`) and
 	// for hosts whose engine makes its own links.
 	bool commitLinks = true;
+	// Tell EventType::Gone for items never committed whose folder left the share.
+	bool tellGone = false;
 	// Items with unusable files kept in full per tree (Validator::shelved).
 	std::size_t maxPendingItems = kDefaultMaxPendingItems;
 };
@@ -78,6 +80,10 @@ public:
 private:
 	std::vector<Event> apply(Touched touched, EventRecords *deferred = nullptr);
 	void reportPending(const Touched &touched, const std::set<Id> &removedLayers, std::vector<Event> &events);
+	// The Gone events of what the validator let go and no longer holds, never
+	// committed: images, and layers children-first.
+	void tellGone(Validator::Forgotten forgotten, const detail::StoreState &committed, std::vector<Event> &images,
+		      std::vector<Event> &layers) const;
 	// A commit problem no longer stands (most items never had one: no key is made).
 	void forgetCommitProblem(ItemKind kind, const Id &id);
 	void notePending(ItemKind kind, const std::string &id, const std::string &reason, std::vector<Event> &events);

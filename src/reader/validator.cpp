@@ -192,7 +192,7 @@ void Validator::forget(Tree tree, const Id &id, Touched &touched)
 {
 	int t = static_cast<int>(tree);
 	++versions_[t];
-	shelved_[t].erase(id);
+	bool held = shelved_[t].erase(id) > 0;
 	if (const ItemState *state = known(tree, id); state && !state->problem.empty())
 		--unusable_[t];
 	switch (tree) {
@@ -205,23 +205,32 @@ void Validator::forget(Tree tree, const Id &id, Touched &touched)
 		touched.overlays.insert(id);
 		touched.layers.insert(id);
 		break;
-	case Tree::Layers:
+	case Tree::Layers: {
+		std::optional<Id> parent;
 		if (auto it = layers_.find(id); it != layers_.end() && it->second.hasLayer) {
-			if (auto parent = parentOf(it->second.layer))
+			parent = parentOf(it->second.layer);
+			if (parent)
 				childrenOf_.remove(*parent, id);
 			it->second.layer = {};
 			it->second.hasLayer = false;
+			held = true;
 		}
 		touched.layers.insert(id);
+		if (held)
+			forgotten_.layers[id] = parent;
 		break;
+	}
 	case Tree::Images:
 		if (auto it = images_.find(id); it != images_.end()) {
 			if (auto top = topLayerOf(it->second))
 				imagesOf_.remove(*top, id);
 			images_.erase(it);
 			partlyRead_.erase(id);
+			held = true;
 		}
 		touched.images.insert(id);
+		if (held)
+			forgotten_.images.insert(id);
 		break;
 	}
 }

@@ -21,6 +21,7 @@
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -157,6 +158,15 @@ public:
 	bool isShelved(Tree tree, const std::string &id) const;
 	std::string shelvedReason(Tree tree) const;
 
+	// Layers whose overlay-layers/RO half (with their parent as last read), and
+	// images, that were let go since the last call: read again, or gone (holds()
+	// tells which).
+	struct Forgotten {
+		ById<std::optional<Id>> layers;
+		IdSet images;
+	};
+	Forgotten takeForgotten() { return std::exchange(forgotten_, {}); }
+
 private:
 	// A layer's two halves and its verdict, in one slot (three maps cost a node, a key
 	// and a bucket each): the overlay from overlay/RO, the layer.json from
@@ -225,6 +235,8 @@ private:
 	// Images pending on their manifest alone (ImageFiles::restChecked): a plan carries
 	// them, so that their manifest's arrival is read alone.
 	std::unordered_set<Id, IdHash> partlyRead_;
+	// Let go since takeForgotten().
+	Forgotten forgotten_;
 };
 
 } // namespace lw
