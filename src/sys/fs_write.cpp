@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 
 #include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <string>
@@ -146,6 +148,35 @@ Result<std::string> readLink(int dirfd, std::string_view name)
 	if (static_cast<std::size_t>(len) == sizeof(buf))
 		return makeError(ENAMETOOLONG, fmt::format("{}: link target too long", name));
 	return std::string(buf, static_cast<std::size_t>(len));
+}
+
+Result<std::string> resolveTrustedPath(const std::string &path)
+{
+	if (path.empty())
+		return makeError(EINVAL, "empty path");
+	std::string existing = path;
+	std::vector<std::string> rest; // the components that do not exist yet, last first
+	for (;;) {
+		char resolved[PATH_MAX];
+		if (::realpath(existing.c_str(), resolved)) {
+			std::string out = resolved;
+			for (auto it = rest.rbegin(); it != rest.rend(); ++it)
+				out += (out == "/" ? "" : "/") + *it;
+			return out;
+		}
+		int err = errno;
+		if (err != ENOENT || existing == "." || existing == "/")
+			return errnoError(err, path);
+		// Split off the last component; a relative path ends at the working folder.
+		std::size_t end = existing.find_last_not_of('/');
+		std::size_t slash = existing.rfind('/', end);
+		std::size_t from = slash == std::string::npos ? 0 : slash + 1;
+		std::string last = existing.substr(from, end + 1 - from);
+		if (last == "." || last == "..")
+			return makeError(EINVAL, fmt::format("{}: not a plain path", path));
+		rest.push_back(std::move(last));
+		existing = slash == std::string::npos ? "." : slash == 0 ? "/" : existing.substr(0, slash);
+	}
 }
 
 } // namespace lw::fs

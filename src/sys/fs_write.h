@@ -23,6 +23,13 @@ Result<void> symlinkAtomic(int dirfd, std::string_view name, std::string_view ta
 // fine, a symlink is not.
 Result<UniqueFd> makeDirs(int dirfd, std::string_view relpath);
 
+// The operator's path to a store, made absolute with its symlinks followed: it is
+// trusted configuration (DESIGN.md section 2; /var/lib/isulad is often a link to a
+// data volume), resolved once, so that what lies below it may then be refused any
+// symlink. The longest part of it that exists is resolved (realpath(3)), the rest
+// appended as it is ("." and ".." refused there).
+Result<std::string> resolveTrustedPath(const std::string &path);
+
 // Removes dirfd/name and all below it, never following a symlink. Depth is bounded
 // (one open fd per level).
 Result<void> removeTree(int dirfd, std::string_view name);
