@@ -33,13 +33,13 @@ extern "C" {
 
 /* ---- The seed's interface ------------------------------------------------
  * remote_layer_init(R/overlay-layers) and remote_overlay_init(R/overlay) name the
- * two homes; their parent is the storage root R. build_ro_dir makes home/RO/<id>
- * (empty, for the engine's own code to fill) and the local link home/<id> ->
- * RO/<id>; remove_ro_dir removes the link, then home/RO/<id> (an id is one plain
- * path component). start_refresh_thread
- * runs the watcher on R on a thread of its own (it makes and removes the local
- * links of RO layers as they become ready or go); remote_maintain_cleanup stops
- * and joins it and forgets the homes. */
+ * two homes; their parent is the storage root R (resolved once, symlinks included:
+ * the operator's path; below it none is followed). build_ro_dir makes
+ * home/RO/<id> (empty, for the engine's own code to fill) and the local link
+ * home/<id> -> RO/<id>; remove_ro_dir removes the link, then home/RO/<id> (an id is
+ * one plain path component). start_refresh_thread runs the watcher on R on a thread
+ * of its own (it makes and removes the local links of RO layers as they become ready
+ * or go; it logs nothing); remote_maintain_cleanup stops it and forgets the homes. */
 LW_C_EXPORT int remote_layer_init(const char *root_dir);
 LW_C_EXPORT int remote_overlay_init(const char *driver_home);
 LW_C_EXPORT void remote_maintain_cleanup(void);

@@ -18,6 +18,9 @@
 
 #include <fcntl.h>
 
+#include <cctype>
+#include <cerrno>
+#include <chrono>
 #include <cstdlib>
 
 #include <mutex>
@@ -29,18 +32,25 @@ using lw::capi::guarded;
 
 // ---- the seed's state: two homes and one refresh thread ----
 
+// How long remote_maintain_cleanup() waits for a hook call in progress.
+constexpr std::chrono::milliseconds kHookStopWait{1500};
+
 struct SeedState {
 	std::mutex mutex;
-	std::string layerHome, overlayHome, imageHome;
+	std::string layerHome, overlayHome, imageHome; // resolved (resolveTrustedPath)
 	std::unique_ptr<lw::Watcher> refresh;
 	// iSulad's refresh: its hooks, called for what the watcher reports. Shared with
 	// the watcher's callback, which may run until the watcher is joined.
 	std::shared_ptr<lw::isulad::HookCaller> hooks;
 };
 
+// Never destroyed: iSulad exits without remote_maintain_cleanup() (oci_exit ->
+// storage_module_exit never calls it), and exit() must not wait for our threads, as
+// a destructor that joined them would (a hook waiting for the lock a pull holds, or
+// a hook that called exit() itself). Upstream's thread is detached; so are ours.
 SeedState &seed()
 {
-	static SeedState state;
+	static SeedState &state = *new SeedState;
 	return state;
 }
 
@@ -59,12 +69,25 @@ std::string parentOf(const std::string &path)
 	return slash == 0 ? "/" : path.substr(0, slash);
 }
 
+// home's path resolved (its symlinks are the operator's), or -errno with why.
+int resolveHome(const char *dir, std::string &out)
+{
+	if (!dir || !*dir)
+		return lw::capi::failed(lw::makeError(EINVAL, "no path given"));
+	auto resolved = lw::fs::resolveTrustedPath(withoutTrailingSlashes(dir));
+	if (!resolved)
+		return lw::capi::failed(resolved.error());
+	out = std::move(*resolved);
+	return 0;
+}
+
 int setHome(std::string SeedState::*home, const char *dir)
 {
 	return guarded([&] {
-		if (!dir || !*dir)
-			return -EINVAL;
-		std::string path = withoutTrailingSlashes(dir);
+		std::string path;
+		if (int r = resolveHome(dir, path); r < 0)
+			return r;
+		// Below the resolved home, no symlink is taken (makeDirs refuses one).
 		auto made = lw::fs::makeDirs(AT_FDCWD, path + "/" + std::string(lw::paths::kRO));
 		if (!made)
 			return lw::capi::failed(made.error());
@@ -89,11 +112,13 @@ int openHome(std::string SeedState::*home, const char *id, lw::UniqueFd &out)
 		std::lock_guard lock(seed().mutex);
 		path = seed().*home;
 	}
-	if (path.empty() || !id || !isSafeComponent(id))
-		return -EINVAL; // not initialised, or not one plain name
-	int fd = lw::sys::openAt(AT_FDCWD, path.c_str(), O_RDONLY | O_DIRECTORY);
+	if (path.empty())
+		return lw::capi::failed(lw::makeError(EINVAL, "not initialised: call the init functions first"));
+	if (!id || !isSafeComponent(id))
+		return lw::capi::failed(lw::makeError(EINVAL, "an id is one plain path component"));
+	int fd = lw::sys::openAt(AT_FDCWD, path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
 	if (fd < 0)
-		return fd;
+		return lw::capi::failed(lw::makeError(-fd, path + ": " + lw::fs::describeErrno(-fd)));
 	out.reset(fd);
 	return 0;
 }
@@ -141,19 +166,78 @@ int removeRoDir(std::string SeedState::*home, const char *id)
 	});
 }
 
-// Starts the refresh watcher on the storage root the homes share, its events going to
-// onEvent (none: the seed's refresh, links only).
-int startRefresh(std::function<void(const lw::Event &)> onEvent, std::shared_ptr<lw::isulad::HookCaller> hooks)
+// The module's log: the journal, through stderr, at LAYERWATCH_LOG_LEVEL.
+lw::Result<lw::isulad::LogSink> moduleLog()
+{
+	lw::LogLevel level = lw::LogLevel::Warning;
+	if (const char *text = std::getenv("LAYERWATCH_LOG_LEVEL"); text && *text) {
+		auto parsed = lw::isulad::parseLogLevel(text);
+		if (!parsed)
+			return lw::makeError(EINVAL, std::string("LAYERWATCH_LOG_LEVEL=") + text +
+							     ": takes debug, info, warning or error");
+		level = *parsed;
+	}
+	return lw::isulad::journalLog(2, level);
+}
+
+// How often a failing hook is called again: upstream's refresh period, 5 s, unless
+// LAYERWATCH_HOOK_RETRY_MS says otherwise.
+lw::Result<lw::isulad::HookTiming> hookTiming()
+{
+	lw::isulad::HookTiming timing;
+	if (const char *text = std::getenv("LAYERWATCH_HOOK_RETRY_MS"); text && *text) {
+		char *end = nullptr;
+		errno = 0;
+		unsigned long ms = std::strtoul(text, &end, 10);
+		if (errno || *end || !std::isdigit(static_cast<unsigned char>(*text)) || ms < 100 || ms > 3600000)
+			return lw::makeError(EINVAL, std::string("LAYERWATCH_HOOK_RETRY_MS=") + text +
+							     ": takes milliseconds from 100 to 3600000");
+		timing.retry = std::chrono::milliseconds(ms);
+	}
+	return timing;
+}
+
+// How the refresh runs: the seed's makes the links itself on its loop and logs
+// nothing; iSulad's leaves the links to the hook thread (under iSulad's lock), keeps
+// what iSulad loaded at start, is told of items gone before they were ever ready,
+// and logs to the journal.
+struct RefreshKind {
+	std::function<void(const lw::Event &)> onEvent;
+	std::shared_ptr<lw::isulad::HookCaller> hooks;
+	lw::isulad::LogSink log;
+};
+
+// The storage root the homes share, or -EINVAL with why.
+int storageRoot(const SeedState &s, std::string &root)
+{
+	if (s.layerHome.empty() || s.overlayHome.empty())
+		return lw::capi::failed(lw::makeError(
+			EINVAL, "remote_layer_init and remote_overlay_init must be called first"));
+	root = parentOf(s.layerHome);
+	for (const std::string *home : {&s.overlayHome, &s.imageHome})
+		if (!home->empty() && parentOf(*home) != root)
+			return lw::capi::failed(lw::makeError(
+				EINVAL, "the homes must share one storage root: " + *home + " is not in " + root));
+	return 0;
+}
+
+// The storage root, as the init functions named it.
+int currentRoot(std::string &root)
+{
+	std::lock_guard lock(seed().mutex);
+	return storageRoot(seed(), root);
+}
+
+// Starts the refresh watcher on the storage root the homes share.
+int startRefresh(RefreshKind kind)
 {
 	std::lock_guard lock(seed().mutex);
 	auto &s = seed();
 	if (s.refresh)
-		return -EALREADY;
-	if (s.layerHome.empty() || s.overlayHome.empty())
-		return -EINVAL; // call the init functions first
-	std::string root = parentOf(s.layerHome);
-	if (parentOf(s.overlayHome) != root || (!s.imageHome.empty() && parentOf(s.imageHome) != root))
-		return -EINVAL; // the homes must share one storage root
+		return lw::capi::failed(lw::makeError(EALREADY, "the refresh thread runs already"));
+	std::string root;
+	if (int r = storageRoot(s, root); r < 0)
+		return r;
 	// The seed's and iSulad's init functions take no options: the one choice a host
 	// may need (inotify on a root filesystem busy with containers, where fanotify's
 	// filesystem-wide mark costs ~9 µs per foreign event) comes from the environment.
@@ -161,13 +245,19 @@ int startRefresh(std::function<void(const lw::Event &)> onEvent, std::shared_ptr
 	if (const char *mode = std::getenv("LAYERWATCH_MODE"); mode && *mode && !lw::parseWatchMode(mode, options.mode))
 		return lw::capi::failed(lw::makeError(
 			EINVAL, std::string("LAYERWATCH_MODE=") + mode + ": takes auto, inotify, fanotify or poll"));
-	auto watcher = lw::Watcher::create(options, std::move(onEvent));
+	if (kind.hooks) {
+		options.commitLinks = false;
+		options.removeDanglingLinks = true;
+		options.tellGone = true;
+	}
+	options.log = kind.log;
+	auto watcher = lw::Watcher::create(options, std::move(kind.onEvent));
 	if (!watcher)
 		return lw::capi::failed(watcher.error());
 	if (auto r = (*watcher)->start(); !r)
 		return lw::capi::failed(r.error());
 	s.refresh = std::move(*watcher);
-	s.hooks = std::move(hooks);
+	s.hooks = std::move(kind.hooks);
 	return 0;
 }
 
@@ -198,10 +288,11 @@ int remote_overlay_init(const char *driver_home)
 int remote_image_init(const char *root_dir)
 {
 	return guarded([&] {
-		if (!root_dir || !*root_dir)
-			return -EINVAL;
+		std::string path;
+		if (int r = resolveHome(root_dir, path); r < 0)
+			return r;
 		std::lock_guard lock(seed().mutex);
-		seed().imageHome = withoutTrailingSlashes(root_dir);
+		seed().imageHome = path;
 		return 0;
 	});
 }
@@ -223,29 +314,48 @@ void remote_maintain_cleanup(void)
 			refresh->stop();
 			refresh->join();
 		}
-		// The watcher is joined: no event comes any more; the caller stops after the
-		// call in progress, if any (what is queued is not called).
+		// The watcher is joined: no event comes any more. The hook thread stops after
+		// the call in progress (what is queued is not called); a hook that does not
+		// return in time is left to end on its own, the thread with it. Called from a
+		// hook, or with iSulad's lock held, this returns as promptly.
+		if (hooks && !hooks->stop(kHookStopWait))
+			lw::capi::lastError() = "a hook call still runs: its thread ends once it returns";
 		return 0;
 	});
 }
 
 int start_refresh_thread(void)
 {
-	return guarded([] { return startRefresh(nullptr, nullptr); });
+	// The seed's host set no sink: nothing is printed (DESIGN.md section 5).
+	return guarded([] { return startRefresh({}); });
 }
 
 int remote_start_refresh_thread(pthread_rwlock_t *remote_lock)
 {
 	return guarded([&] {
 		if (!remote_lock)
-			return -EINVAL;
+			return lw::capi::failed(lw::makeError(EINVAL, "no lock given"));
 		lw::isulad::Hooks hooks{remote_load_one_layer, remote_layer_remove_memory_stores_with_lock,
 					remote_append_image_by_directory_with_lock,
 					remote_remove_image_from_memory_with_lock};
 		if (!hooks.complete())
-			return -ENOSYS; // not iSulad: its store hooks are not there
-		auto caller = std::make_shared<lw::isulad::HookCaller>(hooks, remote_lock, [](const std::string &) {});
-		return startRefresh([caller](const lw::Event &e) { caller->onEvent(e); }, caller);
+			return lw::capi::failed(lw::makeError(
+				ENOSYS, "iSulad's store hooks are not defined: the host is not iSulad"));
+		auto log = moduleLog();
+		if (!log)
+			return lw::capi::failed(log.error());
+		auto timing = hookTiming();
+		if (!timing)
+			return lw::capi::failed(timing.error());
+		std::string root;
+		if (int r = currentRoot(root); r < 0)
+			return r;
+		int fd = lw::sys::openAt(AT_FDCWD, root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			return lw::capi::failed(lw::makeError(-fd, root + ": " + lw::fs::describeErrno(-fd)));
+		auto caller =
+			std::make_shared<lw::isulad::HookCaller>(hooks, remote_lock, lw::UniqueFd(fd), *log, *timing);
+		return startRefresh({[caller](const lw::Event &e) { caller->onEvent(e); }, caller, *log});
 	});
 }
 
