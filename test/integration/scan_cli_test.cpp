@@ -319,6 +319,27 @@ TEST_CASE("--config takes the root and the switch from iSulad's daemon.json")
 	CHECK(runLayerwatch("scan --config " + tmp.path() + "/missing.json").status == 1);
 }
 
+TEST_CASE("a symlink above the store is the operator's: --root and --config's graph through /var/lib/isulad as a link")
+{
+	// Many hosts have /var/lib/isulad linked to a data volume (DESIGN.md section 2).
+	lw::test::TempDir tmp;
+	composeIsuladStore(tmp / "volume/isulad/storage");
+	lw::test::makeSymlink(tmp / "volume/isulad", tmp / "isulad");
+	writeFile(tmp / "daemon.json", "{\"graph\": \"" + tmp.path() + "/isulad\", \"storage-enable-remote-layer\": true}");
+	auto scan = runLayerwatch("scan --json --root " + tmp.path() + "/isulad/storage");
+	CHECK(scan.status == 0);
+	CHECK(scan.out.find(kBusybox) != std::string::npos);
+	for (std::string where : {"--root " + tmp.path() + "/isulad/storage", "--config " + tmp.path() + "/daemon.json"}) {
+		INFO(where);
+		// Stopped by SIGINT once loaded: a clean stop exits 0.
+		auto watch = lw::test::runProgram("{ " + std::string(LAYERWATCH) + " watch --json " + where +
+						  " & pid=$!; sleep 3; kill -INT $pid; wait $pid; }");
+		CHECK(watch.status == 0);
+		CHECK(watch.out.find("\"event\":\"ready\",\"images\":" ) != std::string::npos);
+		CHECK(watch.out.find(kBusybox) != std::string::npos);
+	}
+}
+
 TEST_CASE("gc removes the temporary entries killed writers left, and nothing else")
 {
 	lw::test::TempDir tmp;

@@ -1,30 +1,60 @@
 /* A fake iSulad: a C99 host of layerwatch's drop-in for iSulad's remote-layer module,
- * written as iSulad uses it. It declares the interface itself (as iSulad's own
- * headers do), defines the four store hooks, and checks in each one what iSulad
- * relies on:
- *  - iSulad's remote lock is held for writing during the call;
- *  - a layer is loaded after its parent, an image after its top layer (read from
- *    the files, as iSulad's hooks do);
- *  - a layer is removed after the images and the layers on top of it.
- * A second thread takes the lock for reading every millisecond, as iSulad's image
- * operations do, and records the longest wait.
+ * written in iSulad's real shapes (src/daemon/modules/image/oci/: storage.c,
+ * layer_store.c, image_store.c, driver_overlay2.c, oci_image.c). It declares the
+ * interface itself (as iSulad's own headers do), and:
+ *  - calls the init functions, then loads its memory from the storage folders before
+ *    it starts the refresh, as layer_store_init and image_store_init do: a layer for
+ *    each overlay-layers/<id> (folder or link) whose layer.json reads, an image for
+ *    each overlay-images/<id> whose images.json reads;
+ *  - defines the four store hooks, which check what iSulad relies on: its remote lock
+ *    held for writing; a layer loaded after its parent (from its layer.json, read
+ *    through overlay-layers/<id> as iSulad reads it, so the link must be there) and
+ *    an image after its top layer; a layer removed after the images and layers on it;
+ *  - takes the lock for reading every millisecond, as its image operations do, and
+ *    records the longest wait.
  *
  *   fake_isulad STORAGE_ROOT
  *
- * FAKE_ISULAD_FLAKY=1: every hook fails the first time it is called for an id.
- * It prints one line per event: "started", "load_layer ID", "remove_layer ID",
- * "append_image ID", "remove_image ID", "failed HOOK ID" (a planned failure), and
- * "violation WHAT" for any broken rule; on SIGTERM it calls remote_maintain_cleanup()
- * and prints "max_read_wait_us N", "violations N", then exits 0. */
+ * The environment shapes it:
+ *   FAKE_ISULAD_FLAKY=1        every hook fails the first time it is called for an id
+ *   FAKE_ISULAD_FAIL=ID        every hook called for ID fails
+ *   FAKE_ISULAD_PULL_MS=N      a pull thread: holds the read lock N ms at a time and,
+ *                              holding it, looks as a pull does before it makes a layer
+ *                              (driver_overlay2.c do_create_remote_ro): any link
+ *                              overlay/<id> -> RO/<id> whose folder exists while <id> is
+ *                              not in memory would make that pull fail with EEXIST and
+ *                              delete the share's RO/<id> ("violation link_without_layer")
+ *   FAKE_ISULAD_KEEP=ID        image ID, once in memory, must never be seen absent under
+ *                              the read lock ("violation image_absent")
+ *   FAKE_ISULAD_IN_HOOK=WHAT:ID  in the first hook called for ID: "exit" calls exit(0),
+ *                              "cleanup" calls remote_maintain_cleanup(), "hang" never
+ *                              returns
+ *   FAKE_ISULAD_ON_TERM=WHAT   on SIGTERM: "cleanup" (the default) calls
+ *                              remote_maintain_cleanup() and says its figures; "exit"
+ *                              says them and exits as iSulad does (no cleanup);
+ *                              "exit_locked" takes the read lock first (a pull running),
+ *                              then exits; "cleanup_locked" calls the cleanup with the
+ *                              read lock held
+ *
+ * It prints one line per event: "started", "start_layer ID", "start_image ID",
+ * "load_layer ID", "remove_layer ID", "append_image ID", "remove_image ID", "failed
+ * HOOK ID" (a planned failure), "cleanup_returned" and "violation WHAT ID" for any
+ * broken rule; on SIGTERM "max_read_wait_us N", "violations N", then it exits 0
+ * (its threads are not joined: a hook left hanging holds the lock they wait for). */
+#define _DEFAULT_SOURCE
 #define _POSIX_C_SOURCE 200809L
 
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 /* iSulad's ro_symlink_maintain.h and remote_support.h, as iSulad declares them. */
 int remote_image_init(const char *root_dir);
@@ -43,7 +73,6 @@ int remote_start_refresh_thread(pthread_rwlock_t *remote_lock);
 struct item {
 	char id[ID_LEN + 1];
 	char on[ID_LEN + 1]; /* a layer's parent, an image's top layer; "" for none */
-	int failed_once;
 };
 
 static pthread_rwlock_t g_remote_lock = PTHREAD_RWLOCK_INITIALIZER;
@@ -54,9 +83,15 @@ static size_t g_layer_count, g_image_count;
 static char g_failed[4 * MAX_ITEMS][128];
 static size_t g_failed_count;
 static int g_flaky;
+static const char *g_fail_id = "";
+static char g_in_hook_what[32], g_in_hook_id[ID_LEN + 1];
+static int g_in_hook_done;
+static char g_keep[ID_LEN + 1];
+static int g_keep_seen;
+static long g_pull_ms;
 static long g_violations;
 static long g_max_read_wait_us;
-static int g_stop_reader; /* under g_mutex */
+static int g_stop_threads; /* under g_mutex */
 static char g_root[4096];
 
 static void say(const char *what, const char *id)
@@ -76,6 +111,15 @@ static void violation(const char *what, const char *id)
 	pthread_mutex_unlock(&g_mutex);
 }
 
+static int stopping(void)
+{
+	int stop;
+	pthread_mutex_lock(&g_mutex);
+	stop = g_stop_threads;
+	pthread_mutex_unlock(&g_mutex);
+	return stop;
+}
+
 /* The lock must be held for writing: a read lock cannot be had. */
 static void check_locked(const char *hook, const char *id)
 {
@@ -86,14 +130,44 @@ static void check_locked(const char *hook, const char *id)
 	}
 }
 
-/* A planned failure: the first call of each hook for each id, when flaky. */
-static int fail_once(const char *hook, const char *id)
+/* FAKE_ISULAD_IN_HOOK: what the first hook called for that id does. */
+static void act_in_hook(const char *id)
+{
+	struct timespec forever = {3600, 0};
+	if (!g_in_hook_what[0] || strcmp(id, g_in_hook_id) != 0)
+		return;
+	pthread_mutex_lock(&g_mutex);
+	if (g_in_hook_done) {
+		pthread_mutex_unlock(&g_mutex);
+		return;
+	}
+	g_in_hook_done = 1;
+	pthread_mutex_unlock(&g_mutex);
+	say("in_hook", g_in_hook_what);
+	if (strcmp(g_in_hook_what, "exit") == 0)
+		exit(0);
+	if (strcmp(g_in_hook_what, "cleanup") == 0) {
+		remote_maintain_cleanup();
+		say("cleanup_returned", "in_hook");
+	}
+	if (strcmp(g_in_hook_what, "hang") == 0)
+		for (;;)
+			nanosleep(&forever, NULL);
+}
+
+/* A planned failure: the first call of each hook for each id when flaky; every call
+ * for FAKE_ISULAD_FAIL's id. */
+static int planned_failure(const char *hook, const char *id)
 {
 	char key[128];
 	size_t i;
+	snprintf(key, sizeof key, "%.50s %.64s", hook + strlen("remote_"), id);
+	if (strcmp(id, g_fail_id) == 0) {
+		say("failed", key);
+		return 1;
+	}
 	if (!g_flaky)
 		return 0;
-	snprintf(key, sizeof key, "%.50s %.64s", hook + strlen("remote_"), id);
 	pthread_mutex_lock(&g_mutex);
 	for (i = 0; i < g_failed_count; ++i)
 		if (strcmp(g_failed[i], key) == 0)
@@ -108,8 +182,9 @@ static int fail_once(const char *hook, const char *id)
 	return 0;
 }
 
-/* The string value of "key" in a small JSON file, or "" (as iSulad reads them). */
-static void json_field(const char *path, const char *key, char *out)
+/* The string value of "key" in a small JSON file, or "" (as iSulad reads them).
+ * Returns 0 when the file was read. */
+static int json_field(const char *path, const char *key, char *out)
 {
 	char text[65536];
 	char pattern[64];
@@ -118,22 +193,23 @@ static void json_field(const char *path, const char *key, char *out)
 	FILE *f = fopen(path, "r");
 	out[0] = '\0';
 	if (!f)
-		return;
+		return -1;
 	n = fread(text, 1, sizeof text - 1, f);
 	fclose(f);
 	text[n] = '\0';
 	snprintf(pattern, sizeof pattern, "\"%s\"", key);
 	p = strstr(text, pattern);
 	if (!p)
-		return;
+		return 0;
 	p += strlen(pattern);
 	while (*p == ' ' || *p == ':')
 		++p;
 	if (*p++ != '"')
-		return;
+		return 0;
 	for (n = 0; n < ID_LEN && p[n] && p[n] != '"'; ++n)
 		out[n] = p[n];
 	out[n] = '\0';
+	return 0;
 }
 
 static struct item *find(struct item *items, size_t count, const char *id)
@@ -152,21 +228,42 @@ static void drop(struct item *items, size_t *count, const char *id)
 		*it = items[--*count];
 }
 
+/* Under g_mutex. */
+static void put(struct item *items, size_t *count, const char *id, const char *on)
+{
+	if (find(items, *count, id) || *count >= MAX_ITEMS)
+		return;
+	snprintf(items[*count].id, sizeof items[*count].id, "%s", id);
+	snprintf(items[*count].on, sizeof items[*count].on, "%s", on);
+	++*count;
+}
+
+static int is_id(const char *name)
+{
+	size_t i;
+	for (i = 0; name[i]; ++i)
+		if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f')))
+			return 0;
+	return i == ID_LEN;
+}
+
 int remote_load_one_layer(const char *id)
 {
 	char path[8192], parent[ID_LEN + 1];
+	int parent_missing;
 	check_locked("remote_load_one_layer", id);
-	if (fail_once("remote_load_one_layer", id))
+	act_in_hook(id);
+	if (planned_failure("remote_load_one_layer", id))
 		return -1;
+	/* As layer_store.c load_one_layer_from_json: through the link. */
 	snprintf(path, sizeof path, "%s/overlay-layers/%s/layer.json", g_root, id);
-	json_field(path, "parent", parent);
-	pthread_mutex_lock(&g_mutex);
-	int parent_missing = parent[0] && !find(g_layers, g_layer_count, parent);
-	if (!find(g_layers, g_layer_count, id) && g_layer_count < MAX_ITEMS) {
-		strcpy(g_layers[g_layer_count].id, id);
-		strcpy(g_layers[g_layer_count].on, parent);
-		++g_layer_count;
+	if (json_field(path, "parent", parent) != 0) {
+		violation("layer_json_unreadable_through_link", id);
+		return -1;
 	}
+	pthread_mutex_lock(&g_mutex);
+	parent_missing = parent[0] && !find(g_layers, g_layer_count, parent);
+	put(g_layers, &g_layer_count, id, parent);
 	pthread_mutex_unlock(&g_mutex);
 	if (parent_missing)
 		violation("layer_before_parent", id);
@@ -179,7 +276,8 @@ int remote_layer_remove_memory_stores_with_lock(const char *id)
 	size_t i;
 	int in_use = 0;
 	check_locked("remote_layer_remove_memory_stores_with_lock", id);
-	if (fail_once("remote_layer_remove_memory_stores_with_lock", id))
+	act_in_hook(id);
+	if (planned_failure("remote_layer_remove_memory_stores_with_lock", id))
 		return -1;
 	pthread_mutex_lock(&g_mutex);
 	for (i = 0; i < g_layer_count; ++i)
@@ -197,18 +295,16 @@ int remote_layer_remove_memory_stores_with_lock(const char *id)
 int remote_append_image_by_directory_with_lock(const char *id)
 {
 	char path[8192], top[ID_LEN + 1];
+	int top_missing;
 	check_locked("remote_append_image_by_directory_with_lock", id);
-	if (fail_once("remote_append_image_by_directory_with_lock", id))
+	act_in_hook(id);
+	if (planned_failure("remote_append_image_by_directory_with_lock", id))
 		return -1;
 	snprintf(path, sizeof path, "%s/overlay-images/%s/images.json", g_root, id);
 	json_field(path, "layer", top);
 	pthread_mutex_lock(&g_mutex);
-	int top_missing = !top[0] || !find(g_layers, g_layer_count, top);
-	if (!find(g_images, g_image_count, id) && g_image_count < MAX_ITEMS) {
-		strcpy(g_images[g_image_count].id, id);
-		strcpy(g_images[g_image_count].on, top);
-		++g_image_count;
-	}
+	top_missing = !top[0] || !find(g_layers, g_layer_count, top);
+	put(g_images, &g_image_count, id, top);
 	pthread_mutex_unlock(&g_mutex);
 	if (top_missing)
 		violation("image_before_its_layer", id);
@@ -219,13 +315,42 @@ int remote_append_image_by_directory_with_lock(const char *id)
 int remote_remove_image_from_memory_with_lock(const char *id)
 {
 	check_locked("remote_remove_image_from_memory_with_lock", id);
-	if (fail_once("remote_remove_image_from_memory_with_lock", id))
+	act_in_hook(id);
+	if (planned_failure("remote_remove_image_from_memory_with_lock", id))
 		return -1;
 	pthread_mutex_lock(&g_mutex);
 	drop(g_images, &g_image_count, id);
 	pthread_mutex_unlock(&g_mutex);
 	say("remove_image", id);
 	return 0;
+}
+
+/* layer_store_init and image_store_init: what the folders hold, before the refresh. */
+static void load_at_start(void)
+{
+	char dir[4200], path[4608], on[ID_LEN + 1];
+	const char *trees[2] = {"overlay-layers", "overlay-images"};
+	int t;
+	for (t = 0; t < 2; ++t) {
+		DIR *d;
+		struct dirent *e;
+		snprintf(dir, sizeof dir, "%s/%s", g_root, trees[t]);
+		d = opendir(dir);
+		if (!d)
+			continue;
+		while ((e = readdir(d)) != NULL) {
+			if (!is_id(e->d_name))
+				continue;
+			snprintf(path, sizeof path, "%s/%s/%s", dir, e->d_name, t == 0 ? "layer.json" : "images.json");
+			if (json_field(path, t == 0 ? "parent" : "layer", on) != 0)
+				continue;
+			pthread_mutex_lock(&g_mutex);
+			put(t == 0 ? g_layers : g_images, t == 0 ? &g_layer_count : &g_image_count, e->d_name, on);
+			pthread_mutex_unlock(&g_mutex);
+			say(t == 0 ? "start_layer" : "start_image", e->d_name);
+		}
+		closedir(d);
+	}
 }
 
 static long now_us(void)
@@ -235,22 +360,33 @@ static long now_us(void)
 	return ts.tv_sec * 1000000L + ts.tv_nsec / 1000;
 }
 
+/* FAKE_ISULAD_KEEP, under the read lock: the image is there once it was. */
+static void check_kept(void)
+{
+	int present;
+	if (!g_keep[0])
+		return;
+	pthread_mutex_lock(&g_mutex);
+	present = find(g_images, g_image_count, g_keep) != NULL;
+	if (present)
+		g_keep_seen = 1;
+	present |= !g_keep_seen;
+	pthread_mutex_unlock(&g_mutex);
+	if (!present)
+		violation("image_absent", g_keep);
+}
+
 /* iSulad's image operations: a read lock, often. */
 static void *reader(void *unused)
 {
 	struct timespec pause = {0, 1000000};
 	(void)unused;
-	for (;;) {
+	while (!stopping()) {
 		long start, waited;
-		int stop;
-		pthread_mutex_lock(&g_mutex);
-		stop = g_stop_reader;
-		pthread_mutex_unlock(&g_mutex);
-		if (stop)
-			break;
 		start = now_us();
 		pthread_rwlock_rdlock(&g_remote_lock);
 		waited = now_us() - start;
+		check_kept();
 		pthread_rwlock_unlock(&g_remote_lock);
 		pthread_mutex_lock(&g_mutex);
 		if (waited > g_max_read_wait_us)
@@ -261,46 +397,138 @@ static void *reader(void *unused)
 	return NULL;
 }
 
+/* What a pull, holding the read lock, would find: a layer it needs whose link is
+ * there (and its RO folder) while memory does not have it. Its do_create_remote_ro
+ * then fails on the link with EEXIST and deletes RO/<id>. */
+static void look_as_a_pull(void)
+{
+	char dir[4200], target[PATH_MAX], folder[4608];
+	DIR *d;
+	struct dirent *e;
+	struct stat st;
+	snprintf(dir, sizeof dir, "%s/overlay", g_root);
+	d = opendir(dir);
+	if (!d)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		ssize_t n;
+		char link[4608];
+		int known;
+		if (!is_id(e->d_name))
+			continue;
+		snprintf(link, sizeof link, "%s/%s", dir, e->d_name);
+		n = readlink(link, target, sizeof target - 1);
+		if (n < 0)
+			continue; /* a folder: a container's own layer */
+		target[n] = '\0';
+		if (!strstr(target, "RO/"))
+			continue;
+		snprintf(folder, sizeof folder, "%s/RO/%s", dir, e->d_name);
+		if (stat(folder, &st) != 0)
+			continue; /* dangling: the pull would lose nothing */
+		pthread_mutex_lock(&g_mutex);
+		known = find(g_layers, g_layer_count, e->d_name) != NULL;
+		pthread_mutex_unlock(&g_mutex);
+		if (!known)
+			violation("link_without_layer", e->d_name);
+	}
+	closedir(d);
+}
+
+static void *puller(void *unused)
+{
+	struct timespec hold = {g_pull_ms / 1000, (g_pull_ms % 1000) * 1000000L};
+	struct timespec pause = {0, 1000000};
+	(void)unused;
+	while (!stopping()) {
+		pthread_rwlock_rdlock(&g_remote_lock);
+		look_as_a_pull();
+		nanosleep(&hold, NULL);
+		look_as_a_pull();
+		pthread_rwlock_unlock(&g_remote_lock);
+		nanosleep(&pause, NULL);
+	}
+	return NULL;
+}
+
+static void say_figures(void)
+{
+	pthread_mutex_lock(&g_mutex);
+	printf("max_read_wait_us %ld\nviolations %ld\n", g_max_read_wait_us, g_violations);
+	fflush(stdout);
+	pthread_mutex_unlock(&g_mutex);
+}
+
+static const char *env_or(const char *name, const char *fallback)
+{
+	const char *value = getenv(name);
+	return value && *value ? value : fallback;
+}
+
 int main(int argc, char **argv)
 {
 	char home[8192];
 	sigset_t stop;
-	pthread_t reader_thread;
+	pthread_t reader_thread, pull_thread;
+	const char *on_term, *in_hook;
 	int sig, r;
 	if (argc != 2) {
 		fprintf(stderr, "usage: fake_isulad STORAGE_ROOT\n");
 		return 2;
 	}
 	snprintf(g_root, sizeof g_root, "%s", argv[1]);
-	g_flaky = getenv("FAKE_ISULAD_FLAKY") && strcmp(getenv("FAKE_ISULAD_FLAKY"), "1") == 0;
+	g_flaky = strcmp(env_or("FAKE_ISULAD_FLAKY", ""), "1") == 0;
+	g_fail_id = env_or("FAKE_ISULAD_FAIL", "");
+	snprintf(g_keep, sizeof g_keep, "%s", env_or("FAKE_ISULAD_KEEP", ""));
+	g_pull_ms = atol(env_or("FAKE_ISULAD_PULL_MS", "0"));
+	in_hook = env_or("FAKE_ISULAD_IN_HOOK", "");
+	if (strchr(in_hook, ':')) {
+		snprintf(g_in_hook_what, sizeof g_in_hook_what, "%.*s", (int)(strchr(in_hook, ':') - in_hook), in_hook);
+		snprintf(g_in_hook_id, sizeof g_in_hook_id, "%s", strchr(in_hook, ':') + 1);
+	}
+	on_term = env_or("FAKE_ISULAD_ON_TERM", "cleanup");
 	/* Blocked here, so in every thread started after: sigwait takes them. */
 	sigemptyset(&stop);
 	sigaddset(&stop, SIGTERM);
 	sigaddset(&stop, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &stop, NULL);
 
-	snprintf(home, sizeof home, "%s/overlay-images", g_root);
-	if ((r = remote_image_init(home)) != 0)
-		return fprintf(stderr, "remote_image_init: %d\n", r), 1;
-	snprintf(home, sizeof home, "%s/overlay-layers", g_root);
-	if ((r = remote_layer_init(home)) != 0)
-		return fprintf(stderr, "remote_layer_init: %d\n", r), 1;
+	/* iSulad's order: the driver (overlay), the layer store, the image store. */
 	snprintf(home, sizeof home, "%s/overlay", g_root);
 	if ((r = remote_overlay_init(home)) != 0)
 		return fprintf(stderr, "remote_overlay_init: %d\n", r), 1;
+	snprintf(home, sizeof home, "%s/overlay-layers", g_root);
+	if ((r = remote_layer_init(home)) != 0)
+		return fprintf(stderr, "remote_layer_init: %d\n", r), 1;
+	snprintf(home, sizeof home, "%s/overlay-images", g_root);
+	if ((r = remote_image_init(home)) != 0)
+		return fprintf(stderr, "remote_image_init: %d\n", r), 1;
+	load_at_start();
 	if ((r = remote_start_refresh_thread(&g_remote_lock)) != 0)
 		return fprintf(stderr, "remote_start_refresh_thread: %d\n", r), 1;
 	pthread_create(&reader_thread, NULL, reader, NULL);
+	if (g_pull_ms > 0)
+		pthread_create(&pull_thread, NULL, puller, NULL);
 	say("started", g_root);
 
 	sigwait(&stop, &sig);
+	if (strcmp(on_term, "exit") == 0 || strcmp(on_term, "exit_locked") == 0) {
+		/* oci_exit -> storage_module_exit: no remote_maintain_cleanup(). */
+		if (strcmp(on_term, "exit_locked") == 0)
+			pthread_rwlock_rdlock(&g_remote_lock);
+		say_figures();
+		exit(0);
+	}
+	if (strcmp(on_term, "cleanup_locked") == 0)
+		pthread_rwlock_rdlock(&g_remote_lock);
 	remote_maintain_cleanup();
+	say("cleanup_returned", on_term);
+	if (strcmp(on_term, "cleanup_locked") == 0)
+		pthread_rwlock_unlock(&g_remote_lock);
+	/* Not joined: a hook left hanging holds the lock they would wait for. */
 	pthread_mutex_lock(&g_mutex);
-	g_stop_reader = 1;
+	g_stop_threads = 1;
 	pthread_mutex_unlock(&g_mutex);
-	pthread_join(reader_thread, NULL);
-	pthread_mutex_lock(&g_mutex);
-	printf("max_read_wait_us %ld\nviolations %ld\n", g_max_read_wait_us, g_violations);
-	pthread_mutex_unlock(&g_mutex);
+	say_figures();
 	return 0;
 }
