@@ -506,9 +506,13 @@ int main(int argc, char **argv)
 	load_at_start();
 	if ((r = remote_start_refresh_thread(&g_remote_lock)) != 0)
 		return fprintf(stderr, "remote_start_refresh_thread: %d\n", r), 1;
+	/* Detached: never joined (a hook left hanging holds the lock they wait for). */
 	pthread_create(&reader_thread, NULL, reader, NULL);
-	if (g_pull_ms > 0)
+	pthread_detach(reader_thread);
+	if (g_pull_ms > 0) {
 		pthread_create(&pull_thread, NULL, puller, NULL);
+		pthread_detach(pull_thread);
+	}
 	say("started", g_root);
 
 	sigwait(&stop, &sig);
@@ -525,7 +529,6 @@ int main(int argc, char **argv)
 	say("cleanup_returned", on_term);
 	if (strcmp(on_term, "cleanup_locked") == 0)
 		pthread_rwlock_unlock(&g_remote_lock);
-	/* Not joined: a hook left hanging holds the lock they would wait for. */
 	pthread_mutex_lock(&g_mutex);
 	g_stop_threads = 1;
 	pthread_mutex_unlock(&g_mutex);

@@ -195,8 +195,7 @@ TEST_CASE("hooks: a removal cancels an addition not made yet, and is made all th
 	b.caller->onEvent(b.imageEvent(EventType::ImageAdded, image, base));
 	b.caller->onEvent(Event{.type = EventType::Gone, .id = image, .kind = "image"});
 	b.recorder.hangFor = 0;
-	REQUIRE(b.waitCalls(2));
-	std::this_thread::sleep_for(100ms);
+	REQUIRE(lw::test::eventually([&] { return b.caller->queued() == 0; }, 5s));
 	// The image was never appended; its removal still went (iSulad may have had it
 	// since its start).
 	CHECK(b.recorder.seen() == std::vector<std::string>{"load " + base + " +links", "remove_image " + image});
@@ -274,9 +273,10 @@ TEST_CASE("hooks: stop gives up a wait for the lock, does not wait from a hook, 
 		auto started = std::chrono::steady_clock::now();
 		CHECK_FALSE(b.caller->stop(200ms));
 		CHECK(std::chrono::steady_clock::now() - started < 1s);
-		// The state outlives the caller; the thread ends once the hook returns.
+		// The state outlives the caller; the thread ends once the hook returns (the
+		// recorder, which the hook uses, must outlive that: its mutex orders them).
 		b.caller.reset();
-		std::this_thread::sleep_for(1600ms);
+		CHECK(lw::test::eventually([&] { return b.recorder.seen().size() == 1; }, 5s));
 	}
 }
 
