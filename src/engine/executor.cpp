@@ -49,6 +49,8 @@ struct Executor::Core {
 					core->wake();
 			}
 		}
+		// It leaves idle: busy() (threads - idle) must not count it, nor wrap.
+		--core->idle;
 		--core->threads;
 	}
 };
@@ -107,6 +109,12 @@ unsigned Executor::busy() const
 {
 	std::lock_guard lock(core_->mutex);
 	return core_->threads - core_->idle;
+}
+
+unsigned Executor::threads() const
+{
+	std::lock_guard lock(core_->mutex);
+	return core_->threads;
 }
 
 void Executor::shutdown()

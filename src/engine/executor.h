@@ -35,6 +35,8 @@ public:
 	void shutdown();
 	// Work running on a worker now (after shutdown too: a read stuck in the kernel).
 	unsigned busy() const;
+	// Worker threads alive (they end once shut down and idle).
+	unsigned threads() const;
 
 private:
 	struct Core;
