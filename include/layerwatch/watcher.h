@@ -85,7 +85,7 @@ struct WatcherOptions {
 	// trees stalled (an Error event); 0: twice the interval, at least 10 s.
 	std::uint32_t stallMs = 0;
 	// A tree or an item that could not be read is read again after retryMs,
-	// doubling up to 30 s while the trouble lasts.
+	// doubling up to 30 s (or retryMs, if more) while the trouble lasts.
 	std::uint32_t retryMs = 1000;
 	// The host's log sink; nothing is printed without one.
 	std::function<void(LogLevel, const std::string &)> log;

@@ -46,7 +46,10 @@ void Policy::overflow(Validator::TreeSet trees, std::uint64_t nowMs)
 
 std::uint64_t Policy::backoff(std::uint64_t current) const
 {
-	return current == 0 ? options_.retryFirstMs : std::min(options_.retryMaxMs, current * 2);
+	// The cap is never below the first wait: a retryMs above it doubles no further
+	// rather than shrinking to the cap.
+	std::uint64_t cap = std::max(options_.retryMaxMs, options_.retryFirstMs);
+	return current == 0 ? options_.retryFirstMs : std::min(cap, current * 2);
 }
 
 std::uint64_t Policy::listDueMs(const Lane &l) const

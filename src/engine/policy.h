@@ -22,7 +22,7 @@ struct PolicyOptions {
 	// A read that has not come back after this long marks its trees stalled.
 	std::uint64_t stallMs = 10000;
 	// Trouble (a tree or an item that could not be read) is tried again after
-	// retryFirstMs, doubling up to retryMaxMs.
+	// retryFirstMs, doubling up to retryMaxMs (or retryFirstMs, when that is more).
 	std::uint64_t retryFirstMs = 1000, retryMaxMs = 30000;
 	// Overflows less than stormGapMs apart are a storm, answered more and more
 	// slowly, up to overflowMaxMs; once the queue has been quiet for quietMs the

@@ -107,6 +107,18 @@ TEST_CASE("an unreadable tree is told once, retried with backoff, nothing asked 
 	CHECK(p.take(20001).empty());
 }
 
+TEST_CASE("a first wait above the cap never shrinks: the backoff stays at it")
+{
+	Policy p({.retryFirstMs = 60000, .retryMaxMs = 30000});
+	p.listWanted(Tree::Images);
+	auto plan = p.take(0);
+	p.finished(plan, {treeFailed(Tree::Images, EIO)}, 0);
+	CHECK(p.nextDueMs() == 60000u);
+	plan = p.take(60000);
+	p.finished(plan, {treeFailed(Tree::Images, EIO)}, 60000);
+	CHECK(p.nextDueMs() == 120000u); // not 90 000: the cap never goes under the first wait
+}
+
 TEST_CASE("an item that cannot be read is read again (not only looked at), then heals")
 {
 	Policy p({.retryFirstMs = 100});
