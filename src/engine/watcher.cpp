@@ -99,6 +99,8 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 	// inotify or fanotify; none in Poll mode, or while neither can be had.
 	std::unique_ptr<KernelSource> source;
 	std::unique_ptr<Executor> executor;
+	// The same for stats(), from any thread: published once attach() made it.
+	std::atomic<const Executor *> executorForStats{nullptr};
 	Policy policy;
 	CancelFlag cancel = std::make_shared<std::atomic<bool>>(false);
 
@@ -761,8 +763,12 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 	// rescans of every tree until one can.
 	Result<std::unique_ptr<KernelSource>> openKernelSource(SourceOutput output)
 	{
+		// Through the handle the reads use, never by the root's path again: a store
+		// moved away and another made at its old path must not be watched (a tree
+		// watched anew after it was replaced) in place of the one read.
+		std::string root = "/proc/self/fd/" + std::to_string(rootFd->get());
 		if (options.mode == WatchMode::Fanotify || options.mode == WatchMode::Auto) {
-			auto fan = FanotifySource::open(options.root, output);
+			auto fan = FanotifySource::open(root, output);
 			// Auto: every local tree's filesystem must take the mark (a subvolume or
 			// a filesystem without handles does not), or inotify follows them all.
 			for (Tree tree : kTrees) {
@@ -779,7 +785,7 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 				log(LogLevel::Info, fmt::format("{}: using inotify", fan.error().message));
 			}
 		}
-		auto ino = InotifySource::open(options.root, std::move(output));
+		auto ino = InotifySource::open(root, std::move(output));
 		if (!ino)
 			return ino.error();
 		return std::unique_ptr<KernelSource>(std::move(*ino));
@@ -1084,6 +1090,7 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 			return makeError(-r, fmt::format("cannot start on the loop: {}", uv_strerror(r)));
 		}
 		executor = std::make_unique<Executor>(kWorkers, [this] { uv_async_send(&doneAsync); });
+		executorForStats = executor.get();
 		bool stopNow;
 		{
 			std::lock_guard lock(stateMutex);
@@ -1328,7 +1335,8 @@ WatcherStats Watcher::stats() const
 	s.errors = i.errors;
 	s.troubled = i.troubled;
 	s.stalled = i.stalledTrees;
-	s.readsInFlight = i.executor ? i.executor->busy() : 0;
+	const Executor *executor = i.executorForStats.load();
+	s.readsInFlight = executor ? executor->busy() : 0;
 	s.remoteCalls = i.remoteCalls;
 	s.remoteTickCalls = i.remoteTickCalls;
 	for (int t = 0; t < 3; ++t) {

@@ -116,6 +116,32 @@ TEST_CASE("stop from another thread right after start, and racing the start")
 	}
 }
 
+TEST_CASE("stats() from another thread while the watcher starts and stops (TSan: no race on its reads count)")
+{
+	lw::test::TempDir tmp;
+	std::string root = tmp / "s";
+	lw::test::storeWithOneImage(root);
+	for (int round = 0; round < 10; ++round) {
+		EventLog log;
+		auto w = lw::test::unwrap(Watcher::create({.root = root, .mode = lw::test::watchMode()}, log.sink()));
+		std::atomic<bool> done{false};
+		std::uint64_t mostInFlight = 0;
+		std::thread reader([&] {
+			while (!done)
+				mostInFlight = std::max(mostInFlight, w->stats().readsInFlight);
+		});
+		lw::test::unwrap(w->start());
+		REQUIRE(log.waitForEvent(EventType::Ready, {}, 0, 10s * lw::test::kSlowdown));
+		w->stop();
+		w->join();
+		done = true;
+		reader.join();
+		// A count of reads, never a wrapped difference of two counts.
+		CHECK(mostInFlight < 1000);
+		CHECK(lw::test::eventually([&] { return w->stats().readsInFlight == 0; }, 5s));
+	}
+}
+
 TEST_CASE("destroyed without stop, on its own thread or attached to a host's loop")
 {
 	lw::test::TempDir tmp;
