@@ -147,11 +147,18 @@ std::string FanotifySource::pathOf(Tree tree, const std::string &id) const
 	return sourcePath(root_, tree, id);
 }
 
+std::string FanotifySource::shown(const std::string &path) const
+{
+	if (path == root_)
+		return "the store";
+	return path.starts_with(root_ + "/") ? path.substr(root_.size() + 1) : path;
+}
+
 Result<std::string> FanotifySource::markFilesystem(const std::string &path)
 {
 	struct statfs st;
 	if (int r = sys::statFs(path.c_str(), &st); r < 0)
-		return makeError(-r, fmt::format("statfs {}: {}", path, std::strerror(-r)));
+		return makeError(-r, fmt::format("statfs {}: {}", shown(path), std::strerror(-r)));
 	std::string fsid(reinterpret_cast<const char *>(&st.f_fsid), kFsidBytes);
 	if (std::find(markedFsids_.begin(), markedFsids_.end(), fsid) != markedFsids_.end())
 		return fsid;
@@ -161,7 +168,7 @@ Result<std::string> FanotifySource::markFilesystem(const std::string &path)
 			: r == -EXDEV ? " (a subvolume: its id is not its filesystem's)"
 			: r == -EPERM ? " (needs CAP_SYS_ADMIN)"
 			: r == -ENOSPC ? " (fs.fanotify.max_user_marks)" : "";
-		return makeError(-r, fmt::format("fanotify mark on {}: {}{}", path, std::strerror(-r), why));
+		return makeError(-r, fmt::format("fanotify mark on {}: {}{}", shown(path), std::strerror(-r), why));
 	}
 	markedFsids_.push_back(fsid);
 	return fsid;
@@ -181,7 +188,7 @@ Result<std::string> FanotifySource::keyOf(const std::string &path, const std::st
 			break;
 	}
 	if (r < 0)
-		return makeError(-r, fmt::format("file handle of {}: {}", path, std::strerror(-r)));
+		return makeError(-r, fmt::format("file handle of {}: {}", shown(path), std::strerror(-r)));
 	if (mountIdOut)
 		*mountIdOut = mountId;
 	std::string fsidBytes = fsid;
@@ -189,7 +196,7 @@ Result<std::string> FanotifySource::keyOf(const std::string &path, const std::st
 		// Another mount than the tree's (or no fsid known yet): its own filesystem id.
 		struct statfs st;
 		if (int s = sys::statFs(path.c_str(), &st); s < 0)
-			return makeError(-s, fmt::format("statfs {}: {}", path, std::strerror(-s)));
+			return makeError(-s, fmt::format("statfs {}: {}", shown(path), std::strerror(-s)));
 		fsidBytes.assign(reinterpret_cast<const char *>(&st.f_fsid), kFsidBytes);
 	}
 	return fanotifyFolderKey(fsidBytes.data(), handle, handle->handle_bytes);

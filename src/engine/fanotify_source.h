@@ -99,6 +99,10 @@ private:
 		std::size_t operator()(std::uint64_t hash) const noexcept { return hash; } // a hash already
 	};
 
+	// path below the root as messages name it ("overlay/RO"): the root may be reached
+	// through a handle (/proc/self/fd/N), which says nothing to an operator.
+	std::string shown(const std::string &path) const;
+
 	std::string root_;
 	SourceOutput output_;
 	UniqueFd fd_;

@@ -412,6 +412,43 @@ TEST_CASE("a tree moved away and made anew is watched again by path: a new image
 	CHECK(all[static_cast<std::size_t>(EventLog::find(all, EventType::ImageAdded, third))].event.source == lw::test::kernelEventSource());
 }
 
+TEST_CASE("a store moved away, another made at its path: a tree of the moved one made anew is watched through the root's handle")
+{
+	lw::test::TempDir tmp;
+	std::string root = tmp / "s", moved = tmp / "moved";
+	std::string base = id4("aaaa");
+	std::string first;
+	{
+		auto writer = lw::test::unwrap(StoreWriter::open(root, {.durable = false, .makeLinks = false}));
+		lw::test::unwrap(writer.addLayer({.id = base}));
+		first = lw::test::unwrap(writer.publishImage({.topLayer = base, .names = {"first:1"}}));
+	}
+	Running run(root, {.intervalMs = 100});
+	REQUIRE(run.watcher->snapshot().image(first));
+
+	std::size_t mark = run.log.size();
+	REQUIRE(::rename(root.c_str(), moved.c_str()) == 0);
+	std::string other = lw::test::storeWithOneImage(root); // not ours: never told
+	REQUIRE(::rename((moved + "/overlay-images").c_str(), (moved + "/images-elsewhere").c_str()) == 0);
+	REQUIRE(run.log.waitForEvent(EventType::ImageRemoved, first, mark));
+	makeDirs(moved + "/overlay-images");
+	auto writer = lw::test::unwrap(StoreWriter::open(moved, {.durable = false, .makeLinks = false}));
+	std::string layer = id4("bbbb");
+	lw::test::unwrap(writer.addLayer({.id = layer, .parent = base}));
+	auto second = lw::test::unwrap(writer.publishImage({.topLayer = layer, .names = {"second:1"}}));
+	REQUIRE(run.log.waitForEvent(EventType::ImageAdded, second, mark, 5s));
+	// Watched again through the handle: the next one comes through the kernel source.
+	REQUIRE(lw::test::eventually([&] { return !run.watcher->stats().rescanned[2]; }, 5s));
+	std::string layer3 = id4("cccc");
+	lw::test::unwrap(writer.addLayer({.id = layer3, .parent = base}));
+	auto third = lw::test::unwrap(writer.publishImage({.topLayer = layer3, .names = {"third:1"}}));
+	REQUIRE(run.log.waitForEvent(EventType::ImageAdded, third, mark, 5s));
+	auto all = run.log.entries();
+	CHECK(all[static_cast<std::size_t>(EventLog::find(all, EventType::ImageAdded, third))].event.source ==
+	      lw::test::kernelEventSource());
+	CHECK(EventLog::find(all, EventType::ImageAdded, other, mark) < 0);
+}
+
 TEST_CASE("removing a layer tells no pending for what is left of it on its way out")
 {
 	lw::test::TempDir tmp;
