@@ -228,9 +228,16 @@ Result<void> FanotifySource::watchItem(Tree tree, const std::string &id)
 	if (itemWatched(tree, id))
 		return {};
 	int t = static_cast<int>(tree);
-	auto key = keyOf(pathOf(tree, id), treeFsids_[t], treeMounts_[t]);
+	std::string path = pathOf(tree, id);
+	auto key = keyOf(path, treeFsids_[t], treeMounts_[t]);
 	if (!key)
 		return key.error();
+	// A folder on a filesystem of its own (a mount inside the tree): its events come
+	// only with a mark on that filesystem too, as inotify's watch on the folder hears
+	// them.
+	if (key->compare(0, kFsidBytes, treeFsids_[t]) != 0)
+		if (auto marked = markFilesystem(path); !marked)
+			return marked.error();
 	// One folder under two ids (or two whose hashes meet): each is told of events on
 	// either.
 	std::uint64_t hash = keyHash(*key);

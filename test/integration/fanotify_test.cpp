@@ -12,6 +12,7 @@
 #include <layerwatch/writer.h>
 
 #include <poll.h>
+#include <sys/mount.h>
 
 #include <algorithm>
 #include <mutex>
@@ -105,6 +106,25 @@ TEST_CASE("a registered folder's handle is the one its events carry; other folde
 	lw::test::writeFile(h.images(followed + "/manifest"), "{\"again\":1}");
 	h.settle();
 	CHECK_FALSE(h.heard(Tree::Images, followed));
+}
+
+TEST_CASE("an item folder on a filesystem of its own (a tmpfs mounted in the tree) is heard, as inotify hears it")
+{
+	Heard h;
+	lw::test::unwrap(h.source->watchTree(Tree::Images));
+	std::string id = lw::test::makeId();
+	lw::test::makeDirs(h.images(id));
+	REQUIRE(::mount("lw-test", h.images(id).c_str(), "tmpfs", 0, "size=1m") == 0);
+	struct Unmount {
+		std::string path;
+		~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
+	} unmount{h.images(id)};
+	lw::test::unwrap(h.source->watchItem(Tree::Images, id));
+	CHECK(h.source->markCount() == 2);
+	h.settle(); // the folder's own making, heard on the tree's filesystem, is past
+	h.changed.clear();
+	lw::test::writeFile(h.images(id + "/images.json"), "{}"); // a tag moved, on the tmpfs
+	CHECK(h.waitFor([&] { return h.heard(Tree::Images, id); }));
 }
 
 TEST_CASE("an item folder deleted is told and forgotten; a tree moved away is lost, then followed again")
