@@ -712,6 +712,12 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 			int t = static_cast<int>(tree);
 			if (!stale[t])
 				continue;
+			// The kernel's queue says nothing of a tree it does not watch (a remote
+			// one, or one fallen back to rescans): its own ticks keep it.
+			if (*stale[t] == StaleReason::Overflow && polled[t]) {
+				stale[t].reset();
+				continue;
+			}
 			if (*stale[t] == StaleReason::Overflow)
 				overflowed[t] = true;
 			else

@@ -3,6 +3,7 @@
 // resumes, and a resync is reported. inotify's queue (fs.inotify.max_queued_events),
 // or fanotify's (fs.fanotify.max_queued_events) under LW_TEST_MODE=fanotify. Needs
 // root to lower the queue (restored at once); skipped (77) without it.
+#include "bindfs_mount.h"
 #include "child_process.h"
 #include "test_support.h"
 
@@ -66,23 +67,37 @@ bool waitForLine(lw::test::ChildProcess &child, const std::string &needle, std::
 
 // A store with one base layer, and `layerwatch watch` on it with a kernel queue of
 // 32 events (the queue's size is fixed when the watcher makes its fd; the knob is put
-// back at once).
+// back at once). With a mount, overlay-layers/RO is a FUSE mount first: a remote tree.
 struct SmallQueueWatch {
 	lw::test::TempDir tmp;
 	std::string root = tmp / "s";
-	StoreWriter writer = lw::test::unwrap(StoreWriter::open(root, {.durable = false, .makeLinks = false}));
+	std::unique_ptr<lw::test::BindfsMount> remoteLayers;
+	StoreWriter writer;
 	std::string base = lw::test::makeId();
 	std::unique_ptr<lw::test::ChildProcess> child;
 
-	SmallQueueWatch()
+	explicit SmallQueueWatch(bool layersRemote = false)
+		: writer(lw::test::unwrap(StoreWriter::open(root, {.durable = false, .makeLinks = false})))
 	{
 		lw::test::unwrap(writer.addLayer({.id = base}));
+		if (layersRemote)
+			remoteLayers = mountLayers(tmp, root);
 		SysctlOverride queue(queueKnob(), "32");
 		REQUIRE(queue.ok());
 		child = std::make_unique<lw::test::ChildProcess>(std::vector<std::string>{
 			LAYERWATCH, "watch", "--root", root, "--json", "--mode", lw::test::backendName()});
 		// The ready line names the backend: the one asked for.
 		REQUIRE(waitForLine(*child, std::string("\"backend\":\"") + lw::test::backendName() + "\""));
+	}
+	static std::unique_ptr<lw::test::BindfsMount> mountLayers(const lw::test::TempDir &tmp, const std::string &root)
+	{
+		// What the writer made there moves to the server's side (a FUSE mount takes no
+		// renameat2 flags: the writer writes the local trees only from now on).
+		REQUIRE(::rename((root + "/overlay-layers/RO").c_str(), (tmp / "layers-server").c_str()) == 0);
+		lw::test::makeDirs(root + "/overlay-layers/RO");
+		auto mount = std::make_unique<lw::test::BindfsMount>(tmp / "layers-server", root + "/overlay-layers/RO");
+		REQUIRE(mount->mounted());
+		return mount;
 	}
 	std::string publish(int n, const std::string &name)
 	{
@@ -131,6 +146,37 @@ TEST_CASE("150 images written while the watcher is stopped on a 32-event queue: 
 
 	REQUIRE(::kill(child.pid(), SIGTERM) == 0);
 	CHECK(waitForLine(child, "\"event\":\"stopped\""));
+	CHECK(child.wait(10s) == 0);
+}
+
+// A remote tree needs bindfs and /dev/fuse: skipped (told as such) without.
+TEST_CASE("an overflow resyncs only the trees the kernel source watches, never a remote one" *
+	  doctest::skip(!lw::test::haveBindfs()))
+{
+	SmallQueueWatch w(true);
+	auto &child = *w.child;
+	REQUIRE(::kill(child.pid(), SIGSTOP) == 0);
+	std::set<std::string> published;
+	for (int i = 0; i < 150; ++i)
+		published.insert(w.publish(i, "app:" + std::to_string(i)));
+	REQUIRE(::kill(child.pid(), SIGCONT) == 0);
+
+	std::set<std::string> added, resynced;
+	std::string line;
+	while (added.size() < published.size() && child.readLine(line, 30s)) {
+		rapidjson::Document doc;
+		doc.Parse(line.c_str());
+		REQUIRE_FALSE(doc.HasParseError());
+		std::string event = doc["event"].GetString();
+		if (event == "image_added")
+			added.insert(doc["id"].GetString());
+		if (event == "resync" && std::string(doc["reason"].GetString()) == "overflow")
+			resynced.insert(doc["tree"].GetString());
+	}
+	CHECK(added == published);
+	CHECK(resynced.count("overlay-images") == 1);
+	CHECK(resynced.count("overlay-layers/RO") == 0); // remote: rescanned by its ticks alone
+	REQUIRE(::kill(child.pid(), SIGTERM) == 0);
 	CHECK(child.wait(10s) == 0);
 }
 
