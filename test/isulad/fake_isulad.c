@@ -4,8 +4,9 @@
  * interface itself (as iSulad's own headers do), and:
  *  - calls the init functions, then loads its memory from the storage folders before
  *    it starts the refresh, as layer_store_init and image_store_init do: a layer for
- *    each overlay-layers/<id> (folder or link) whose layer.json reads, an image for
- *    each overlay-images/<id> whose images.json reads;
+ *    each overlay-layers/<id> (folder or link) whose layer.json reads and whose
+ *    tar-split is there, an image for each overlay-images/<id> whose images.json
+ *    reads;
  *  - defines the four store hooks, which check what iSulad relies on: its remote lock
  *    held for writing; a layer loaded after its parent (from its layer.json, read
  *    through overlay-layers/<id> as iSulad reads it, so the link must be there) and
@@ -328,7 +329,7 @@ int remote_remove_image_from_memory_with_lock(const char *id)
 /* layer_store_init and image_store_init: what the folders hold, before the refresh. */
 static void load_at_start(void)
 {
-	char dir[4200], path[4608], on[ID_LEN + 1];
+	char dir[4200], path[4800], on[ID_LEN + 1];
 	const char *trees[2] = {"overlay-layers", "overlay-images"};
 	int t;
 	for (t = 0; t < 2; ++t) {
@@ -343,6 +344,11 @@ static void load_at_start(void)
 				continue;
 			snprintf(path, sizeof path, "%s/%s/%s", dir, e->d_name, t == 0 ? "layer.json" : "images.json");
 			if (json_field(path, t == 0 ? "parent" : "layer", on) != 0)
+				continue;
+			/* do_validate_image_layer: an image layer needs its tar-split (iSulad
+			 * removes one without it at start; the fake only leaves it out). */
+			snprintf(path, sizeof path, "%s/%s/%s.tar-split.gz", dir, e->d_name, e->d_name);
+			if (t == 0 && access(path, F_OK) != 0)
 				continue;
 			pthread_mutex_lock(&g_mutex);
 			put(t == 0 ? g_layers : g_images, t == 0 ? &g_layer_count : &g_image_count, e->d_name, on);

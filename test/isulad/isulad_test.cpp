@@ -292,15 +292,16 @@ TEST_CASE("what iSulad loaded at start stays loaded and linked, and leaves when 
 	auto writer = pullingHost(root);
 	auto bases = baseChain(writer, 1);
 	// Two RO layers that a previous run of iSulad loaded and linked, which layerwatch
-	// holds pending: one without its tar-split (iSulad loads it all the same), one on
-	// top of it; an image on the second.
+	// holds pending: one whose lower file does not list its parent's link (iSulad
+	// checks no lower at start, and has a repair path for it), one on top of it; an
+	// image on the second.
 	std::string torn = lw::test::makeId(), child = lw::test::makeId();
 	lw::test::unwrap(writer.addLayer({.id = torn, .parent = bases[0]}));
 	lw::test::unwrap(writer.addLayer({.id = child, .parent = torn}));
 	std::string image = lw::test::unwrap(writer.publishImage({.topLayer = child, .names = {"torn:1"}}));
 	for (const auto &id : {bases[0], torn, child})
 		lw::test::unwrap(writer.linkLayer(id));
-	::unlink((root + "/overlay-layers/RO/" + torn + "/" + paths::tarSplitName(torn)).c_str());
+	lw::test::writeFile(root + "/overlay/RO/" + torn + "/lower", "l/" + std::string(26, 'z'));
 	// And one dangling link: its layer is gone from the share.
 	std::string dangling = lw::test::makeId();
 	lw::test::makeSymlink("RO/" + dangling, root + "/overlay-layers/" + dangling);
