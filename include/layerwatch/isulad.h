@@ -36,7 +36,8 @@
  * It returns -ENOSYS when the hooks are not defined (the host is not iSulad).
  *
  * iSulad exits without calling remote_maintain_cleanup(): nothing of ours waits at
- * exit() (the threads are detached, as upstream's). remote_maintain_cleanup(), when
+ * exit() (no destructor of ours joins a thread; the hook thread is detached, as
+ * upstream's). remote_maintain_cleanup(), when
  * called, stops the watcher and the hook thread and forgets the homes; it gives up a
  * wait for the lock (it may be called with the read lock held), waits for a hook in
  * progress up to 1.5 s, and may be called from inside a hook.
