@@ -376,6 +376,28 @@ TEST_CASE("a trusted generation file makes an idle tick one stat; a full rescan 
 	CHECK(std::chrono::steady_clock::now() - start <= 1500ms + 500ms);
 }
 
+namespace {
+
+// overlay-images was made anew: an image published in it is found, and once the tree
+// is watched again (not only rescanned), the next one comes through the kernel source.
+void checkImagesFoundAgain(Running &run, StoreWriter &writer, const std::string &base, std::size_t mark)
+{
+	std::string layer = id4("bbbb");
+	lw::test::unwrap(writer.addLayer({.id = layer, .parent = base}));
+	auto second = lw::test::unwrap(writer.publishImage({.topLayer = layer, .names = {"second:1"}}));
+	REQUIRE(run.log.waitForEvent(EventType::ImageAdded, second, mark, 5s));
+	REQUIRE(lw::test::eventually([&] { return !run.watcher->stats().rescanned[2]; }, 5s));
+	std::string layer3 = id4("cccc");
+	lw::test::unwrap(writer.addLayer({.id = layer3, .parent = base}));
+	auto third = lw::test::unwrap(writer.publishImage({.topLayer = layer3, .names = {"third:1"}}));
+	REQUIRE(run.log.waitForEvent(EventType::ImageAdded, third, mark, 5s));
+	auto all = run.log.entries();
+	CHECK(all[static_cast<std::size_t>(EventLog::find(all, EventType::ImageAdded, third))].event.source ==
+	      lw::test::kernelEventSource());
+}
+
+} // namespace
+
 TEST_CASE("a tree moved away and made anew is watched again by path: a new image in it is found")
 {
 	lw::test::TempDir tmp;
@@ -398,18 +420,7 @@ TEST_CASE("a tree moved away and made anew is watched again by path: a new image
 		return false;
 	}));
 	makeDirs(root + "/overlay-images");
-	std::string layer = id4("bbbb");
-	lw::test::unwrap(writer.addLayer({.id = layer, .parent = base}));
-	auto second = lw::test::unwrap(writer.publishImage({.topLayer = layer, .names = {"second:1"}}));
-	REQUIRE(run.log.waitForEvent(EventType::ImageAdded, second, mark, 5s));
-	// Watched again, not only rescanned: the next one comes through the kernel source.
-	REQUIRE(lw::test::eventually([&] { return !run.watcher->stats().rescanned[2]; }, 5s));
-	std::string layer3 = id4("cccc");
-	lw::test::unwrap(writer.addLayer({.id = layer3, .parent = base}));
-	auto third = lw::test::unwrap(writer.publishImage({.topLayer = layer3, .names = {"third:1"}}));
-	REQUIRE(run.log.waitForEvent(EventType::ImageAdded, third, mark, 5s));
-	auto all = run.log.entries();
-	CHECK(all[static_cast<std::size_t>(EventLog::find(all, EventType::ImageAdded, third))].event.source == lw::test::kernelEventSource());
+	checkImagesFoundAgain(run, writer, base, mark);
 }
 
 TEST_CASE("a store moved away, another made at its path: a tree of the moved one made anew is watched through the root's handle")
@@ -433,20 +444,8 @@ TEST_CASE("a store moved away, another made at its path: a tree of the moved one
 	REQUIRE(run.log.waitForEvent(EventType::ImageRemoved, first, mark));
 	makeDirs(moved + "/overlay-images");
 	auto writer = lw::test::unwrap(StoreWriter::open(moved, {.durable = false, .makeLinks = false}));
-	std::string layer = id4("bbbb");
-	lw::test::unwrap(writer.addLayer({.id = layer, .parent = base}));
-	auto second = lw::test::unwrap(writer.publishImage({.topLayer = layer, .names = {"second:1"}}));
-	REQUIRE(run.log.waitForEvent(EventType::ImageAdded, second, mark, 5s));
-	// Watched again through the handle: the next one comes through the kernel source.
-	REQUIRE(lw::test::eventually([&] { return !run.watcher->stats().rescanned[2]; }, 5s));
-	std::string layer3 = id4("cccc");
-	lw::test::unwrap(writer.addLayer({.id = layer3, .parent = base}));
-	auto third = lw::test::unwrap(writer.publishImage({.topLayer = layer3, .names = {"third:1"}}));
-	REQUIRE(run.log.waitForEvent(EventType::ImageAdded, third, mark, 5s));
-	auto all = run.log.entries();
-	CHECK(all[static_cast<std::size_t>(EventLog::find(all, EventType::ImageAdded, third))].event.source ==
-	      lw::test::kernelEventSource());
-	CHECK(EventLog::find(all, EventType::ImageAdded, other, mark) < 0);
+	checkImagesFoundAgain(run, writer, base, mark);
+	CHECK(EventLog::find(run.log.entries(), EventType::ImageAdded, other, mark) < 0);
 }
 
 TEST_CASE("removing a layer tells no pending for what is left of it on its way out")

@@ -99,6 +99,32 @@ struct SmallQueueWatch {
 		REQUIRE(mount->mounted());
 		return mount;
 	}
+	// With the watcher stopped (SIGSTOP), n images published, then it resumes: what
+	// it added, and the trees it resynced for an overflow (once each time).
+	struct Burst {
+		std::set<std::string> published, added;
+		std::multiset<std::string> overflowed;
+	};
+	Burst publishWhileStopped(int n)
+	{
+		Burst b;
+		REQUIRE(::kill(child->pid(), SIGSTOP) == 0);
+		for (int i = 0; i < n; ++i)
+			b.published.insert(publish(i, "app:" + std::to_string(i)));
+		REQUIRE(::kill(child->pid(), SIGCONT) == 0);
+		std::string line;
+		while (b.added.size() < b.published.size() && child->readLine(line, 30s)) {
+			rapidjson::Document doc;
+			doc.Parse(line.c_str());
+			REQUIRE_FALSE(doc.HasParseError());
+			std::string event = doc["event"].GetString();
+			if (event == "image_added")
+				b.added.insert(doc["id"].GetString());
+			if (event == "resync" && std::string(doc["reason"].GetString()) == "overflow")
+				b.overflowed.insert(doc["tree"].GetString());
+		}
+		return b;
+	}
 	std::string publish(int n, const std::string &name)
 	{
 		return lw::test::unwrap(writer.publishImage(
@@ -120,33 +146,13 @@ int main(int argc, char **argv)
 TEST_CASE("150 images written while the watcher is stopped on a 32-event queue: all found, one resync")
 {
 	SmallQueueWatch w;
-	auto &child = *w.child;
-	std::string line;
+	auto burst = w.publishWhileStopped(150);
+	CHECK(burst.added == burst.published);
+	CHECK(burst.overflowed.size() >= 1);
 
-	REQUIRE(::kill(child.pid(), SIGSTOP) == 0);
-	std::set<std::string> published;
-	for (int i = 0; i < 150; ++i)
-		published.insert(w.publish(i, "app:" + std::to_string(i)));
-	REQUIRE(::kill(child.pid(), SIGCONT) == 0);
-
-	std::set<std::string> added;
-	int overflowResyncs = 0;
-	while (added.size() < published.size() && child.readLine(line, 30s)) {
-		rapidjson::Document doc;
-		doc.Parse(line.c_str());
-		REQUIRE_FALSE(doc.HasParseError());
-		std::string event = doc["event"].GetString();
-		if (event == "image_added")
-			added.insert(doc["id"].GetString());
-		if (event == "resync" && std::string(doc["reason"].GetString()) == "overflow")
-			++overflowResyncs;
-	}
-	CHECK(added == published);
-	CHECK(overflowResyncs >= 1);
-
-	REQUIRE(::kill(child.pid(), SIGTERM) == 0);
-	CHECK(waitForLine(child, "\"event\":\"stopped\""));
-	CHECK(child.wait(10s) == 0);
+	REQUIRE(::kill(w.child->pid(), SIGTERM) == 0);
+	CHECK(waitForLine(*w.child, "\"event\":\"stopped\""));
+	CHECK(w.child->wait(10s) == 0);
 }
 
 // A remote tree needs bindfs and /dev/fuse: skipped (told as such) without.
@@ -154,30 +160,12 @@ TEST_CASE("an overflow resyncs only the trees the kernel source watches, never a
 	  doctest::skip(!lw::test::haveBindfs()))
 {
 	SmallQueueWatch w(true);
-	auto &child = *w.child;
-	REQUIRE(::kill(child.pid(), SIGSTOP) == 0);
-	std::set<std::string> published;
-	for (int i = 0; i < 150; ++i)
-		published.insert(w.publish(i, "app:" + std::to_string(i)));
-	REQUIRE(::kill(child.pid(), SIGCONT) == 0);
-
-	std::set<std::string> added, resynced;
-	std::string line;
-	while (added.size() < published.size() && child.readLine(line, 30s)) {
-		rapidjson::Document doc;
-		doc.Parse(line.c_str());
-		REQUIRE_FALSE(doc.HasParseError());
-		std::string event = doc["event"].GetString();
-		if (event == "image_added")
-			added.insert(doc["id"].GetString());
-		if (event == "resync" && std::string(doc["reason"].GetString()) == "overflow")
-			resynced.insert(doc["tree"].GetString());
-	}
-	CHECK(added == published);
-	CHECK(resynced.count("overlay-images") == 1);
-	CHECK(resynced.count("overlay-layers/RO") == 0); // remote: rescanned by its ticks alone
-	REQUIRE(::kill(child.pid(), SIGTERM) == 0);
-	CHECK(child.wait(10s) == 0);
+	auto burst = w.publishWhileStopped(150);
+	CHECK(burst.added == burst.published);
+	CHECK(burst.overflowed.count("overlay-images") >= 1);
+	CHECK(burst.overflowed.count("overlay-layers/RO") == 0); // remote: rescanned by its ticks alone
+	REQUIRE(::kill(w.child->pid(), SIGTERM) == 0);
+	CHECK(w.child->wait(10s) == 0);
 }
 
 TEST_CASE("an overflow storm, then quiet: the view is right within a second of the quiet")
