@@ -98,6 +98,8 @@ private:
 	void tick();
 	std::string status() const;
 	void closeHandles();
+	// A systemd notification; a socket nobody reads is said once, never waited on.
+	void notify(const std::string &state);
 
 	Settings s_;
 	uv_loop_t loop_{};
@@ -113,6 +115,7 @@ private:
 	bool stdoutJournal_ = Log::isJournal(STDOUT_FILENO);
 	std::string lastStatus_;   // the last STATUS= sent
 	std::string metricsError_; // the last one logged, not repeated every interval
+	bool notifyFullTold_ = false;
 };
 
 Result<std::unique_ptr<lw::Watcher>> WatchService::makeWatcher(const std::string &root)
@@ -152,8 +155,16 @@ void WatchService::onEvent(unsigned generation, const lw::Event &e)
 	if (e.type == lw::EventType::Ready) {
 		ready_ = true;
 		lastStatus_ = status();
-		notifier_.send("READY=1\nSTATUS=" + lastStatus_);
+		notify("READY=1\nSTATUS=" + lastStatus_);
 		tick();
+	}
+}
+
+void WatchService::notify(const std::string &state)
+{
+	if (notifier_.send(state) == -EAGAIN && !notifyFullTold_) {
+		notifyFullTold_ = true;
+		log_.line(4, "systemd's notify socket is full (nobody reads it): notifications are dropped");
 	}
 }
 
@@ -174,7 +185,7 @@ void WatchService::tick()
 		return;
 	// STATUS= when the counts changed, not every interval.
 	if (std::string now = status(); ready_ && now != lastStatus_) {
-		notifier_.send("STATUS=" + now);
+		notify("STATUS=" + now);
 		lastStatus_ = now;
 	}
 	if (s_.metricsFile.empty())
@@ -191,7 +202,7 @@ void WatchService::stop()
 	if (stopping_)
 		return;
 	stopping_ = true;
-	notifier_.send("STOPPING=1");
+	notify("STOPPING=1");
 	if (watcher_)
 		watcher_->stop();
 	closeHandles();
@@ -215,7 +226,7 @@ void WatchService::reload()
 		log_.line(5, "SIGHUP: started with --root, not --config: nothing to re-read");
 		return;
 	}
-	notifier_.send("RELOADING=1");
+	notify("RELOADING=1");
 	std::string root;
 	if (resolveRoot("watch", s_.choice, root) != 0) {
 		log_.line(4, printable("SIGHUP: " + s_.choice.config + " cannot be used: still following " + s_.options.root));
@@ -237,7 +248,7 @@ void WatchService::reload()
 		}
 		return; // READY=1 follows the new view's ready
 	}
-	notifier_.send("READY=1");
+	notify("READY=1");
 }
 
 // SIGUSR1: what an operator asks a stuck-looking service.

@@ -41,7 +41,10 @@ int SystemdNotifier::send(std::string_view state) const
 	int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	ssize_t sent = ::sendto(fd, state.data(), state.size(), MSG_NOSIGNAL, reinterpret_cast<sockaddr *>(&address), length);
+	// Never waits: a manager that does not read (stuck, or replaced) must not stop the
+	// loop that sends. A full socket gives EAGAIN, and the message is dropped.
+	ssize_t sent = ::sendto(fd, state.data(), state.size(), MSG_NOSIGNAL | MSG_DONTWAIT,
+				reinterpret_cast<sockaddr *>(&address), length);
 	int err = errno;
 	::close(fd);
 	return sent < 0 ? -err : 0;

@@ -15,7 +15,8 @@ public:
 	static SystemdNotifier fromEnvironment();
 	bool enabled() const { return !socket_.empty(); }
 	// Sends "READY=1", "STATUS=...", "STOPPING=1", "RELOADING=1" (lines joined by
-	// '\n'); 0, or -errno (also when $NOTIFY_SOCKET is not a usable address).
+	// '\n'); 0, or -errno (also when $NOTIFY_SOCKET is not a usable address). Never
+	// blocks: -EAGAIN when the socket is full (nobody reads it), the message dropped.
 	int send(std::string_view state) const;
 
 private:

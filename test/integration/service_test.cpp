@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <cstring>
+#include <thread>
 
 using namespace std::chrono_literals;
 using lw::test::ChildProcess;
@@ -120,6 +121,35 @@ TEST_CASE("systemd notify: READY=1 after ready with the counts, STOPPING=1 on SI
 		CHECK(readUntil(child, "\"event\":\"stopped\""));
 		CHECK(child.wait(5s) == 0);
 	}
+}
+
+TEST_CASE("a notify socket nobody reads: events keep flowing, the drop is said once, SIGTERM still stops it")
+{
+	TempDir tmp;
+	std::string root = tmp / "storage";
+	auto writer = unwrap(lw::StoreWriter::open(root, {.durable = false, .makeLinks = false}));
+	std::string base = lw::test::makeId();
+	unwrap(writer.addLayer({.id = base}));
+	// Bound, never read: a stuck or replaced manager. Its queue holds a few datagrams.
+	NotifySocket deaf(tmp / "notify");
+	std::string err = tmp / "err";
+	ChildProcess child(watchCommand("NOTIFY_SOCKET=" + deaf.address(), "--json --mode inotify -i 100 -r " + root, err));
+	REQUIRE(readUntil(child, "\"event\":\"ready\""));
+	// Each image changes the counts: one STATUS= per tick, more than the queue holds.
+	for (int i = 0; i < 40; ++i) {
+		std::string image = unwrap(writer.publishImage({.topLayer = base, .names = {"app:" + std::to_string(i)},
+								.config = "{\"n\":" + std::to_string(i) + "}"}));
+		REQUIRE(readUntil(child, "\"id\":\"" + image + "\""));
+		std::this_thread::sleep_for(120ms); // a tick between two: each its own STATUS=
+	}
+	CHECK(fileHas(err, "notify socket is full"));
+	std::string said = readFile(err);
+	CHECK(said.find("notify socket is full") == said.rfind("notify socket is full"));
+	auto started = std::chrono::steady_clock::now();
+	REQUIRE(::kill(child.pid(), SIGTERM) == 0);
+	CHECK(readUntil(child, "\"event\":\"stopped\"", nullptr, 2s));
+	CHECK(child.wait(2s) == 0);
+	CHECK(std::chrono::steady_clock::now() - started < 2s * lw::test::kSlowdown);
 }
 
 TEST_CASE("SIGHUP re-reads --config: the same root, a broken file, then a new root and a new view")
