@@ -6,11 +6,13 @@
 #include <fmt/format.h>
 
 #include <fcntl.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 
 namespace lwcli {
 
@@ -92,23 +94,52 @@ std::string prometheusText(const MetricsView &view)
 	return out;
 }
 
+namespace {
+
+// Ten characters of [0-9a-z] from the kernel's random source; none if it fails.
+std::optional<std::string> randomSuffix()
+{
+	static constexpr char kChars[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+	unsigned char bytes[10];
+	if (::getrandom(bytes, sizeof bytes, 0) != static_cast<ssize_t>(sizeof bytes))
+		return std::nullopt;
+	std::string out;
+	for (unsigned char b : bytes)
+		out += kChars[b % 36];
+	return out;
+}
+
+} // namespace
+
 lw::Result<void> writeMetricsFile(const std::string &path, const std::string &text)
 {
-	std::string aside = path + ".tmp";
-	auto fail = [&](const std::string &what) {
-		int err = errno;
-		::unlink(aside.c_str());
-		return lw::makeError(err, fmt::format("{}: {}", what, std::strerror(err)));
-	};
-	// O_NOFOLLOW: a link planted in a shared folder does not redirect the write.
-	int fd = ::open(aside.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	auto failed = [&](int err) { return lw::makeError(err, fmt::format("{}: {}", path, std::strerror(err))); };
+	// A name nobody could have planted a link or a hard link at beforehand: made anew
+	// (O_EXCL), under a name drawn now; another draw if it is taken all the same.
+	std::string aside;
+	int fd = -1;
+	for (int attempt = 0; attempt < 3 && fd < 0; ++attempt) {
+		auto suffix = randomSuffix();
+		if (!suffix)
+			return failed(errno);
+		aside = path + ".tmp-" + *suffix;
+		fd = ::open(aside.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (fd < 0 && errno != EEXIST)
+			break;
+	}
 	if (fd < 0)
-		return lw::makeError(errno, fmt::format("{}: {}", aside, std::strerror(errno)));
-	bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-	if (::close(fd) != 0 || !written)
-		return fail(aside);
-	if (::rename(aside.c_str(), path.c_str()) != 0)
-		return fail(path);
+		return failed(errno);
+	int err = 0;
+	if (::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size()))
+		err = errno ? errno : EIO; // a short write sets none
+	if (::close(fd) != 0 && !err)
+		err = errno;
+	if (!err && ::rename(aside.c_str(), path.c_str()) != 0)
+		err = errno;
+	if (err) {
+		::unlink(aside.c_str());
+		return failed(err);
+	}
 	return {};
 }
 

@@ -23,8 +23,9 @@ MetricsView viewOf(const std::string &root, bool ready, const lw::Watcher &watch
 // The exposition text (version 0.0.4): # HELP, # TYPE, then the samples.
 std::string prometheusText(const MetricsView &view);
 
-// Writes text to "<path>.tmp" beside path (never read by the collector, which reads
-// *.prom) and renames it over path, so a reader never sees half a file.
+// Writes text to "<path>.tmp-<random>" beside path (never read by the collector, which
+// reads *.prom), made anew (O_EXCL, no link followed: nothing planted there is written
+// through), and renames it over path, so a reader never sees half a file.
 lw::Result<void> writeMetricsFile(const std::string &path, const std::string &text);
 
 } // namespace lwcli

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 
 using namespace lwcli;
 
@@ -154,28 +155,37 @@ TEST_CASE("metrics: strict Prometheus text, the counts as given, label values es
 		CHECK_MESSAGE(!lw::test::parsePrometheus(bad).error.empty(), bad);
 }
 
-TEST_CASE("metrics file: written aside and renamed; a link in its place is not followed")
+TEST_CASE("metrics file: written aside under a name drawn anew and renamed; nothing planted beside it is written through")
 {
 	char dir[] = "/tmp/lw-metrics-XXXXXX";
 	REQUIRE(::mkdtemp(dir));
 	std::string path = std::string(dir) + "/layerwatch.prom";
+	// Planted where a temporary was once named (a hard link to a file of someone
+	// else's: opened there, it would be truncated and written), and a link beside it.
+	std::string victim = std::string(dir) + "/victim", other = std::string(dir) + "/other";
+	std::FILE *o = std::fopen(other.c_str(), "w");
+	REQUIRE(o);
+	std::fputs("theirs\n", o);
+	std::fclose(o);
+	REQUIRE(::link(other.c_str(), (path + ".tmp").c_str()) == 0);
+	REQUIRE(::symlink(victim.c_str(), (path + ".tmp-x").c_str()) == 0);
 	REQUIRE(writeMetricsFile(path, "a 1\n"));
 	REQUIRE(writeMetricsFile(path, "a 2\n"));
-	std::FILE *f = std::fopen(path.c_str(), "r");
-	REQUIRE(f);
-	char buf[16] = {};
-	CHECK(std::fread(buf, 1, sizeof buf, f) == 4);
-	std::fclose(f);
-	CHECK(std::string(buf) == "a 2\n");
-	CHECK(::access((path + ".tmp").c_str(), F_OK) != 0);
-	// A link planted where the temporary goes: refused, the target untouched.
-	std::string victim = std::string(dir) + "/victim";
-	REQUIRE(::symlink(victim.c_str(), (path + ".tmp").c_str()) == 0);
-	auto r = writeMetricsFile(path, "a 3\n");
-	CHECK_FALSE(r);
-	CHECK(r.error().code == ELOOP);
+	auto read = [](const std::string &p) {
+		std::FILE *f = std::fopen(p.c_str(), "r");
+		REQUIRE(f);
+		char buf[64] = {};
+		std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+		std::fclose(f);
+		return std::string(buf, n);
+	};
+	CHECK(read(path) == "a 2\n");
+	CHECK(read(other) == "theirs\n");
 	CHECK(::access(victim.c_str(), F_OK) != 0);
-	::unlink((path + ".tmp").c_str());
-	::unlink(path.c_str());
-	::rmdir(dir);
+	// Nothing of ours is left beside it: the two planted entries and the file alone.
+	int entries = 0;
+	for (const auto &e : std::filesystem::directory_iterator(dir))
+		entries += e.path().filename().string().starts_with("layerwatch.prom");
+	CHECK(entries == 3);
+	std::filesystem::remove_all(dir);
 }
