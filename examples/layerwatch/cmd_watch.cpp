@@ -370,7 +370,9 @@ int runWatch(const Args &args)
 			return usageError("watch", "--interval takes milliseconds, 1 to 86400000");
 		s.options.intervalMs = static_cast<std::uint32_t>(ms);
 	}
-	if (int r = resolveRoot("watch", s.choice, s.options.root); r != 0)
+	// A folder with none of the three trees is a mistyped root (scan and images say so
+	// too), not a store to wait for: exit 1 with the likely root.
+	if (int r = resolveStore("watch", s.choice, s.options.root); r != 0)
 		return r;
 	return WatchService(std::move(s)).run();
 }

@@ -53,11 +53,11 @@ rapidjson::Document parseJson(const std::string &text)
 
 } // namespace
 
-TEST_CASE("scan, images, rmi and gc of a folder that is no store: exit 1, and the likely root")
+TEST_CASE("scan, images, rmi, gc and watch of a folder that is no store: exit 1, and the likely root")
 {
 	TempDir tmp;
 	composeIsuladStore(tmp / "storage");
-	for (const char *command : {"scan", "scan --json", "images", "rmi app", "gc"}) {
+	for (const char *command : {"scan", "scan --json", "images", "rmi app", "gc", "watch"}) {
 		INFO(command);
 		std::string verb = std::string(command).substr(0, std::string(command).find(' '));
 		auto run = layerwatch(std::string(command) + " --root " + tmp.path());
