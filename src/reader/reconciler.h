@@ -69,7 +69,6 @@ public:
 	std::vector<Event> recheck(const std::vector<std::pair<Tree, std::string>> &items);
 
 	const Validator &validator() const { return validator_; }
-	bool commitsLinks() const { return options_.commitLinks; }
 	// Pending items, shelved ones included.
 	std::size_t pendingCount() const;
 	// Every pending item, by kind then id, then the shelved ones.
