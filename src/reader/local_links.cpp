@@ -219,14 +219,16 @@ Result<std::size_t> removeStaleLinks(int rootFd, const std::function<LayerState(
 		return dirs.error();
 	if (!dirs->overlay.valid())
 		return std::size_t{0};
+	// Made since the reader started: someone's work in progress, never a leftover.
+	auto madeNow = [&](int dirfd, const std::string &name) {
+		FileId made = statId(dirfd, name);
+		return (made.btimeNs ? made.btimeNs : made.ctimeNs) >= madeBeforeNs;
+	};
 	// An RO layer's state: only ids whose overlay/<id> is a link into RO/ (a
 	// container's own layer is a folder, never ours).
 	auto roState = [&](const std::string &id) -> std::optional<LayerState> {
-		if (!linksIntoRO(dirs->overlay.get(), id))
+		if (!linksIntoRO(dirs->overlay.get(), id) || madeNow(dirs->overlay.get(), id))
 			return std::nullopt;
-		FileId made = statId(dirs->overlay.get(), id);
-		if ((made.btimeNs ? made.btimeNs : made.ctimeNs) >= madeBeforeNs)
-			return std::nullopt; // being made now
 		return stateOf(id);
 	};
 	std::size_t removed = 0;
@@ -234,7 +236,9 @@ Result<std::size_t> removeStaleLinks(int rootFd, const std::function<LayerState(
 		if (sys::unlinkAt(dirfd, name.c_str(), 0) == 0)
 			++removed;
 	};
-	// Temporaries of ours cut short by a kill (symlinkAtomic's), in all three folders.
+	// Temporaries of ours cut short by a kill (symlinkAtomic's), in all three folders;
+	// one made since the reader started is a live one (a build_ro_dir now), whose
+	// rename must find it.
 	for (auto [dirfd, shortLinks] : {std::pair{dirs->overlay.get(), false}, {dirs->layers.get(), false},
 					 {dirs->shortLinks.get(), true}}) {
 		if (dirfd < 0)
@@ -243,7 +247,8 @@ Result<std::size_t> removeStaleLinks(int rootFd, const std::function<LayerState(
 		if (!entries)
 			return entries.error();
 		for (const auto &e : *entries)
-			if (e.name.starts_with(".tmp-") && ourLeftover(dirfd, e.name, shortLinks))
+			if (e.name.starts_with(".tmp-") && ourLeftover(dirfd, e.name, shortLinks) &&
+			    !madeNow(dirfd, e.name))
 				unlinkOne(dirfd, e.name);
 	}
 	// Short links next, while overlay/<id> still says whose they are.

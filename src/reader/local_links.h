@@ -54,7 +54,8 @@ struct LayerState {
 // Returns how many links it removed.
 // Links made at or after madeBeforeNs (wall clock) are left alone, as are the layers
 // they name: this host's engine is making that layer now (build_ro_dir links first,
-// then fills RO/<id> through them), not leaving it behind.
+// then fills RO/<id> through them), not leaving it behind. So are temporaries made
+// then: a link being made, about to be renamed into place.
 Result<std::size_t> removeStaleLinks(int rootFd, const std::function<LayerState(const std::string &id)> &stateOf,
 				     std::unordered_map<std::string, std::vector<std::string>> &deferred,
 				     std::int64_t madeBeforeNs = INT64_MAX);

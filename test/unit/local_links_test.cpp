@@ -110,6 +110,16 @@ TEST_CASE("a deferred short link goes once its layer is ready under another, and
 	CHECK(lw::test::readLinkAt(h.root + "/overlay/l/.tmp-other") == "../" + kRw + "/merged");
 	CHECK(lw::test::readLinkAt(h.root + "/overlay-layers/.tmp-other") == kRw);
 	REQUIRE(deferred.count(kA));
+	// One made since the reader started is a build_ro_dir in progress: it stays, for
+	// its rename to find it.
+	std::string live = h.root + "/overlay-layers/.tmp-" + kB + "-9876543210";
+	lw::test::makeSymlink("RO/" + kB, live);
+	std::int64_t startedNs = std::chrono::duration_cast<std::chrono::nanoseconds>(
+		std::chrono::system_clock::now().time_since_epoch() - std::chrono::minutes(1)).count();
+	std::unordered_map<std::string, std::vector<std::string>> unused;
+	CHECK(lw::test::unwrap(links::removeStaleLinks(h.fd.get(), [](const std::string &) { return links::LayerState{}; },
+						       unused, startedNs)) == 0);
+	CHECK(lw::test::exists(live));
 	lw::test::unwrap(links::create(h.fd.get(), kA, kNew)); // ready again, under its new link
 	links::removeOtherShortLinks(h.fd.get(), kA, kNew, deferred[kA]);
 	CHECK_FALSE(lw::test::exists(h.root + "/overlay/l/" + kOld));
