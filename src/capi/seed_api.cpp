@@ -9,6 +9,7 @@
 #include "fs_write.h"
 #include "isulad_hooks.h"
 #include "local_links.h"
+#include "root.h"
 #include "safe_fs.h"
 #include "sys.h"
 
@@ -350,11 +351,11 @@ int remote_start_refresh_thread(pthread_rwlock_t *remote_lock)
 		std::string root;
 		if (int r = currentRoot(root); r < 0)
 			return r;
-		int fd = lw::sys::openAt(AT_FDCWD, root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (fd < 0)
-			return lw::capi::failed(lw::makeError(-fd, root + ": " + lw::fs::describeErrno(-fd)));
+		auto rootFd = lw::openRoot(root);
+		if (!rootFd)
+			return lw::capi::failed(rootFd.error());
 		auto caller =
-			std::make_shared<lw::isulad::HookCaller>(hooks, remote_lock, lw::UniqueFd(fd), *log, *timing);
+			std::make_shared<lw::isulad::HookCaller>(hooks, remote_lock, std::move(*rootFd), *log, *timing);
 		return startRefresh({[caller](const lw::Event &e) { caller->onEvent(e); }, caller, *log});
 	});
 }
