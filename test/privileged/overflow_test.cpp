@@ -2,7 +2,8 @@
 // watcher stopped (SIGSTOP) while 150 images are written, all 150 are found after it
 // resumes, and a resync is reported. inotify's queue (fs.inotify.max_queued_events),
 // or fanotify's (fs.fanotify.max_queued_events) under LW_TEST_MODE=fanotify. Needs
-// root to lower the queue (restored at once); skipped (77) without it.
+// root to lower the queue (restored at once) and to mount a tmpfs for the store;
+// skipped (77) without.
 #include "bindfs_mount.h"
 #include "child_process.h"
 #include "test_support.h"
@@ -12,6 +13,7 @@
 #include <rapidjson/document.h>
 
 #include <signal.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -65,12 +67,33 @@ bool waitForLine(lw::test::ChildProcess &child, const std::string &needle, std::
 	return false;
 }
 
-// A store with one base layer, and `layerwatch watch` on it with a kernel queue of
-// 32 events (the queue's size is fixed when the watcher makes its fd; the knob is put
-// back at once). With a mount, overlay-layers/RO is a FUSE mount first: a remote tree.
+// A tmpfs of the test's own, mounted at path until it goes: fanotify marks a whole
+// filesystem, and on a 32-event queue any other writer on it (a log, the CI's own
+// files) overflows the queue again and again, so a storm's end never comes.
+class PrivateTmpfs {
+public:
+	explicit PrivateTmpfs(std::string path) : path_(std::move(path))
+	{
+		lw::test::makeDirs(path_);
+		REQUIRE(::mount("lw-overflow-test", path_.c_str(), "tmpfs", 0, "size=64m") == 0);
+	}
+	~PrivateTmpfs() { ::umount2(path_.c_str(), MNT_DETACH); }
+	PrivateTmpfs(const PrivateTmpfs &) = delete;
+	PrivateTmpfs &operator=(const PrivateTmpfs &) = delete;
+	const std::string &path() const { return path_; }
+
+private:
+	std::string path_;
+};
+
+// A store with one base layer on a filesystem of its own, and `layerwatch watch` on it
+// with a kernel queue of 32 events (the queue's size is fixed when the watcher makes
+// its fd; the knob is put back at once). With a mount, overlay-layers/RO is a FUSE
+// mount first: a remote tree.
 struct SmallQueueWatch {
 	lw::test::TempDir tmp;
-	std::string root = tmp / "s";
+	PrivateTmpfs fs{tmp / "fs"};
+	std::string root = fs.path() + "/s";
 	std::unique_ptr<lw::test::BindfsMount> remoteLayers;
 	StoreWriter writer;
 	std::string base = lw::test::makeId();
@@ -81,7 +104,7 @@ struct SmallQueueWatch {
 	{
 		lw::test::unwrap(writer.addLayer({.id = base}));
 		if (layersRemote)
-			remoteLayers = mountLayers(tmp, root);
+			remoteLayers = mountLayers();
 		SysctlOverride queue(queueKnob(), "32");
 		REQUIRE(queue.ok());
 		child = std::make_unique<lw::test::ChildProcess>(std::vector<std::string>{
@@ -89,13 +112,14 @@ struct SmallQueueWatch {
 		// The ready line names the backend: the one asked for.
 		REQUIRE(waitForLine(*child, std::string("\"backend\":\"") + lw::test::backendName() + "\""));
 	}
-	static std::unique_ptr<lw::test::BindfsMount> mountLayers(const lw::test::TempDir &tmp, const std::string &root)
+	std::unique_ptr<lw::test::BindfsMount> mountLayers()
 	{
 		// What the writer made there moves to the server's side (a FUSE mount takes no
 		// renameat2 flags: the writer writes the local trees only from now on).
-		REQUIRE(::rename((root + "/overlay-layers/RO").c_str(), (tmp / "layers-server").c_str()) == 0);
+		std::string server = fs.path() + "/layers-server";
+		REQUIRE(::rename((root + "/overlay-layers/RO").c_str(), server.c_str()) == 0);
 		lw::test::makeDirs(root + "/overlay-layers/RO");
-		auto mount = std::make_unique<lw::test::BindfsMount>(tmp / "layers-server", root + "/overlay-layers/RO");
+		auto mount = std::make_unique<lw::test::BindfsMount>(server, root + "/overlay-layers/RO");
 		REQUIRE(mount->mounted());
 		return mount;
 	}
@@ -139,6 +163,12 @@ int main(int argc, char **argv)
 	lw::test::skipIfModeUnavailable();
 	if (::geteuid() != 0 || ::access(queueKnob().c_str(), W_OK) != 0)
 		lw::test::skipTest("needs root to change " + queueKnob());
+	{
+		lw::test::TempDir probe;
+		if (::mount("lw-overflow-test", probe.path().c_str(), "tmpfs", 0, "size=1m") != 0)
+			lw::test::skipTest("needs to mount a tmpfs");
+		::umount2(probe.path().c_str(), MNT_DETACH);
+	}
 	doctest::Context context(argc, argv);
 	return context.run();
 }
