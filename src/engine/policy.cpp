@@ -54,7 +54,7 @@ std::uint64_t Policy::backoff(std::uint64_t current) const
 
 std::uint64_t Policy::listDueMs(const Lane &l) const
 {
-	std::uint64_t due = l.listNotBeforeMs;
+	std::uint64_t due = std::max(l.listNotBeforeMs, l.notBeforeMs);
 	if (l.treeError)
 		due = std::max(due, l.treeRetryAtMs);
 	if (l.overflowSince && l.overflowBackoffMs > 0) {
@@ -114,6 +114,23 @@ ReadPlan Policy::take(std::uint64_t nowMs)
 		plan.trees.emplace(tree, std::move(p));
 	}
 	return plan;
+}
+
+void Policy::notTaken(const ReadPlan &plan, std::uint64_t nowMs)
+{
+	for (const auto &[tree, asked] : plan.trees) {
+		Lane &l = lane(tree);
+		l.busySince.reset();
+		l.notBeforeMs = nowMs + options_.retryFirstMs;
+		l.wantList = l.wantList || asked.list;
+		l.wantCheck = l.wantCheck || asked.check;
+		l.wantRead.insert(asked.read.begin(), asked.read.end());
+		l.wantRecheck.insert(asked.recheck.begin(), asked.recheck.end());
+		// Items whose retry this plan was: due again with it.
+		for (auto &[id, trouble] : l.items)
+			if (trouble.retryAtMs == UINT64_MAX)
+				trouble.retryAtMs = l.notBeforeMs;
+	}
 }
 
 std::vector<TroubleNote> Policy::finished(const ReadPlan &plan, const std::vector<TreeOutcome> &outcomes,
@@ -216,6 +233,9 @@ std::optional<std::uint64_t> Policy::nextDueMs() const
 		}
 		if (l.wantList || l.treeError)
 			consider(listDueMs(l));
+		// What take() reads at once when it may (a plan not taken, given back).
+		if (l.wantCheck || !l.wantRead.empty() || !l.wantRecheck.empty())
+			consider(*readableAtMs(l));
 		// An item's retry waits for its own tree, and a layer half's for the other
 		// half's too (take()): due before them, it would wake the loop for nothing,
 		// again and again.

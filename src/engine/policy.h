@@ -78,6 +78,10 @@ public:
 	// Everything wanted of the trees that are free now (no read in flight, no
 	// backoff running), as one plan; those trees are then busy until finished().
 	ReadPlan take(std::uint64_t nowMs);
+	// A plan could not be run (no worker to be had): all of it is wanted again, its
+	// trees held back until retryFirstMs from now (taken again at once, it would fail
+	// again at once: a spin).
+	void notTaken(const ReadPlan &plan, std::uint64_t nowMs);
 	// A plan's read came back. Returns the trouble that appeared or healed.
 	std::vector<TroubleNote> finished(const ReadPlan &plan, const std::vector<TreeOutcome> &outcomes,
 					  std::uint64_t nowMs);
@@ -120,6 +124,7 @@ private:
 		int treeError = 0;
 		std::uint64_t treeBackoffMs = 0, treeRetryAtMs = 0;
 		std::uint64_t listNotBeforeMs = 0; // a relisting held back (a cached listing)
+		std::uint64_t notBeforeMs = 0;     // nothing taken before (a plan not taken)
 		std::map<std::string, ItemTrouble, std::less<>> items; // (looked up by a view)
 		// Overflow answering: when the first unanswered one came, the last one, and
 		// the backoff that grows while they keep coming.
@@ -130,14 +135,16 @@ private:
 	Lane &lane(Tree tree) { return lanes_[static_cast<int>(tree)]; }
 	const Lane &lane(Tree tree) const { return lanes_[static_cast<int>(tree)]; }
 	std::uint64_t listDueMs(const Lane &l) const;
-	// When take() may read a lane again: at once (0), after its tree's retry, or not
-	// while a read of it is in flight (nullopt: its return dispatches again).
+	// When take() may read a lane again: at once (0), after its tree's retry or a plan
+	// not taken, or not while a read of it is in flight (nullopt: its return
+	// dispatches again).
 	static std::optional<std::uint64_t> readableAtMs(const Lane &l)
 	{
 		if (l.busySince)
 			return std::nullopt;
-		return l.treeError ? l.treeRetryAtMs : 0;
+		return std::max(l.treeError ? l.treeRetryAtMs : 0, l.notBeforeMs);
 	}
+
 	std::uint64_t backoff(std::uint64_t current) const;
 
 	PolicyOptions options_;

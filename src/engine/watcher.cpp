@@ -147,6 +147,7 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 	std::array<std::optional<StaleReason>, 3> stale{};
 	std::array<bool, 3> watchLimitTold{}, watchFailTold{};
 	bool classified = false, loaded = false, noSourceTold = false, fanotifyFallbackTold = false;
+	bool postFailureTold = false; // a read could not be posted (no worker thread)
 	std::uint64_t pendingBackoffMs = kPendingFirstMs;
 	// The generation file: one look in flight at most, and what the last one saw.
 	bool generationInFlight = false;
@@ -327,17 +328,16 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 				};
 			};
 			if (auto posted = executor->post(std::move(work)); !posted) {
-				// No worker to be had (threads exhausted): give the plan back and try
-				// again with the next tick.
-				policy.finished(*shared, {}, nowMs());
-				for (const auto &[tree, p] : shared->trees) {
-					if (p.list)
-						policy.listWanted(tree);
-					for (const auto &id : p.read)
-						policy.changed(tree, id);
-				}
-				tell({.type = EventType::Error, .message = posted.error().message + "; trying again",
-				      .code = posted.error().code});
+				// No worker to be had (threads exhausted): the plan goes back whole, and
+				// is tried again after a wait. Told once until a read can be posted.
+				policy.notTaken(*shared, nowMs());
+				if (!postFailureTold)
+					tell({.type = EventType::Error, .message = posted.error().message + "; trying again",
+					      .code = posted.error().code});
+				postFailureTold = true;
+			} else if (postFailureTold) {
+				postFailureTold = false;
+				log(LogLevel::Info, "reads can be posted again");
 			}
 		}
 		armDueTimer();

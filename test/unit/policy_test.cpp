@@ -26,6 +26,14 @@ TreeOutcome treeFailed(Tree tree, int err)
 	return o;
 }
 
+// The read came back with one item that could not be read.
+TreeOutcome itemFailed(Tree tree, const std::string &id, int err, const std::string &message)
+{
+	TreeOutcome o = fine(tree);
+	o.troubled[id] = {err, message};
+	return o;
+}
+
 std::vector<TroubleNote::Kind> kinds(const std::vector<TroubleNote> &notes)
 {
 	std::vector<TroubleNote::Kind> out;
@@ -124,9 +132,7 @@ TEST_CASE("an item that cannot be read is read again (not only looked at), then 
 	Policy p({.retryFirstMs = 100});
 	p.changed(Tree::Layers, "a");
 	auto plan = p.take(0);
-	TreeOutcome o = fine(Tree::Layers);
-	o.troubled["a"] = {EMFILE, "layer.json: Too many open files"};
-	CHECK(kinds(p.finished(plan, {o}, 0)) == std::vector{TroubleNote::ItemFailed});
+	CHECK(kinds(p.finished(plan, {itemFailed(Tree::Layers, "a", EMFILE, "layer.json: Too many open files")}, 0)) == std::vector{TroubleNote::ItemFailed});
 	CHECK(p.troubleCount() == 1);
 	CHECK(p.take(50).empty());
 	plan = p.take(100);
@@ -239,4 +245,48 @@ TEST_CASE("a long read that keeps moving is slow, not stalled")
 	CHECK(p.checkStalls(69000).empty());
 	CHECK(kinds(p.checkStalls(69500)) == std::vector{TroubleNote::Stalled});
 	CHECK(p.finished(plan, {fine(Tree::Images)}, 70000).size() == 1);
+}
+
+TEST_CASE("a plan that could not be run is wanted again whole, not at once: no spin, nothing lost")
+{
+	Policy p({.retryFirstMs = 1000});
+	p.listWanted(Tree::Images);
+	p.checkWanted(Tree::Layers);
+	p.changed(Tree::Overlay, "o");
+	p.recheckWanted(Tree::Images, "r");
+	ReadPlan plan = p.take(0);
+	REQUIRE(plan.trees.size() == 3);
+
+	p.notTaken(plan, 10);
+	CHECK_FALSE(p.busy(Tree::Images));
+	// Not before the wait: taken again at once, it would fail again at once.
+	REQUIRE(p.nextDueMs());
+	CHECK(*p.nextDueMs() == 1010);
+	CHECK(p.take(500).empty());
+
+	ReadPlan again = p.take(1010);
+	REQUIRE(again.trees.size() == 3);
+	CHECK(again.trees.at(Tree::Images).list);
+	CHECK(again.trees.at(Tree::Images).recheck == std::set<std::string>{"r"});
+	CHECK(again.trees.at(Tree::Layers).check);
+	CHECK(again.trees.at(Tree::Overlay).read == std::set<std::string>{"o"});
+}
+
+TEST_CASE("a recheck and an item's retry in a plan not taken come again with the next")
+{
+	Policy p({.retryFirstMs = 1000});
+	p.changed(Tree::Images, "bad");
+	ReadPlan first = p.take(0);
+	p.finished(first, {itemFailed(Tree::Images, "bad", EIO, "I/O error")}, 0);
+	p.recheckWanted(Tree::Images, "r");
+	ReadPlan retry = p.take(1000); // the item's retry is due
+	REQUIRE(retry.trees.count(Tree::Images) == 1);
+	CHECK(retry.trees.at(Tree::Images).read == std::set<std::string>{"bad"});
+
+	p.notTaken(retry, 1000);
+	ReadPlan again = p.take(2000);
+	REQUIRE(again.trees.count(Tree::Images) == 1);
+	CHECK(again.trees.at(Tree::Images).read == std::set<std::string>{"bad"});
+	CHECK(again.trees.at(Tree::Images).recheck == std::set<std::string>{"r"});
+	CHECK(p.itemError(Tree::Images, "bad") == EIO); // still in trouble until read well
 }
