@@ -10,6 +10,7 @@
 #include "identity.h"
 #include "inotify_source.h"
 #include "local_links.h"
+#include "loop_binding.h"
 #include "policy.h"
 #include "reconciler.h"
 #include "root.h"
@@ -25,12 +26,10 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
-#include <future>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <set>
-#include <thread>
 #include <unordered_set>
 
 #if defined(__GLIBC__)
@@ -104,31 +103,26 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 	Policy policy;
 	CancelFlag cancel = std::make_shared<std::atomic<bool>>(false);
 
-	uv_loop_t *loop = nullptr;
-	uv_loop_t ownLoop{};
-	bool ownsLoop = false;
-	std::thread thread;
-	std::atomic<std::thread::id> loopThread{}; // with a loop of its own: its thread
-
+	// The loop it runs on, its handles, its stop and who frees it (loop_binding.h).
+	LoopBinding binding{{
+		.open = [this](uv_loop_t *loop) { return open(loop); },
+		.stopping = [this] {
+			cancel->store(true); // reads in flight are abandoned
+			if (executor)
+				executor->shutdown();
+		},
+		.closed = [this] { tell({.type = EventType::Stopped}, EventSource::Stop); },
+		.free = [this] { delete this; },
+	}};
 	uv_poll_t poll{};
 	uv_timer_t tickTimer{}, safetyTimer{}, pendingTimer{}, dueTimer{}, scratchTimer{};
-	uv_async_t stopAsync{}, doneAsync{};
-	int openHandles = 0;
+	uv_async_t doneAsync{};
 	bool pollOpen = false;
 
-	// Lifecycle: guarded by stateMutex, for stop() and the destructor from any thread.
-	enum class State { Created, Running, Stopping, Closed };
-	std::mutex stateMutex;
-	State state = State::Created;
-	bool stopAsked = false;  // stop() came before the handles existed
-	bool asyncReady = false; // stopAsync may be sent to
-	std::atomic<bool> closedFlag{false};
 	// Callbacks: the destructor may run on another thread while one runs, or inside
 	// one; after it, none is called again.
 	std::recursive_mutex callbackMutex;
-	bool detached = false;    // the Watcher object is gone
-	bool deleteWhenClosed = false;
-	bool deliveringStopped = false;
+	bool detached = false; // the Watcher object is gone
 
 	// Per tree: remote (another host writes it), polled (rescanned every interval),
 	// the filesystem it must stay on.
@@ -248,10 +242,16 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 		deliver(events, source);
 	}
 
-	bool stopping()
+	bool stopping() const { return !binding.running(); }
+
+	// A handle initialised with result (0: made): its callbacks find this engine, and
+	// the binding closes it with the others.
+	template <class Handle>
+	int made(Handle *handle, int result)
 	{
-		std::lock_guard lock(stateMutex);
-		return state != State::Running;
+		if (result == 0)
+			handle->data = this;
+		return binding.adopt(handle, result);
 	}
 
 	// ---- reading: the policy's plan, read on a worker, adopted here ----
@@ -809,13 +809,10 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 		};
 		auto opened = openKernelSource(std::move(output));
 		if (opened && !pollOpen) {
-			if (int r = uv_poll_init(loop, &poll, (*opened)->fd()); r < 0) {
+			if (int r = made(&poll, uv_poll_init(binding.loop(), &poll, (*opened)->fd())); r < 0)
 				opened = makeError(-r, fmt::format("uv_poll_init: {}", uv_strerror(r)));
-			} else {
-				poll.data = this;
-				++openHandles;
+			else
 				pollOpen = true;
-			}
 		}
 		if (!opened) {
 			for (auto &p : polled)
@@ -1002,111 +999,22 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 
 	static void onDoneAsync(uv_async_t *handle) { of(handle->data)->executor->runCompletions(); }
 
-	static void onStopAsync(uv_async_t *handle) { of(handle->data)->closeAll(); }
-
-	static void onClosed(uv_handle_t *handle)
+	// The binding's Engine::open: the handles, the workers, and the first work.
+	Result<void> open(uv_loop_t *loop)
 	{
-		Impl *self = of(handle->data);
-		if (--self->openHandles > 0)
-			return;
-		{
-			std::lock_guard lock(self->stateMutex);
-			self->state = State::Closed;
-		}
-		self->closedFlag = true;
-		// The host may destroy the watcher from this very callback (or from another
-		// thread meanwhile): then the last one to let go frees it.
-		{
-			std::lock_guard lock(self->stateMutex);
-			self->deliveringStopped = true;
-		}
-		self->tell({.type = EventType::Stopped}, EventSource::Stop);
-		bool freeNow;
-		{
-			std::lock_guard lock(self->stateMutex);
-			self->deliveringStopped = false;
-			// With a loop of its own, its thread frees it once the loop has closed.
-			freeNow = self->deleteWhenClosed && !self->ownsLoop;
-		}
-		if (freeNow)
-			delete self;
-	}
-
-	// Loop thread: every handle closes, reads in flight are abandoned.
-	void closeAll()
-	{
-		{
-			std::lock_guard lock(stateMutex);
-			if (state == State::Closed)
-				return;
-			state = State::Stopping;
-		}
-		cancel->store(true);
-		if (executor)
-			executor->shutdown();
-		auto close = [&](auto *handle) {
-			auto *h = reinterpret_cast<uv_handle_t *>(handle);
-			if (h->loop && !uv_is_closing(h))
-				uv_close(h, &Impl::onClosed);
-		};
-		if (pollOpen)
-			close(&poll);
-		for (uv_timer_t *t : {&tickTimer, &safetyTimer, &pendingTimer, &dueTimer, &scratchTimer})
-			close(t);
-		close(&doneAsync);
-		close(&stopAsync);
-	}
-
-	Result<void> attach(uv_loop_t *target)
-	{
-		{
-			std::lock_guard lock(stateMutex);
-			if (stopAsked)
-				return makeError(ECANCELED, "watcher stopped before it started");
-			if (state != State::Created)
-				return makeError(EALREADY, "watcher already started");
-			state = State::Running;
-		}
 		// The filesystem's own clock (coarse): links this host makes from now on are
 		// live work, which the start-up cleanup leaves alone.
 		struct timespec now;
 		::clock_gettime(CLOCK_REALTIME_COARSE, &now);
 		startedWallNs = static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
-		loop = target;
-		auto init = [&](uv_handle_t *handle, int r) {
-			if (r == 0) {
-				handle->data = this;
-				++openHandles;
-			}
-			return r;
-		};
-		int r = init(reinterpret_cast<uv_handle_t *>(&stopAsync), uv_async_init(loop, &stopAsync, &Impl::onStopAsync));
-		if (r == 0)
-			r = init(reinterpret_cast<uv_handle_t *>(&doneAsync), uv_async_init(loop, &doneAsync, &Impl::onDoneAsync));
+		int r = made(&doneAsync, uv_async_init(loop, &doneAsync, &Impl::onDoneAsync));
 		for (uv_timer_t *t : {&tickTimer, &safetyTimer, &pendingTimer, &dueTimer, &scratchTimer})
 			if (r == 0)
-				r = init(reinterpret_cast<uv_handle_t *>(t), uv_timer_init(loop, t));
-		if (r < 0) {
-			// What was made closes on the loop; the watcher is closed() after that.
-			closeAll();
-			if (openHandles == 0) {
-				std::lock_guard lock(stateMutex);
-				state = State::Created; // nothing on the loop: may be freed or tried again
-			}
+				r = made(t, uv_timer_init(loop, t));
+		if (r < 0)
 			return makeError(-r, fmt::format("cannot start on the loop: {}", uv_strerror(r)));
-		}
 		executor = std::make_unique<Executor>(kWorkers, [this] { uv_async_send(&doneAsync); });
 		executorForStats = executor.get();
-		bool stopNow;
-		{
-			std::lock_guard lock(stateMutex);
-			asyncReady = true;
-			stopNow = stopAsked;
-		}
-		if (stopNow) {
-			closeAll();
-			return {};
-		}
 		// Which trees another host may write behind the kernel source's back: found on a worker,
 		// since even a statfs waits for a server that stopped answering.
 		auto work = [root = options.root, this]() -> Executor::Completion {
@@ -1121,10 +1029,8 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 			}
 			return [this, found] { onClassified(found); };
 		};
-		if (auto posted = executor->post(std::move(work)); !posted) {
-			closeAll();
+		if (auto posted = executor->post(std::move(work)); !posted)
 			return posted.error();
-		}
 		return {};
 	}
 
@@ -1152,15 +1058,6 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 		for (Tree tree : kTrees)
 			policy.listWanted(tree);
 		dispatch();
-	}
-
-	// Watcher::stop(), from any thread.
-	void stop()
-	{
-		std::lock_guard lock(stateMutex);
-		stopAsked = true;
-		if (state == State::Running && asyncReady)
-			uv_async_send(&stopAsync);
 	}
 };
 
@@ -1203,34 +1100,13 @@ Watcher::~Watcher()
 {
 	if (!impl_)
 		return;
-	Impl *impl = impl_.get();
 	{
 		// No callback runs after this: one running on another thread finishes first.
-		std::lock_guard lock(impl->callbackMutex);
-		impl->detached = true;
+		std::lock_guard lock(impl_->callbackMutex);
+		impl_->detached = true;
 	}
-	bool onOwnThread = impl->ownsLoop && impl->loopThread == std::this_thread::get_id();
-	if (impl->ownsLoop && !onOwnThread) {
-		impl->stop();
-		join();
-		return;
-	}
-	{
-		std::lock_guard lock(impl->stateMutex);
-		bool onLoop = impl->state != Impl::State::Created &&
-			      !(impl->state == Impl::State::Closed && !impl->deliveringStopped && !onOwnThread);
-		if (!onLoop)
-			return; // nothing of ours on a loop: freed now
-		// Handles still open, or their last callback running: whoever lets go last
-		// frees it (the last close, or with a loop of its own, its thread).
-		impl->deleteWhenClosed = true;
-		impl->stopAsked = true;
-		if (impl->state == Impl::State::Running && impl->asyncReady)
-			uv_async_send(&impl->stopAsync);
-	}
-	if (onOwnThread)
-		impl->thread.detach(); // the thread ends by itself once its loop has closed
-	(void)impl_.release();
+	if (!impl_->binding.release())
+		(void)impl_.release(); // its binding frees it once its last handle closed
 }
 
 Result<void> Watcher::attach(uv_loop_t *loop)
@@ -1238,7 +1114,7 @@ Result<void> Watcher::attach(uv_loop_t *loop)
 	try {
 		if (!loop)
 			return makeError(EINVAL, "no loop");
-		return impl_->attach(loop);
+		return impl_->binding.attach(loop);
 	} catch (const std::exception &e) {
 		return makeError(ENOMEM, e.what());
 	}
@@ -1247,47 +1123,7 @@ Result<void> Watcher::attach(uv_loop_t *loop)
 Result<void> Watcher::start()
 {
 	try {
-		{
-			std::lock_guard lock(impl_->stateMutex);
-			if (impl_->state != Impl::State::Created || impl_->ownsLoop)
-				return makeError(EALREADY, "watcher already started");
-			if (impl_->stopAsked)
-				return makeError(ECANCELED, "watcher stopped before it started");
-		}
-		if (int r = uv_loop_init(&impl_->ownLoop); r < 0)
-			return makeError(-r, fmt::format("uv_loop_init: {}", uv_strerror(r)));
-		impl_->ownsLoop = true;
-		// From here on only impl: once attached, a callback may destroy this Watcher.
-		Impl *impl = impl_.get();
-		std::promise<void> go;
-		std::promise<Result<void>> attached;
-		auto result = attached.get_future();
-		impl->thread = std::thread([impl, started = go.get_future(), &attached]() mutable {
-			::pthread_setname_np(::pthread_self(), "lw-loop"); // as top -H and gdb show it
-			started.wait(); // impl->thread is set: the loop thread may use it
-			impl->loopThread = std::this_thread::get_id();
-			auto r = impl->attach(&impl->ownLoop);
-			attached.set_value(std::move(r));
-			// Runs until every handle closed (those made by a failed attach too).
-			uv_run(&impl->ownLoop, UV_RUN_DEFAULT);
-			if (impl->deleteWhenClosed) {
-				// Destroyed from its own callback: the thread was detached; finish here.
-				uv_loop_close(&impl->ownLoop);
-				delete impl;
-			}
-		});
-		go.set_value();
-		auto r = result.get();
-		if (!r) {
-			// Nothing ran a callback: impl is still this watcher's.
-			impl->thread.join();
-			uv_loop_close(&impl->ownLoop);
-			impl->ownsLoop = false;
-			std::lock_guard lock(impl->stateMutex);
-			impl->state = Impl::State::Created;
-			impl->closedFlag = false;
-		}
-		return r;
+		return impl_->binding.start("lw-loop");
 	} catch (const std::exception &e) {
 		return makeError(EAGAIN, e.what());
 	}
@@ -1295,21 +1131,18 @@ Result<void> Watcher::start()
 
 void Watcher::stop()
 {
-	impl_->stop();
+	impl_->binding.stop();
 }
 
 void Watcher::join()
 {
-	if (!impl_->ownsLoop || !impl_->thread.joinable() || impl_->loopThread == std::this_thread::get_id())
-		return;
-	impl_->thread.join();
-	if (int r = uv_loop_close(&impl_->ownLoop); r < 0)
-		impl_->log(LogLevel::Error, fmt::format("own loop did not close: {}", uv_strerror(r)));
+	if (auto joined = impl_->binding.join(); !joined)
+		impl_->log(LogLevel::Error, joined.error().message);
 }
 
 bool Watcher::closed() const
 {
-	return impl_->closedFlag;
+	return impl_->binding.closed();
 }
 
 Snapshot Watcher::snapshot() const
