@@ -508,7 +508,7 @@ TEST_CASE("the module's threads are named, and its errors say why")
 	CHECK(bad.err == "remote_start_refresh_thread: -22\n");
 }
 
-TEST_CASE("over a 200 µs network, 300 images load while iSulad's read lock waits under 50 ms")
+TEST_CASE("over a 200 µs network, 300 images load while iSulad's read lock waits for a hook, never a scan")
 {
 	if (lw::test::netsimPath().empty())
 		lw::test::skipTest("netsim was not built (no libfuse3)");
@@ -526,7 +526,8 @@ TEST_CASE("over a 200 µs network, 300 images load while iSulad's read lock wait
 	long waitedUs = followPullsAndRemovals(server, reader, 300 / lw::test::kSlowdown, 60s * lw::test::kSlowdown);
 	// iSulad held its lock for a whole scan of the share; here only around each hook
 	// and its local links (whose own reading of the files, over the network, is
-	// iSulad's).
+	// iSulad's): some 10 ms with the machine to itself, up to 80 ms seen with another
+	// test on its 2 cores. The bound leaves room for that, not for a scan of 300.
 	CHECK(waitedUs >= 0);
-	CHECK(waitedUs < 50000 * lw::test::kSlowdown);
+	CHECK(waitedUs < 250000 * lw::test::kSlowdown);
 }
