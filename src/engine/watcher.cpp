@@ -15,8 +15,10 @@
 #include "reconciler.h"
 #include "root.h"
 #include "safe_fs.h"
+#include "startup_links.h"
 #include "store_state.h"
 #include "tree_reader.h"
+#include "trouble_events.h"
 
 #include <layerwatch/paths.h>
 
@@ -86,11 +88,9 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 	// Shared with the workers: a read still in the kernel when the watcher is gone
 	// keeps its fd, and nothing else of ours.
 	std::shared_ptr<UniqueFd> rootFd;
-	// Start-up short links of layers whose state was unknown then (settleShortLinks).
-	std::unordered_map<std::string, std::vector<std::string>> shortLinksToSettle;
+	StartupLinks startupLinks; // this host's links left from before it started
 	mutable std::mutex pendingMutex;
 	std::shared_ptr<const std::vector<PendingItem>> pendingList; // guarded by pendingMutex
-	std::int64_t startedWallNs = INT64_MAX; // see start()
 	// Trees whose shelving was told (noteShelves).
 	std::array<bool, 3> shelfTold{};
 	Store store;
@@ -399,28 +399,12 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 		if (!loaded) {
 			loaded = true;
 			auto snap = store.snapshot();
-			if (options.commitLinks) {
-				// Local (a listing of l/ and of overlay/): what changed while this
-				// host was down. A layer made anew under its id has a new link, and a
-				// layer now pending has none.
-				std::set<std::string> pendingLayers;
-				for (const auto &p : reconciler->pending())
-					if (p.kind != "image")
-						pendingLayers.insert(p.id);
-				auto stale = links::removeStaleLinks(rootFd->get(), [&](const std::string &id) {
-					if (auto layer = snap.layer(id))
-						return links::LayerState{links::LayerState::Ready, layer->link};
-					if (pendingLayers.count(id))
-						return links::LayerState{links::LayerState::NotReady, {}};
-					return links::LayerState{};
-				}, shortLinksToSettle, startedWallNs);
-				if (!stale) {
-					Event error{.type = EventType::Error};
-					error.message = "start-up link cleanup: " + stale.error().message;
-					error.code = stale.error().code;
-					tell(std::move(error), EventSource::Initial);
-				}
-			}
+			if (options.commitLinks)
+				if (auto settled = startupLinks.afterLoad(rootFd->get(), snap, reconciler->pending()); !settled)
+					tell({.type = EventType::Error,
+					      .message = "start-up link cleanup: " + settled.error().message,
+					      .code = settled.error().code},
+					     EventSource::Initial);
 			releaseScratch();
 			tell({.type = EventType::Ready, .imageCount = snap.imageCount(), .layerCount = snap.layerCount(),
 			      .pendingCount = reconciler->pendingCount(), .backend = backendName()},
@@ -501,59 +485,12 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 	// Trouble that appeared or healed, as events (once each) and log lines.
 	void tellTrouble(const std::vector<TroubleNote> &notes, std::vector<Event> &events)
 	{
-		// Items failing alike in one read (an fd shortage hits them all) are told
-		// as one error, not one each.
-		std::map<int, std::vector<const TroubleNote *>> itemFailures;
-		for (const auto &n : notes) {
-			std::string tree = treeName(n.tree);
-			switch (n.kind) {
-			case TroubleNote::TreeFailed:
-				events.push_back({.type = EventType::Error, .tree = tree,
-						  .message = fmt::format("{}; keeping what was known of {}, trying again",
-									 n.message, tree),
-						  .code = n.error});
-				break;
-			case TroubleNote::TreeHealed:
-				log(LogLevel::Info, fmt::format("{}: readable again", tree));
-				break;
-			case TroubleNote::ItemFailed:
-				itemFailures[n.error].push_back(&n);
-				break;
-			case TroubleNote::ItemHealed:
-				log(LogLevel::Info, fmt::format("{}/{}: readable again", tree, n.id));
-				break;
-			case TroubleNote::Stalled:
-				events.push_back({.type = EventType::Error, .tree = tree,
-						  .message = fmt::format("{}: stalled ({}): serving what was known; it is "
-									 "rescanned when its server answers",
-									 tree, n.message),
-						  .code = n.error});
-				break;
-			case TroubleNote::StallHealed:
-				log(LogLevel::Info, fmt::format("{}: answering again: rescanning it", tree));
-				events.push_back({.type = EventType::Resync, .reason = "stalled", .tree = tree});
-				++resyncs;
-				break;
-			}
-		}
-		for (const auto &[code, failed] : itemFailures) {
-			const TroubleNote &first = *failed.front();
-			std::string tree = treeName(first.tree);
-			if (failed.size() == 1) {
-				events.push_back({.type = EventType::Error, .id = first.id, .tree = tree,
-						  .message = fmt::format("{}/{}: {}; keeping its last known state, trying again",
-									 tree, first.id, first.message),
-						  .code = code});
-				continue;
-			}
-			bool oneTree = std::all_of(failed.begin(), failed.end(),
-						   [&](const TroubleNote *n) { return n->tree == first.tree; });
-			events.push_back({.type = EventType::Error, .tree = oneTree ? tree : std::string(),
-					  .message = fmt::format("{} items could not be read ({}; first {}/{}); keeping their "
-								 "last known state, trying again",
-								 failed.size(), std::strerror(code), tree, first.id),
-					  .code = code});
-		}
+		auto told = troubleEvents(notes);
+		for (const auto &[level, line] : told.logLines)
+			log(level, line);
+		events.insert(events.end(), std::make_move_iterator(told.events.begin()),
+			      std::make_move_iterator(told.events.end()));
+		resyncs += told.resyncs;
 		troubled = policy.troubleCount();
 		stalledTrees = policy.stalledCount();
 	}
@@ -561,8 +498,8 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 	// Delivers, then follows what may still change with content watches.
 	void reconcile(std::vector<Event> events, EventSource source, const EventRecords &records = {})
 	{
-		settleShortLinks(events);
-		settleGoneLinks();
+		startupLinks.settle(rootFd->get(), events, store, reconciler->validator(),
+				    policy.troubled(Tree::Overlay) || policy.troubled(Tree::Layers));
 		updateWatches(events);
 		if (std::any_of(events.begin(), events.end(), [](const Event &e) { return e.type == EventType::Pending; }))
 			pendingBackoffMs = kPendingFirstMs;
@@ -584,47 +521,6 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 						"again when they change",
 						reconciler->validator().shelvedReason(tree)));
 			told = shelving;
-		}
-	}
-
-	// Short links found at start-up for layers not yet known then: once such a layer
-	// is ready, those that are not its link go (it was made anew while the host was
-	// down). Local work.
-	void settleShortLinks(const std::vector<Event> &events)
-	{
-		if (shortLinksToSettle.empty())
-			return;
-		for (const auto &e : events) {
-			auto it = shortLinksToSettle.find(e.id);
-			if (it == shortLinksToSettle.end())
-				continue;
-			// (Its record may be made only as it is told: the link from the store.)
-			if (auto layer = e.type == EventType::LayerAdded ? store.snapshot().layer(e.id) : nullptr)
-				links::removeOtherShortLinks(rootFd->get(), e.id, layer->link, it->second);
-			else if (e.type == EventType::Pending && e.kind != "image")
-				(void)links::remove(rootFd->get(), e.id, it->second); // proved not ready: no links
-			else
-				continue;
-			shortLinksToSettle.erase(it);
-		}
-	}
-
-	// The same for those that left the share before they were ever read well (gone
-	// from the validator with no trouble left about them), and for shelved ones (their
-	// files are unusable: proved not ready, with no pending event to say so).
-	void settleGoneLinks()
-	{
-		for (auto it = shortLinksToSettle.begin(); it != shortLinksToSettle.end();) {
-			const auto &v = reconciler->validator();
-			const std::string &id = it->first;
-			bool shelved = v.isShelved(Tree::Overlay, id) || v.isShelved(Tree::Layers, id);
-			bool known = v.holds(Tree::Overlay, id) || v.holds(Tree::Layers, id);
-			if (!shelved && (known || policy.troubled(Tree::Overlay) || policy.troubled(Tree::Layers))) {
-				++it;
-				continue;
-			}
-			(void)links::remove(rootFd->get(), id, it->second);
-			it = shortLinksToSettle.erase(it);
 		}
 	}
 
@@ -1002,11 +898,7 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 	// The binding's Engine::open: the handles, the workers, and the first work.
 	Result<void> open(uv_loop_t *loop)
 	{
-		// The filesystem's own clock (coarse): links this host makes from now on are
-		// live work, which the start-up cleanup leaves alone.
-		struct timespec now;
-		::clock_gettime(CLOCK_REALTIME_COARSE, &now);
-		startedWallNs = static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
+		startupLinks.started();
 		int r = made(&doneAsync, uv_async_init(loop, &doneAsync, &Impl::onDoneAsync));
 		for (uv_timer_t *t : {&tickTimer, &safetyTimer, &pendingTimer, &dueTimer, &scratchTimer})
 			if (r == 0)
