@@ -3,6 +3,7 @@
 // the loop thread adopts, commits and delivers (DESIGN.md sections 4 and 5).
 #include <layerwatch/watcher.h>
 
+#include "delivery.h"
 #include "executor.h"
 #include "fanotify_source.h"
 #include "fs_classify.h"
@@ -83,14 +84,17 @@ bool parseWatchMode(const std::string &text, WatchMode &mode)
 
 // Hidden: the class is exported, its insides are not.
 struct __attribute__((visibility("hidden"))) Watcher::Impl {
+	Impl(WatcherOptions o, EventCallback onEvent)
+		: options(std::move(o)), delivery(std::move(onEvent), options.log, options.logLevel)
+	{
+	}
+
 	WatcherOptions options;
-	EventCallback onEvent;
+	Delivery delivery; // events, log lines and the pending list, to the host
 	// Shared with the workers: a read still in the kernel when the watcher is gone
 	// keeps its fd, and nothing else of ours.
 	std::shared_ptr<UniqueFd> rootFd;
 	StartupLinks startupLinks; // this host's links left from before it started
-	mutable std::mutex pendingMutex;
-	std::shared_ptr<const std::vector<PendingItem>> pendingList; // guarded by pendingMutex
 	// Trees whose shelving was told (noteShelves).
 	std::array<bool, 3> shelfTold{};
 	Store store;
@@ -119,11 +123,6 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 	uv_async_t doneAsync{};
 	bool pollOpen = false;
 
-	// Callbacks: the destructor may run on another thread while one runs, or inside
-	// one; after it, none is called again.
-	std::recursive_mutex callbackMutex;
-	bool detached = false; // the Watcher object is gone
-
 	// Per tree: remote (another host writes it), polled (rescanned every interval),
 	// the filesystem it must stay on.
 	std::array<std::atomic<bool>, 3> remote{}, polled{};
@@ -150,7 +149,7 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 
 	std::atomic<const char *> backend{"poll"}; // for stats(), from any thread
 	std::atomic<std::uint64_t> kernelEvents{0}, batches{0}, coalesced{0}, rescans{0}, resyncs{0}, lastRescanUs{0},
-		watches{0}, marks{0}, pending{0}, generationSkips{0}, errors{0}, troubled{0}, stalledTrees{0},
+		watches{0}, marks{0}, pending{0}, generationSkips{0}, troubled{0}, stalledTrees{0},
 		remoteCalls{0}, remoteTickCalls{0};
 
 	~Impl()
@@ -159,43 +158,20 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 			executor->shutdown();
 	}
 
-	void log(LogLevel level, const std::string &message)
-	{
-		std::lock_guard lock(callbackMutex);
-		if (detached || !options.log || level < options.logLevel)
-			return;
-		try {
-			options.log(level, message);
-		} catch (...) {
-		}
-	}
+	void log(LogLevel level, const std::string &message) { delivery.log(level, message); }
 
-	// records: those of events whose record is yet to be made (EventRecords), made
-	// just before each is told and let go after.
 	void deliver(std::vector<Event> &events, EventSource source, const EventRecords &records = {})
 	{
-		std::lock_guard lock(callbackMutex);
-		auto nextLayer = records.layers.begin();
-		auto nextImage = records.images.begin();
-		for (std::size_t i = 0; i < events.size(); ++i) {
-			Event &e = events[i];
-			e.source = source;
-			bool made = false;
-			if (nextLayer != records.layers.end() && nextLayer->first == i)
-				e.layer = (nextLayer++)->second.unpack(), made = true;
-			if (nextImage != records.images.end() && nextImage->first == i)
-				e.image = (nextImage++)->second.unpack(), made = true;
-			tellOne(e);
-			if (made)
-				e.layer.reset(), e.image.reset();
-		}
+		delivery.tell(events, source, records);
 		// The source's counts first: a host that sees the pending count of this batch
 		// sees the watches and marks that came with it.
 		countSource();
+		// The pending list made again whenever it may have changed: a new reason, or
+		// another count.
 		std::uint64_t count = reconciler->pendingCount();
 		bool told = std::any_of(events.begin(), events.end(), [](const Event &e) { return e.type == EventType::Pending; });
 		if (told || count != pending.load())
-			publishPending();
+			delivery.publishPending(reconciler->pending());
 		pending = count;
 	}
 
@@ -206,34 +182,6 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 			watches = source->watchCount();
 			marks = source->markCount();
 		}
-	}
-
-	void tellOne(const Event &e)
-	{
-		if (e.type == EventType::Error) {
-			++errors;
-			log(LogLevel::Error, e.message);
-		} else if (e.type == EventType::Pending) {
-			log(LogLevel::Debug, fmt::format("pending {} {}: {}", e.kind, e.id, e.reason));
-		}
-		if (detached || !onEvent)
-			return;
-		try {
-			onEvent(e);
-		} catch (const std::exception &ex) {
-			log(LogLevel::Error, fmt::format("event callback threw: {}", ex.what()));
-		} catch (...) {
-			log(LogLevel::Error, "event callback threw");
-		}
-	}
-
-	// The pending list as any thread may read it (Watcher::pending()), made again on
-	// the loop whenever it may have changed: a new reason, or another count.
-	void publishPending()
-	{
-		auto list = std::make_shared<const std::vector<PendingItem>>(reconciler->pending());
-		std::lock_guard lock(pendingMutex);
-		pendingList = std::move(list);
 	}
 
 	void tell(Event event, EventSource source = EventSource::Rescan)
@@ -971,17 +919,14 @@ Result<std::unique_ptr<Watcher>> Watcher::create(WatcherOptions options, EventCa
 		if (options.mode == WatchMode::Fanotify)
 			if (auto probe = FanotifySource::open(options.root, {}); !probe)
 				return probe.error();
-		auto impl = std::make_unique<Impl>();
-		std::uint64_t stallMs = options.stallMs ? options.stallMs
-							: std::max<std::uint64_t>(2ull * options.intervalMs, 10000);
-		impl->policy = Policy({.stallMs = stallMs, .retryFirstMs = std::max<std::uint32_t>(options.retryMs, 1)});
-		impl->options = std::move(options);
-		impl->onEvent = std::move(onEvent);
+		auto impl = std::make_unique<Impl>(std::move(options), std::move(onEvent));
+		const WatcherOptions &o = impl->options;
+		std::uint64_t stallMs = o.stallMs ? o.stallMs : std::max<std::uint64_t>(2ull * o.intervalMs, 10000);
+		impl->policy = Policy({.stallMs = stallMs, .retryFirstMs = std::max<std::uint32_t>(o.retryMs, 1)});
 		impl->rootFd = std::make_shared<UniqueFd>(std::move(*rootFd));
 		impl->reconciler = std::make_unique<Reconciler>(impl->rootFd->get(), impl->store,
-								ReconcileOptions{.commitLinks = impl->options.commitLinks,
-										 .tellGone = impl->options.tellGone,
-										 .maxPendingItems = impl->options.maxPendingItems});
+								ReconcileOptions{.commitLinks = o.commitLinks, .tellGone = o.tellGone,
+										 .maxPendingItems = o.maxPendingItems});
 		return std::unique_ptr<Watcher>(new Watcher(std::move(impl)));
 	} catch (const std::exception &e) {
 		return makeError(ENOMEM, e.what());
@@ -992,11 +937,7 @@ Watcher::~Watcher()
 {
 	if (!impl_)
 		return;
-	{
-		// No callback runs after this: one running on another thread finishes first.
-		std::lock_guard lock(impl_->callbackMutex);
-		impl_->detached = true;
-	}
+	impl_->delivery.detach(); // no callback after this (one under way finishes first)
 	if (!impl_->binding.release())
 		(void)impl_.release(); // its binding frees it once its last handle closed
 }
@@ -1044,8 +985,7 @@ Snapshot Watcher::snapshot() const
 
 std::vector<PendingItem> Watcher::pending() const
 {
-	std::lock_guard lock(impl_->pendingMutex);
-	return impl_->pendingList ? *impl_->pendingList : std::vector<PendingItem>{};
+	return impl_->delivery.pending();
 }
 
 WatcherStats Watcher::stats() const
@@ -1063,7 +1003,7 @@ WatcherStats Watcher::stats() const
 	s.marks = i.marks;
 	s.backend = i.backend.load();
 	s.pending = i.pending;
-	s.errors = i.errors;
+	s.errors = i.delivery.errors();
 	s.troubled = i.troubled;
 	s.stalled = i.stalledTrees;
 	const Executor *executor = i.executorForStats.load();
