@@ -13,6 +13,7 @@
 #include "local_links.h"
 #include "loop_binding.h"
 #include "policy.h"
+#include "read_batch.h"
 #include "reconciler.h"
 #include "root.h"
 #include "safe_fs.h"
@@ -210,69 +211,37 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 			return;
 		ReadPlan plan = policy.take(nowMs());
 		if (!plan.empty()) {
-			std::vector<ReadRequest> requests;
-			bool anyList = false;
 			auto moved = std::make_shared<std::atomic<std::int64_t>>(0);
 			// What the reads of remote trees cost the server, for stats.
 			auto calls = std::make_shared<std::atomic<std::uint64_t>>(0);
-			bool remoteTick = false;
-			for (const auto &[tree, p] : plan.trees) {
+			std::array<TreeFacts, 3> facts;
+			for (Tree tree : kTrees) {
 				int t = static_cast<int>(tree);
-				std::vector<std::string> read(p.read.begin(), p.read.end());
-				std::vector<std::string> recheck(p.recheck.begin(), p.recheck.end());
-				ReadRequest request = reconciler->validator().plan(tree, false, read, recheck);
-				if (p.list || p.check) {
-					request.list = true;
-					request.known = knownFor(tree);
-				} else {
-					coalesced += read.size();
-				}
-				// A remote tick lists only a changed tree, and then looks only at what
-				// may still be arriving, and at every overlay (one made anew under
-				// its id between two ticks has a new link); anything else looks at
-				// everything.
-				request.checkFirst = p.check && !p.list;
-				request.probeSettled = !remote[t] || p.list || tree == Tree::Overlay;
-				request.last = stamps[t];
-				request.forceFresh = remote[t];
-				request.expectFsMagic = fsMagic[t];
-				request.parallel = remote[t] ? std::max<std::uint32_t>(options.remoteReads, 1) : 4;
-				request.progress = moved;
-				progress[t] = moved;
-				if (remote[t])
-					request.calls = calls;
-				remoteTick = remoteTick || (remote[t] && (p.check || p.list) && loaded);
-				requests.push_back(std::move(request));
-				anyList = anyList || p.list || p.check;
+				facts[t] = {.remote = remote[t], .stamp = stamps[t], .fsMagic = fsMagic[t]};
+				if (plan.trees.count(tree))
+					progress[t] = moved;
 			}
+			auto batch = requestsFor(plan, reconciler->validator(), facts, options.remoteReads,
+						 [this](Tree tree) { return knownFor(tree); }, moved, calls);
+			coalesced += batch.readAlone;
+			bool remoteTick = batch.remoteLook && loaded;
 			bool initial = !loaded;
 			bool cleanLinks = initial && (options.commitLinks || options.removeDanglingLinks);
 			EventSource source = initial ? EventSource::Initial
-				: anyList || plan.trees.empty() ? EventSource::Rescan
+				: batch.anyList ? EventSource::Rescan
 				: this->source ? this->source->eventSource() : EventSource::Inotify;
 			auto started = std::chrono::steady_clock::now();
 			// (Shared, not copied: a load's plan names every id, a look after it every image.)
 			auto shared = std::make_shared<const ReadPlan>(std::move(plan));
-			auto work = [root = rootFd, cancel = cancel, requests = std::move(requests), cleanLinks, plan = shared,
-				     source, started, calls, remoteTick, this]() -> Executor::Completion {
-				std::optional<Error> linkError;
-				if (cleanLinks)
-					if (auto removed = links::removeDangling(root->get()); !removed)
-						linkError = removed.error();
-				// Trees in the reverse of the order writers fill them (overlay, layer,
-				// image): an image seen here has its layers' new folders seen too, in
-				// this same batch; read the other way, a layer made anew just before
-				// its image would show a tick late, and take the image out and back.
-				std::vector<ReadResult> results;
-				for (auto request = requests.rbegin(); request != requests.rend(); ++request)
-					results.push_back(readTree(root->get(), *request, cancel));
-				readOtherHalves(root->get(), requests, results, cancel);
-				return [this, plan = std::move(plan), results = std::move(results), linkError, source, started,
-					calls, remoteTick]() mutable {
+			auto work = [root = rootFd, cancel = cancel, requests = std::move(batch.requests), cleanLinks,
+				     plan = shared, source, started, calls, remoteTick, this]() -> Executor::Completion {
+				auto read = readBatch(root->get(), requests, cleanLinks, cancel);
+				return [this, plan = std::move(plan), read = std::move(read), source, started, calls,
+					remoteTick]() mutable {
 					remoteCalls += calls->load();
 					if (remoteTick)
 						remoteTickCalls = calls->load();
-					adoptRead(*plan, std::move(results), linkError, source, started);
+					adoptRead(*plan, std::move(read.results), read.linkError, source, started);
 				};
 			};
 			if (auto posted = executor->post(std::move(work)); !posted) {
@@ -298,26 +267,13 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 		std::vector<TreeOutcome> outcomes;
 		bool listed = false;
 		for (const auto &r : results) {
-			TreeOutcome o;
-			o.tree = r.tree;
-			o.treeError = r.treeError.code;
-			o.treeMessage = r.treeError.message;
-			o.listingStale = r.listingStale;
 			listed = listed || r.listed;
-			o.readFine.assign(r.gone.begin(), r.gone.end());
-			for (const auto &item : r.items) {
-				const ItemState &s = stateOf(item.files);
-				if (s.ioError)
-					o.troubled[item.id] = {s.ioError, s.problem};
-				else
-					o.readFine.push_back(item.id);
-			}
 			int t = static_cast<int>(r.tree);
 			if (!r.treeError.code && fsMagic[t] == 0)
 				fsMagic[t] = r.fsMagic; // first seen: from now on it must stay there
 			if (!r.treeError.code && r.stamp.valid)
 				stamps[t] = r.stamp;
-			outcomes.push_back(std::move(o));
+			outcomes.push_back(outcomeOf(r));
 		}
 		if (listed) {
 			++rescans;
@@ -379,15 +335,6 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 	// loop, once the batch's plan and results are gone. A batch of a few items, or an
 	// idle tick (its listing shared, nothing read), leaves nothing worth a trim.
 	static constexpr std::size_t kScratchItems = 1000;
-	static std::size_t coveredItems(const ReadPlan &plan, const std::vector<ReadResult> &results)
-	{
-		std::size_t n = 0;
-		for (const auto &[tree, p] : plan.trees)
-			n += p.read.size() + p.recheck.size();
-		for (const auto &r : results)
-			n += r.items.size() + r.gone.size();
-		return n;
-	}
 	static void onScratchTimer(uv_timer_t *) { releaseScratch(); }
 
 	// What is known of a tree, as a plan shares it. A remote tree's is kept and rebuilt
