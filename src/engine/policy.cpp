@@ -44,6 +44,62 @@ void Policy::overflow(Validator::TreeSet trees, std::uint64_t nowMs)
 	}
 }
 
+void Policy::remoteTick(Tree tree, const std::function<std::vector<std::string>()> &ids)
+{
+	if (options_.verifyPeriodMs == 0)
+		return listWanted(tree);
+	checkWanted(tree);
+	if (tree != Tree::Images)
+		return;
+	if (rotationAt_ >= rotation_.size()) {
+		rotation_ = ids();
+		rotationAt_ = 0;
+	}
+	// Rounded up: every image within the period, however few ticks it holds.
+	std::size_t slice = (rotation_.size() * options_.intervalMs + options_.verifyPeriodMs - 1) / options_.verifyPeriodMs;
+	for (std::size_t end = std::min(rotation_.size(), rotationAt_ + slice); rotationAt_ < end; ++rotationAt_)
+		recheckWanted(tree, rotation_[rotationAt_]);
+}
+
+void Policy::pendingNoted(bool waiting, bool newReason, std::uint64_t nowMs)
+{
+	if (!waiting) {
+		pendingDueMs_.reset();
+		pendingWaitMs_ = 0;
+		return;
+	}
+	if (newReason || pendingWaitMs_ == 0)
+		pendingWaitMs_ = options_.pendingFirstMs;
+	// A look already due stays where it is: new events do not put it off.
+	if (!pendingDueMs_)
+		pendingDueMs_ = nowMs + pendingWaitMs_;
+}
+
+bool Policy::generationUnchanged(const FileId &seen, std::uint64_t nowMs)
+{
+	bool fullDue = nowMs - lastFullRescanMs_ >= options_.fullRescanMs;
+	if (seen.ino != 0 && !seen.error && lastGeneration_ && *lastGeneration_ == seen && !fullDue)
+		return true;
+	lastGeneration_ = seen;
+	lastFullRescanMs_ = nowMs;
+	return false;
+}
+
+Policy::Step Policy::step(std::uint64_t nowMs, const PendingItems &pendingItems)
+{
+	Step s;
+	s.stalls = checkStalls(nowMs);
+	if (pendingDueMs_ && *pendingDueMs_ <= nowMs) {
+		for (const auto &[tree, id] : pendingItems())
+			recheckWanted(tree, id);
+		pendingDueMs_.reset(); // the next comes with what this look tells (pendingNoted)
+		pendingWaitMs_ = std::min(options_.pendingMaxMs, pendingWaitMs_ * 2);
+		s.pendingLooked = true;
+	}
+	s.plan = take(nowMs);
+	return s;
+}
+
 std::uint64_t Policy::backoff(std::uint64_t current) const
 {
 	// The cap is never below the first wait: a retryMs above it doubles no further
@@ -224,6 +280,8 @@ std::optional<std::uint64_t> Policy::nextDueMs() const
 {
 	std::optional<std::uint64_t> next;
 	auto consider = [&](std::uint64_t t) { next = next ? std::min(*next, t) : t; };
+	if (pendingDueMs_)
+		consider(*pendingDueMs_);
 	for (Tree tree : {Tree::Overlay, Tree::Layers, Tree::Images}) {
 		const Lane &l = lane(tree);
 		if (l.busySince) {

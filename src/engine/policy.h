@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -28,6 +29,16 @@ struct PolicyOptions {
 	// slowly, up to overflowMaxMs; once the queue has been quiet for quietMs the
 	// rescan comes at once.
 	std::uint64_t overflowMaxMs = 30000, stormGapMs = 1000, quietMs = 500;
+	// Pending items are looked at again after pendingFirstMs, doubling up to
+	// pendingMaxMs while they stay pending; a new pending reason starts it over.
+	std::uint64_t pendingFirstMs = 500, pendingMaxMs = 30000;
+	// A remote tree's tick (every intervalMs) verifies a slice of its ready images, so
+	// that each is verified once per verifyPeriodMs; 0: every tick lists it whole.
+	std::uint64_t intervalMs = 5000, verifyPeriodMs = 300000;
+	// With a trusted generation file: a full rescan at least this often.
+	std::uint64_t fullRescanMs = 60000;
+	// Content watches held for pending items, at most (beyond, the pending look).
+	std::size_t maxPendingWatches = 1024;
 };
 
 // One read to run off the loop: for each tree it covers, what to read.
@@ -74,6 +85,30 @@ public:
 	void checkWanted(Tree tree);
 	void recheckWanted(Tree tree, const std::string &id);
 	void overflow(Validator::TreeSet trees, std::uint64_t nowMs);
+	// A remote tree's tick: its folder looked at, and for images a slice of the ready
+	// ones verified (a re-tag renames images.json inside its folder; ready overlays
+	// and layers are never edited in place). ids: the tree's items, asked for when a
+	// round of the rotation begins.
+	void remoteTick(Tree tree, const std::function<std::vector<std::string>()> &ids);
+	// After a batch was told: whether anything is left waiting (pending items, or a
+	// commit to retry), and whether the batch told a new pending reason.
+	void pendingNoted(bool waiting, bool newReason, std::uint64_t nowMs);
+	// With a trusted generation file: whether a tick that found the file as seen may
+	// be skipped (unchanged since the last look, and no full rescan due).
+	bool generationUnchanged(const FileId &seen, std::uint64_t nowMs);
+	// Whether one more content watch may be held for a pending item.
+	bool pendingWatchAllowed(std::size_t held) const { return held < options_.maxPendingWatches; }
+
+	// The loop's one entry, at nowMs: the reads past their deadline (each told once);
+	// the pending items looked at again when that is due (pendingItems names them);
+	// then take()'s plan.
+	struct Step {
+		std::vector<TroubleNote> stalls;
+		bool pendingLooked = false;
+		ReadPlan plan;
+	};
+	using PendingItems = std::function<std::vector<std::pair<Tree, std::string>>()>;
+	Step step(std::uint64_t nowMs, const PendingItems &pendingItems);
 
 	// Everything wanted of the trees that are free now (no read in flight, no
 	// backoff running), as one plan; those trees are then busy until finished().
@@ -92,8 +127,9 @@ public:
 	// Reads in flight past the stall deadline, each told once.
 	std::vector<TroubleNote> checkStalls(std::uint64_t nowMs);
 
-	// When take() may next have something that is held back now (a retry, an
-	// overflow's backoff, a stall deadline); nullopt: nothing is waiting on time.
+	// When step() may next have something that is held back now (a retry, an
+	// overflow's backoff, a stall deadline, the pending look); nullopt: nothing is
+	// waiting on time.
 	std::optional<std::uint64_t> nextDueMs() const;
 
 	bool busy(Tree tree) const { return lane(tree).busySince.has_value(); }
@@ -132,6 +168,16 @@ private:
 		std::uint64_t lastOverflowMs = 0, overflowBackoffMs = 0;
 		bool overflowSeen = false;
 	};
+	// The remote tick's rotation of ready images, and where it stands.
+	std::vector<std::string> rotation_;
+	std::size_t rotationAt_ = 0;
+	// The pending look: when it is due (none while nothing waits), and the wait after.
+	std::optional<std::uint64_t> pendingDueMs_;
+	std::uint64_t pendingWaitMs_ = 0;
+	// The generation file as the last look saw it, and when the last full rescan was.
+	std::optional<FileId> lastGeneration_;
+	std::uint64_t lastFullRescanMs_ = 0;
+
 	Lane &lane(Tree tree) { return lanes_[static_cast<int>(tree)]; }
 	const Lane &lane(Tree tree) const { return lanes_[static_cast<int>(tree)]; }
 	std::uint64_t listDueMs(const Lane &l) const;

@@ -46,7 +46,6 @@ namespace lw {
 namespace {
 
 constexpr std::array<Tree, 3> kTrees = {Tree::Overlay, Tree::Layers, Tree::Images};
-constexpr std::uint64_t kPendingFirstMs = 500, kPendingMaxMs = 30000;
 // Workers: one read in flight per tree at most, and one spare for the generation file.
 constexpr unsigned kWorkers = 4;
 
@@ -120,7 +119,7 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 		.free = [this] { delete this; },
 	}};
 	uv_poll_t poll{};
-	uv_timer_t tickTimer{}, safetyTimer{}, pendingTimer{}, dueTimer{}, scratchTimer{};
+	uv_timer_t tickTimer{}, safetyTimer{}, dueTimer{}, scratchTimer{};
 	uv_async_t doneAsync{};
 	bool pollOpen = false;
 
@@ -133,8 +132,6 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 	std::array<TreeStamp, 3> stamps{};
 	std::array<std::shared_ptr<const std::vector<ReadRequest::Known>>, 3> knownPlan{};
 	std::array<std::uint64_t, 3> knownPlanVersion{};
-	std::array<std::vector<std::string>, 3> rotation{};
-	std::array<std::size_t, 3> rotationAt{};
 	HeldBack heldBack; // what a read may not be taken on yet
 	// How far the read in flight on each tree got (see Policy::progressed).
 	std::array<std::shared_ptr<std::atomic<std::int64_t>>, 3> progress{};
@@ -142,11 +139,8 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 	std::array<bool, 3> watchLimitTold{}, watchFailTold{};
 	bool classified = false, loaded = false, noSourceTold = false, fanotifyFallbackTold = false;
 	bool postFailureTold = false; // a read could not be posted (no worker thread)
-	std::uint64_t pendingBackoffMs = kPendingFirstMs;
 	// The generation file: one look in flight at most, and what the last one saw.
 	bool generationInFlight = false;
-	std::optional<FileId> lastGeneration;
-	std::uint64_t lastFullRescanMs = 0;
 
 	std::atomic<const char *> backend{"poll"}; // for stats(), from any thread
 	std::atomic<std::uint64_t> kernelEvents{0}, batches{0}, coalesced{0}, rescans{0}, resyncs{0}, lastRescanUs{0},
@@ -209,7 +203,13 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 	{
 		if (stopping() || !classified)
 			return;
-		ReadPlan plan = policy.take(nowMs());
+		auto step = policy.step(nowMs(), [this] { return pendingLooks(); });
+		if (!step.stalls.empty()) {
+			std::vector<Event> events;
+			tellTrouble(step.stalls, events);
+			deliver(events, EventSource::Rescan);
+		}
+		ReadPlan &plan = step.plan;
 		if (!plan.empty()) {
 			auto moved = std::make_shared<std::atomic<std::int64_t>>(0);
 			// What the reads of remote trees cost the server, for stats.
@@ -256,6 +256,13 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 				postFailureTold = false;
 				log(LogLevel::Info, "reads can be posted again");
 			}
+		}
+		if (step.pendingLooked) {
+			// Commits that failed (a link) are retried even when nothing was read again.
+			if (reconciler->hasRetries())
+				reconcile(reconciler->adopt({}), EventSource::Rescan);
+			else
+				notePending(false); // the next look, after a longer wait
 		}
 		armDueTimer();
 	}
@@ -353,30 +360,6 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 		return knownPlan[t];
 	}
 
-	// A remote tree's tick: its folder looked at, and for images a slice verified, so
-	// that each image is verified once per verifyPeriodMs (a re-tag renames images.json
-	// inside its folder). Ready overlays and layers are never edited in place: a tree
-	// whose folder did not change holds the same ones; when it changed, every overlay
-	// is looked at (see probeSettled).
-	void tickRemote(Tree tree)
-	{
-		int t = static_cast<int>(tree);
-		if (options.verifyPeriodMs == 0)
-			return policy.listWanted(tree);
-		policy.checkWanted(tree);
-		if (tree != Tree::Images)
-			return;
-		auto &ids = rotation[t];
-		auto &at = rotationAt[t];
-		if (at >= ids.size()) {
-			ids = reconciler->validator().ids(tree);
-			at = 0;
-		}
-		std::size_t slice = (ids.size() * options.intervalMs + options.verifyPeriodMs - 1) / options.verifyPeriodMs;
-		for (std::size_t end = std::min(ids.size(), at + slice); at < end; ++at)
-			policy.recheckWanted(tree, ids[at]);
-	}
-
 	// Trouble that appeared or healed, as events (once each) and log lines.
 	void tellTrouble(const std::vector<TroubleNote> &notes, std::vector<Event> &events)
 	{
@@ -396,11 +379,33 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 		startupLinks.settle(rootFd->get(), events, store, reconciler->validator(),
 				    policy.troubled(Tree::Overlay) || policy.troubled(Tree::Layers));
 		updateWatches(events);
-		if (std::any_of(events.begin(), events.end(), [](const Event &e) { return e.type == EventType::Pending; }))
-			pendingBackoffMs = kPendingFirstMs;
+		bool newReason = std::any_of(events.begin(), events.end(), [](const Event &e) { return e.type == EventType::Pending; });
 		deliver(events, source, records);
 		noteShelves();
-		schedulePendingCheck();
+		notePending(newReason);
+	}
+
+	// The policy is told whether anything still waits for the pending look.
+	void notePending(bool newReason)
+	{
+		policy.pendingNoted(reconciler->pendingCount() > 0 || reconciler->hasRetries(), newReason, nowMs());
+		armDueTimer();
+	}
+
+	// What the pending look reads again: every pending item's folders.
+	std::vector<std::pair<Tree, std::string>> pendingLooks() const
+	{
+		std::vector<std::pair<Tree, std::string>> looks;
+		for (const auto &p : reconciler->pending()) {
+			if (p.kind == "image") {
+				looks.emplace_back(Tree::Images, p.id);
+			} else {
+				looks.emplace_back(Tree::Overlay, p.id);
+				if (p.kind == "layer")
+					looks.emplace_back(Tree::Layers, p.id);
+			}
+		}
+		return looks;
 	}
 
 	// Shelved items get no pending event each (that is what shelving saves): the
@@ -440,7 +445,7 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 		auto watch = [&](Tree tree, const std::string &id, bool pending) {
 			if (polled[static_cast<int>(tree)] || source->itemWatched(tree, id))
 				return;
-			if (pending && pendingWatches() >= options.maxPendingWatches)
+			if (pending && !policy.pendingWatchAllowed(pendingWatches()))
 				return; // the pending rescan looks at it instead
 			auto r = source->watchItem(tree, id);
 			if (r)
@@ -637,20 +642,6 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 
 	// ---- timers ----
 
-	void schedulePendingCheck()
-	{
-		if (stopping())
-			return;
-		bool waiting = reconciler->pendingCount() > 0 || reconciler->hasRetries();
-		if (!waiting) {
-			uv_timer_stop(&pendingTimer);
-			pendingBackoffMs = kPendingFirstMs;
-			return;
-		}
-		if (!uv_is_active(reinterpret_cast<uv_handle_t *>(&pendingTimer)))
-			uv_timer_start(&pendingTimer, &Impl::onPendingTimer, pendingBackoffMs, 0);
-	}
-
 	void startTickTimer()
 	{
 		if (!stopping() && !uv_is_active(reinterpret_cast<uv_handle_t *>(&tickTimer)))
@@ -717,7 +708,7 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 			if (!due[i])
 				continue;
 			if (remote[i] && options.mode != WatchMode::Poll)
-				tickRemote(t);
+				policy.remoteTick(t, [&] { return reconciler->validator().ids(t); });
 			else
 				policy.listWanted(t);
 		}
@@ -735,15 +726,10 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 			FileId seen = statId(root->get(), std::string(paths::kGenerationFile));
 			return [this, seen, due] {
 				generationInFlight = false;
-				std::uint64_t t = nowMs();
-				bool fullDue = t - lastFullRescanMs >= options.fullRescanMs;
-				if (seen.ino != 0 && !seen.error && lastGeneration && *lastGeneration == seen && !fullDue) {
+				if (policy.generationUnchanged(seen, nowMs()))
 					++generationSkips;
-					return;
-				}
-				lastGeneration = seen;
-				lastFullRescanMs = t;
-				listDue(due);
+				else
+					listDue(due);
 			};
 		};
 		if (!executor->post(std::move(work)))
@@ -761,31 +747,7 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 		for (Tree t : kTrees)
 			if (auto &moved = self->progress[static_cast<int>(t)]; moved && self->policy.busy(t))
 				self->policy.progressed(t, static_cast<std::uint64_t>(moved->load()));
-		std::vector<Event> events;
-		self->tellTrouble(self->policy.checkStalls(nowMs()), events);
-		self->deliver(events, EventSource::Rescan);
 		self->dispatch();
-	}
-
-	static void onPendingTimer(uv_timer_t *handle)
-	{
-		Impl *self = of(handle->data);
-		for (const auto &p : self->reconciler->pending()) {
-			if (p.kind == "image") {
-				self->policy.recheckWanted(Tree::Images, p.id);
-			} else {
-				self->policy.recheckWanted(Tree::Overlay, p.id);
-				if (p.kind == "layer")
-					self->policy.recheckWanted(Tree::Layers, p.id);
-			}
-		}
-		self->pendingBackoffMs = std::min(kPendingMaxMs, self->pendingBackoffMs * 2);
-		self->dispatch();
-		// Commits that failed (a link) are retried even when nothing was read again.
-		if (self->reconciler->hasRetries())
-			self->reconcile(self->reconciler->adopt({}), EventSource::Rescan);
-		else
-			self->schedulePendingCheck();
 	}
 
 	static void onDoneAsync(uv_async_t *handle) { of(handle->data)->executor->runCompletions(); }
@@ -795,7 +757,7 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 	{
 		startupLinks.started();
 		int r = made(&doneAsync, uv_async_init(loop, &doneAsync, &Impl::onDoneAsync));
-		for (uv_timer_t *t : {&tickTimer, &safetyTimer, &pendingTimer, &dueTimer, &scratchTimer})
+		for (uv_timer_t *t : {&tickTimer, &safetyTimer, &dueTimer, &scratchTimer})
 			if (r == 0)
 				r = made(t, uv_timer_init(loop, t));
 		if (r < 0)
@@ -869,7 +831,12 @@ Result<std::unique_ptr<Watcher>> Watcher::create(WatcherOptions options, EventCa
 		auto impl = std::make_unique<Impl>(std::move(options), std::move(onEvent));
 		const WatcherOptions &o = impl->options;
 		std::uint64_t stallMs = o.stallMs ? o.stallMs : std::max<std::uint64_t>(2ull * o.intervalMs, 10000);
-		impl->policy = Policy({.stallMs = stallMs, .retryFirstMs = std::max<std::uint32_t>(o.retryMs, 1)});
+		impl->policy = Policy({.stallMs = stallMs,
+				       .retryFirstMs = std::max<std::uint32_t>(o.retryMs, 1),
+				       .intervalMs = o.intervalMs,
+				       .verifyPeriodMs = o.verifyPeriodMs,
+				       .fullRescanMs = o.fullRescanMs,
+				       .maxPendingWatches = o.maxPendingWatches});
 		impl->rootFd = std::make_shared<UniqueFd>(std::move(*rootFd));
 		impl->reconciler = std::make_unique<Reconciler>(impl->rootFd->get(), impl->store,
 								ReconcileOptions{.commitLinks = o.commitLinks, .tellGone = o.tellGone,

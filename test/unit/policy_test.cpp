@@ -290,3 +290,97 @@ TEST_CASE("a recheck and an item's retry in a plan not taken come again with the
 	CHECK(again.trees.at(Tree::Images).recheck == std::set<std::string>{"r"});
 	CHECK(p.itemError(Tree::Images, "bad") == EIO); // still in trouble until read well
 }
+
+TEST_CASE("the pending look: after a wait that doubles while items stay pending, started over by a new reason")
+{
+	Policy p({.pendingFirstMs = 500, .pendingMaxMs = 1500});
+	auto items = [] { return std::vector<std::pair<Tree, std::string>>{{Tree::Images, "i"}, {Tree::Layers, "l"}}; };
+	CHECK_FALSE(p.nextDueMs());
+	p.pendingNoted(true, true, 0);
+	CHECK(p.nextDueMs() == 500u);
+	p.pendingNoted(true, true, 300); // a new event does not put a look already due off
+	CHECK(p.nextDueMs() == 500u);
+	CHECK_FALSE(p.step(499, items).pendingLooked);
+
+	auto look = p.step(500, items);
+	CHECK(look.pendingLooked);
+	CHECK(look.plan.trees.at(Tree::Images).recheck == std::set<std::string>{"i"});
+	CHECK(look.plan.trees.at(Tree::Layers).recheck == std::set<std::string>{"l"});
+	p.finished(look.plan, {fine(Tree::Images), fine(Tree::Layers)}, 510);
+	p.pendingNoted(true, false, 510);
+	CHECK(p.nextDueMs() == 1510u); // doubled
+	auto second = p.step(1510, items);
+	CHECK(second.pendingLooked);
+	p.finished(second.plan, {fine(Tree::Images), fine(Tree::Layers)}, 1510);
+	p.pendingNoted(true, false, 1510);
+	CHECK(p.nextDueMs() == 3010u); // capped at 1500
+
+	auto third = p.step(3010, items);
+	CHECK(third.pendingLooked);
+	p.finished(third.plan, {fine(Tree::Images), fine(Tree::Layers)}, 3010);
+	p.pendingNoted(true, true, 3010); // a new reason: from the first wait again
+	CHECK(p.nextDueMs() == 3510u);
+	p.pendingNoted(false, false, 3100); // nothing waits: no look
+	CHECK_FALSE(p.nextDueMs());
+}
+
+TEST_CASE("a remote tick verifies a slice of the ready images, each once per period, the ids asked once a round")
+{
+	Policy p({.intervalMs = 1000, .verifyPeriodMs = 10000});
+	std::vector<std::string> ids;
+	for (int i = 0; i < 95; ++i)
+		ids.push_back("image" + std::to_string(i));
+	int rounds = 0;
+	std::map<std::string, int> verified;
+	for (int tick = 0; tick < 20; ++tick) {
+		p.remoteTick(Tree::Images, [&] {
+			++rounds;
+			return ids;
+		});
+		ReadPlan plan = p.take(tick * 1000);
+		REQUIRE(plan.trees.count(Tree::Images) == 1);
+		const auto &images = plan.trees.at(Tree::Images);
+		CHECK(images.check);
+		CHECK_FALSE(images.list);
+		CHECK(images.recheck.size() <= 10); // 95 over 10 ticks, rounded up
+		for (const auto &id : images.recheck)
+			++verified[id];
+		p.finished(plan, {fine(Tree::Images)}, tick * 1000);
+	}
+	CHECK(rounds == 2);
+	REQUIRE(verified.size() == ids.size());
+	for (const auto &[id, times] : verified)
+		CHECK_MESSAGE(times == 2, id);
+
+	Policy whole({.verifyPeriodMs = 0});
+	whole.remoteTick(Tree::Layers, [] { return std::vector<std::string>{}; });
+	CHECK(whole.take(0).trees.at(Tree::Layers).list);
+}
+
+TEST_CASE("a trusted generation file: a tick that finds it unchanged is skipped, but not past the full rescan")
+{
+	Policy p({.fullRescanMs = 60000});
+	FileId seen{.dev = 1, .ino = 7, .mtimeNs = 100};
+	CHECK_FALSE(p.generationUnchanged(seen, 0)); // the first look reads
+	CHECK(p.generationUnchanged(seen, 5000));
+	FileId bumped = seen;
+	bumped.mtimeNs = 200;
+	CHECK_FALSE(p.generationUnchanged(bumped, 10000));
+	CHECK(p.generationUnchanged(bumped, 15000));
+	CHECK_FALSE(p.generationUnchanged(bumped, 70000)); // a full rescan is due
+	FileId absent{};
+	CHECK_FALSE(p.generationUnchanged(absent, 75000));
+	CHECK_FALSE(p.generationUnchanged(absent, 80000)); // no file: every tick reads
+}
+
+TEST_CASE("step(): a read past its deadline is told from the step that finds it, with the plan of the others")
+{
+	Policy p({.stallMs = 1000});
+	p.listWanted(Tree::Images);
+	ReadPlan plan = p.take(0);
+	p.changed(Tree::Layers, "l");
+	auto step = p.step(1000, [] { return std::vector<std::pair<Tree, std::string>>{}; });
+	CHECK(kinds(step.stalls) == std::vector{TroubleNote::Stalled});
+	CHECK(step.plan.trees.count(Tree::Layers) == 1);
+	CHECK(p.step(1500, [] { return std::vector<std::pair<Tree, std::string>>{}; }).stalls.empty()); // told once
+}
