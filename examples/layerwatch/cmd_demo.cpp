@@ -146,7 +146,7 @@ int runDemo(const Args &args)
 			if (e.image && !e.image->names.empty())
 				what += " " + e.image->names.front();
 			if (e.type == lw::EventType::Pending)
-				what = fmt::format("{} {}: {}", e.kind, e.id.substr(0, 12), e.reason);
+				what = fmt::format("{} {}: {}", lw::name(e.kind), e.id.substr(0, 12), e.reason);
 			if (e.type == lw::EventType::Ready)
 				what = fmt::format("{} images, {} layers, followed by {}", e.imageCount, e.layerCount, e.backend);
 			say(fmt::format("  {:>8} | {:<14} {} ({})", ms(Clock::now() - started), lw::eventName(e.type), what,

@@ -61,7 +61,7 @@ std::string toJson(const lw::ScanReport &report)
 	w.StartArray();
 	for (const auto &p : report.pending) {
 		w.StartObject();
-		out.field("kind", p.kind);
+		out.field("kind", lw::name(p.kind));
 		out.field("id", p.id);
 		out.field("reason", p.reason);
 		w.EndObject();
@@ -100,7 +100,7 @@ void printTable(const lw::ScanReport &report)
 	out += fmt::format("\nPENDING ({})\n{:<9}{:<14}{}\n", report.pending.size(), "KIND", "ID", "REASON");
 	// A pending id is a folder's name, which may be anything: escaped like the reason.
 	for (const auto &p : report.pending)
-		out += fmt::format("{:<9}{:<14}{}\n", p.kind, printable(p.id.substr(0, 12)), printable(p.reason));
+		out += fmt::format("{:<9}{:<14}{}\n", lw::name(p.kind), printable(p.id.substr(0, 12)), printable(p.reason));
 	writeAll(stdout, out);
 }
 

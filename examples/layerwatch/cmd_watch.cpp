@@ -264,7 +264,7 @@ void WatchService::report()
 				 s.kernelEvents, s.rescans, s.resyncs, s.errors, s.troubled, s.stalled, s.watches, s.marks,
 				 s.readsInFlight, s.lastRescanUs));
 	for (const auto &p : watcher_->pending())
-		log_.line(6, fmt::format("pending {} {}: {}", p.kind, printable(p.id), printable(p.reason)));
+		log_.line(6, fmt::format("pending {} {}: {}", lw::name(p.kind), printable(p.id), printable(p.reason)));
 }
 
 // libuv aborts the process when its first loop cannot have its pipes (an epoll fd and

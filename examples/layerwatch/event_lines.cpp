@@ -51,22 +51,22 @@ std::string jsonLine(const lw::Event &e)
 		out.field("top_layer", e.image ? e.image->topLayer : std::string());
 		break;
 	case lw::EventType::Pending:
-		out.field("kind", e.kind);
+		out.field("kind", lw::name(e.kind));
 		out.field("id", e.id);
 		out.field("reason", e.reason);
 		break;
 	case lw::EventType::Gone: // only with tellGone, which watch does not ask for
-		out.field("kind", e.kind);
+		out.field("kind", lw::name(e.kind));
 		out.field("id", e.id);
 		break;
 	case lw::EventType::Resync:
-		out.field("tree", e.tree);
-		out.field("reason", e.reason);
+		out.field("tree", lw::eventTreeName(e));
+		out.field("reason", lw::name(e.resync));
 		break;
 	case lw::EventType::Error:
 		out.field("message", e.message);
-		if (!e.tree.empty())
-			out.field("tree", e.tree);
+		if (e.tree)
+			out.field("tree", lw::name(*e.tree));
 		if (!e.id.empty())
 			out.field("id", e.id);
 		if (const char *name = e.code ? ::strerrorname_np(e.code) : nullptr)
@@ -109,13 +109,13 @@ std::string textLine(const lw::Event &e)
 				what += " " + printable(n);
 		break;
 	case lw::EventType::Pending:
-		what = fmt::format("{} {}: {}", e.kind, printable(e.id.substr(0, 12)), printable(e.reason));
+		what = fmt::format("{} {}: {}", lw::name(e.kind), printable(e.id.substr(0, 12)), printable(e.reason));
 		break;
 	case lw::EventType::Gone:
-		what = fmt::format("{} {}", e.kind, printable(e.id.substr(0, 12)));
+		what = fmt::format("{} {}", lw::name(e.kind), printable(e.id.substr(0, 12)));
 		break;
 	case lw::EventType::Resync:
-		what = fmt::format("{}: {}", e.tree, printable(e.reason));
+		what = fmt::format("{}: {}", lw::eventTreeName(e), lw::name(e.resync));
 		break;
 	case lw::EventType::Error:
 		what = printable(e.message);

@@ -23,7 +23,7 @@ MetricsView viewOf(const std::string &root, bool ready, const lw::Watcher &watch
 	view.images = snapshot.imageCount();
 	view.layers = snapshot.layerCount();
 	for (const auto &p : watcher.pending())
-		++(p.kind == "overlay" ? view.pendingOverlays : p.kind == "layer" ? view.pendingLayers : view.pendingImages);
+		++(p.kind == lw::ItemKind::Overlay ? view.pendingOverlays : p.kind == lw::ItemKind::Layer ? view.pendingLayers : view.pendingImages);
 	return view;
 }
 

@@ -3,7 +3,9 @@
 #pragma once
 
 #include <layerwatch/store.h>
+#include <layerwatch/vocabulary.h>
 
+#include <optional>
 #include <string>
 
 namespace lw {
@@ -41,9 +43,10 @@ struct Event {
 	std::string id;
 	LayerPtr layer; // LayerAdded, LayerRemoved
 	ImagePtr image; // ImageAdded, ImageUpdated, ImageRemoved
-	std::string kind;   // Pending: "overlay", "layer" or "image"; Gone: "layer" or "image"
-	std::string reason; // Pending, Resync
-	std::string tree;   // Resync; Error when it concerns a tree or an item
+	ItemKind kind = ItemKind::Image; // Pending; Gone (a layer or an image)
+	std::string reason;              // Pending: why it is not ready
+	ResyncReason resync = ResyncReason::Overflow; // Resync: why
+	std::optional<TreeId> tree;      // Resync; Error when it concerns a tree or an item
 	std::string message; // Error: what failed and what happens next
 	int code = 0;        // Error: the errno (EIO, ESTALE ...) when there is one
 	EventSource source = EventSource::Initial;
@@ -51,9 +54,16 @@ struct Event {
 	std::string backend; // Ready: "inotify", "fanotify" or "poll"
 };
 
+// An event's typed fields as `watch --json` and the C API spell them, "" where its
+// type has none: the kind (Pending, Gone), the reason (Pending: its text; Resync:
+// name(resync)), the tree. The reason may point into e.
+LW_EXPORT const char *eventKindName(const Event &e);
+LW_EXPORT const char *eventReason(const Event &e);
+LW_EXPORT const char *eventTreeName(const Event &e);
+
 // An item that is not ready, with its one reason.
 struct PendingItem {
-	std::string kind; // "overlay", "layer", "image"
+	ItemKind kind = ItemKind::Image;
 	std::string id;
 	std::string reason;
 

@@ -112,8 +112,8 @@ struct WatcherStats {
 	// the client's caches may answer some, and a path of several names may cost more.
 	std::uint64_t remoteCalls = 0;
 	std::uint64_t remoteTickCalls = 0;
-	std::array<bool, 3> remote{};     // overlay/RO, overlay-layers/RO, overlay-images
-	std::array<bool, 3> rescanned{};  // trees rescanned periodically
+	PerTree<bool> remote;             // another host writes it
+	PerTree<bool> rescanned;          // rescanned periodically
 	const char *backend = "poll";     // "fanotify", "inotify" or "poll" (a static string)
 };
 

@@ -111,9 +111,9 @@ void deliverC(const lw_options &options, const lw::Event &e)
 	c.top_layer = e.image ? e.image->topLayer.c_str() : "";
 	c.names = names.data();
 	c.names_len = names.size();
-	c.kind = e.kind.c_str();
-	c.reason = e.reason.c_str();
-	c.tree = e.tree.c_str();
+	c.kind = lw::eventKindName(e);
+	c.reason = lw::eventReason(e);
+	c.tree = lw::eventTreeName(e);
 	c.message = e.message.c_str();
 	c.images = e.imageCount;
 	c.layers = e.layerCount;
@@ -449,7 +449,7 @@ int lw_pending_list(lw_watcher *watcher, lw_pending **out, size_t *count)
 			throw std::bad_alloc();
 		for (std::size_t i = 0; i < items.size(); ++i) {
 			try {
-				c[i] = {copyString(items[i].kind), copyString(items[i].id), copyString(items[i].reason)};
+				c[i] = {copyString(lw::name(items[i].kind)), copyString(items[i].id), copyString(items[i].reason)};
 			} catch (...) {
 				lw_pending_list_free(c, i + 1);
 				throw;

@@ -307,7 +307,7 @@ void HookCaller::onEvent(const Event &event)
 		state_->push(imageCall(Kind::RemoveImage));
 		break;
 	case EventType::Gone:
-		state_->push(Call{event.kind == "image" ? Kind::RemoveImage : Kind::RemoveLayer, event.id});
+		state_->push(Call{event.kind == ItemKind::Image ? Kind::RemoveImage : Kind::RemoveLayer, event.id});
 		break;
 	default:
 		break;

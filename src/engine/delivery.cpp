@@ -41,7 +41,7 @@ void Delivery::tellOne(const Event &e)
 		++errors_;
 		log(LogLevel::Error, e.message);
 	} else if (e.type == EventType::Pending) {
-		log(LogLevel::Debug, fmt::format("pending {} {}: {}", e.kind, e.id, e.reason));
+		log(LogLevel::Debug, fmt::format("pending {} {}: {}", name(e.kind), e.id, e.reason));
 	}
 	if (detached_ || !onEvent_)
 		return;

@@ -35,7 +35,7 @@ long drainRecords(int fd, std::size_t maxRecords, const SourceOutput &output,
 			break;
 		if (!parse(buffer, static_cast<std::size_t>(n), handled))
 			for (Tree t : {Tree::Overlay, Tree::Layers, Tree::Images})
-				output.stale(t, StaleReason::ShortRead);
+				output.stale(t, ResyncReason::ShortRead);
 	}
 	return static_cast<long>(handled);
 }

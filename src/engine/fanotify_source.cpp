@@ -296,7 +296,7 @@ void FanotifySource::dispatch(const FanotifyRecord &r)
 		::close(r.fd); // not asked for (handles, not fds): never kept
 	if (r.mask & FAN_Q_OVERFLOW) {
 		for (Tree t : {Tree::Overlay, Tree::Layers, Tree::Images})
-			output_.stale(t, StaleReason::Overflow);
+			output_.stale(t, ResyncReason::Overflow);
 		return;
 	}
 	bool self = r.name == "." || r.name.empty();
@@ -308,7 +308,7 @@ void FanotifySource::dispatch(const FanotifyRecord &r)
 			// Gone or moved away: forgotten, so that the path is followed again once
 			// something is there.
 			key.clear();
-			output_.stale(tree, StaleReason::WatchLost);
+			output_.stale(tree, ResyncReason::WatchLost);
 		} else if (!self) {
 			if (std::string name(r.name); isValidId(name))
 				output_.changed(tree, name);

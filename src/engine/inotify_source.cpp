@@ -128,7 +128,7 @@ void InotifySource::dispatch(const InotifyRecord &r)
 {
 	if (r.mask & IN_Q_OVERFLOW) {
 		for (Tree t : {Tree::Overlay, Tree::Layers, Tree::Images})
-			output_.stale(t, StaleReason::Overflow);
+			output_.stale(t, ResyncReason::Overflow);
 		return;
 	}
 	auto it = byWd_.find(r.wd);
@@ -143,7 +143,7 @@ void InotifySource::dispatch(const InotifyRecord &r)
 		byWd_.erase(it);
 		if (!target.id) {
 			treeWds_[static_cast<int>(target.tree)] = -1;
-			output_.stale(target.tree, r.mask & IN_UNMOUNT ? StaleReason::Unmount : StaleReason::WatchLost);
+			output_.stale(target.tree, r.mask & IN_UNMOUNT ? ResyncReason::Unmount : ResyncReason::WatchLost);
 		} else {
 			if (itemWds_[static_cast<int>(target.tree)].erase(*target.id))
 				--itemCounts_[static_cast<int>(target.tree)];

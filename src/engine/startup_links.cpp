@@ -20,7 +20,7 @@ Result<void> StartupLinks::afterLoad(int rootFd, const Snapshot &snapshot, const
 {
 	std::set<std::string> pendingLayers;
 	for (const auto &p : pending)
-		if (p.kind != "image")
+		if (p.kind != ItemKind::Image)
 			pendingLayers.insert(p.id);
 	auto removed = links::removeStaleLinks(rootFd, [&](const std::string &id) {
 		if (auto layer = snapshot.layer(id))
@@ -48,7 +48,7 @@ void StartupLinks::settle(int rootFd, const std::vector<Event> &events, const St
 		// (Its record may be made only as it is told: the link from the store.)
 		if (auto layer = e.type == EventType::LayerAdded ? store.snapshot().layer(e.id) : nullptr)
 			links::removeOtherShortLinks(rootFd, e.id, layer->link, it->second);
-		else if (e.type == EventType::Pending && e.kind != "image")
+		else if (e.type == EventType::Pending && e.kind != ItemKind::Image)
 			(void)links::remove(rootFd, e.id, it->second);
 		else
 			continue;

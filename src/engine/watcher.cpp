@@ -223,11 +223,11 @@ std::vector<std::pair<Tree, std::string>> Watcher::Impl::pendingLooks() const
 {
 	std::vector<std::pair<Tree, std::string>> looks;
 	for (const auto &p : reconciler->pending()) {
-		if (p.kind == "image") {
+		if (p.kind == ItemKind::Image) {
 			looks.emplace_back(Tree::Images, p.id);
 		} else {
 			looks.emplace_back(Tree::Overlay, p.id);
-			if (p.kind == "layer")
+			if (p.kind == ItemKind::Layer)
 				looks.emplace_back(Tree::Layers, p.id);
 		}
 	}

@@ -142,9 +142,9 @@ WatcherStats Watcher::stats() const
 	s.readsInFlight = executor ? executor->busy() : 0;
 	s.remoteCalls = i.remoteCalls;
 	s.remoteTickCalls = i.remoteTickCalls;
-	for (int t = 0; t < 3; ++t) {
-		s.remote[t] = i.remote[t];
-		s.rescanned[t] = i.polled[t];
+	for (TreeId tree : kTreeIds) {
+		s.remote[tree] = i.remote[static_cast<int>(tree)];
+		s.rescanned[tree] = i.polled[static_cast<int>(tree)];
 	}
 	return s;
 }

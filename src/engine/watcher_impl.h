@@ -101,7 +101,7 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 	HeldBack heldBack; // what a read may not be taken on yet
 	// How far the read in flight on each tree got (see Policy::progressed).
 	std::array<std::shared_ptr<std::atomic<std::int64_t>>, 3> progress{};
-	std::array<std::optional<StaleReason>, 3> stale{};
+	std::array<std::optional<ResyncReason>, 3> stale{};
 	std::array<bool, 3> watchLimitTold{}, watchFailTold{};
 	bool classified = false, loaded = false, noSourceTold = false, fanotifyFallbackTold = false;
 	bool postFailureTold = false; // a read could not be posted (no worker thread)
@@ -184,7 +184,7 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 	// watch comes with one more look at its id, for what was written before it.
 	void updateWatches(const std::vector<Event> &events);
 
-	void fallBackToRescan(Tree tree, const char *reason, const std::string &detail);
+	void fallBackToRescan(Tree tree, ResyncReason reason, const std::string &detail);
 
 	// ---- event sources ----
 

@@ -29,16 +29,16 @@ void Watcher::Impl::updateWatches(const std::vector<Event> &events)
 		if (r)
 			looks.emplace_back(tree, &id);
 		else if (r.error().code == ENOSPC || r.error().code == ENOMEM)
-			fallBackToRescan(tree, "watch_limit", r.error().message);
+			fallBackToRescan(tree, ResyncReason::WatchLimit, r.error().message);
 	};
 	for (const auto &e : events) {
 		switch (e.type) {
 		case EventType::Pending:
-			if (e.kind == "image") {
+			if (e.kind == ItemKind::Image) {
 				watch(Tree::Images, e.id, true);
 			} else {
 				watch(Tree::Overlay, e.id, true);
-				if (e.kind == "layer")
+				if (e.kind == ItemKind::Layer)
 					watch(Tree::Layers, e.id, true);
 			}
 			break;
@@ -61,7 +61,7 @@ void Watcher::Impl::updateWatches(const std::vector<Event> &events)
 		policy.recheckWanted(tree, *id);
 }
 
-void Watcher::Impl::fallBackToRescan(Tree tree, const char *reason, const std::string &detail)
+void Watcher::Impl::fallBackToRescan(Tree tree, ResyncReason reason, const std::string &detail)
 {
 	int t = static_cast<int>(tree);
 	polled[t] = true;
@@ -72,7 +72,7 @@ void Watcher::Impl::fallBackToRescan(Tree tree, const char *reason, const std::s
 	++resyncs;
 	log(LogLevel::Warning, fmt::format("{}: {}; rescanning it every {} ms instead", treeName(tree), detail,
 					   options.intervalMs));
-	tell({.type = EventType::Resync, .reason = reason, .tree = treeName(tree)});
+	tell({.type = EventType::Resync, .resync = reason, .tree = tree});
 }
 
 void Watcher::Impl::flush()
@@ -85,21 +85,20 @@ void Watcher::Impl::flush()
 			continue;
 		// The kernel's queue says nothing of a tree it does not watch (a remote
 		// one, or one fallen back to rescans): its own ticks keep it.
-		if (*stale[t] == StaleReason::Overflow && polled[t]) {
+		if (*stale[t] == ResyncReason::Overflow && polled[t]) {
 			stale[t].reset();
 			continue;
 		}
-		if (*stale[t] == StaleReason::Overflow)
+		if (*stale[t] == ResyncReason::Overflow)
 			overflowed[t] = true;
 		else
 			policy.listWanted(tree);
-		resyncEvents.push_back({.type = EventType::Resync, .reason = staleReasonName(*stale[t]),
-					.tree = treeName(tree)});
+		resyncEvents.push_back({.type = EventType::Resync, .resync = *stale[t], .tree = tree});
 		++resyncs;
 		stale[t].reset();
 	}
 	if (!resyncEvents.empty()) {
-		log(LogLevel::Warning, fmt::format("view may be stale ({}): rescanning", resyncEvents.front().reason));
+		log(LogLevel::Warning, fmt::format("view may be stale ({}): rescanning", name(resyncEvents.front().resync)));
 		deliver(resyncEvents, EventSource::Rescan);
 		policy.overflow(overflowed, nowMs());
 		rewatchLostTrees();
@@ -169,7 +168,7 @@ void Watcher::Impl::openSource()
 		return;
 	SourceOutput output{
 		[this](Tree tree, const std::string &id) { policy.changed(tree, id); },
-		[this](Tree tree, StaleReason reason) { stale[static_cast<int>(tree)] = reason; },
+		[this](Tree tree, ResyncReason reason) { stale[static_cast<int>(tree)] = reason; },
 	};
 	auto opened = openKernelSource(std::move(output));
 	if (opened && !pollOpen) {
@@ -188,9 +187,9 @@ void Watcher::Impl::openSource()
 			log(LogLevel::Warning, fmt::format("{}: rescanning every tree every {} ms instead, and trying "
 							   "{} again then",
 							   opened.error().message, options.intervalMs, wantedBackend()));
-			std::string reason = std::string("no_") + wantedBackend();
+			auto reason = options.mode == WatchMode::Fanotify ? ResyncReason::NoFanotify : ResyncReason::NoInotify;
 			for (Tree tree : kTrees)
-				tell({.type = EventType::Resync, .reason = reason, .tree = treeName(tree)});
+				tell({.type = EventType::Resync, .resync = reason, .tree = tree});
 		}
 		return;
 	}
@@ -220,14 +219,14 @@ void Watcher::Impl::onPoll(uv_poll_t *handle, int status, int)
 	if (status < 0) {
 		self->log(LogLevel::Error, fmt::format("{} poll: {}", self->source->name(), uv_strerror(status)));
 		for (Tree t : kTrees)
-			self->stale[static_cast<int>(t)] = StaleReason::PollError;
+			self->stale[static_cast<int>(t)] = ResyncReason::PollError;
 	} else {
 		long n = self->source->drain(self->options.maxRecordsPerPass);
 		if (n < 0) {
 			self->log(LogLevel::Error, fmt::format("{} read: {}", self->source->name(),
 							       std::strerror(static_cast<int>(-n))));
 			for (Tree t : kTrees)
-				self->stale[static_cast<int>(t)] = StaleReason::ReadError;
+				self->stale[static_cast<int>(t)] = ResyncReason::ReadError;
 		} else {
 			self->kernelEvents += static_cast<std::uint64_t>(n);
 		}

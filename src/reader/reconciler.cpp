@@ -78,27 +78,6 @@ std::vector<Event> Reconciler::rescan(Validator::TreeSet trees)
 	return events;
 }
 
-std::vector<Event> Reconciler::refresh(Tree tree, const std::string &id)
-{
-	return apply(validator_.refresh(tree, id));
-}
-
-std::vector<Event> Reconciler::refresh(const std::vector<std::pair<Tree, std::string>> &items)
-{
-	Touched touched;
-	for (const auto &[tree, id] : items)
-		touched.merge(validator_.refresh(tree, id));
-	return apply(std::move(touched));
-}
-
-std::vector<Event> Reconciler::recheck(const std::vector<std::pair<Tree, std::string>> &items)
-{
-	Touched touched;
-	for (const auto &[tree, id] : items)
-		touched.merge(validator_.recheck(tree, id));
-	return apply(std::move(touched));
-}
-
 std::vector<Event> Reconciler::apply(Touched touched, EventRecords *deferred)
 {
 	touched.merge(retry_);
@@ -288,7 +267,7 @@ void Reconciler::tellGone(Validator::Forgotten forgotten, const detail::StoreSta
 			  std::vector<Event> &images, std::vector<Event> &layers) const
 {
 	auto gone = [&](ItemKind kind, const Id &id) {
-		return Event{.type = EventType::Gone, .id = id.hex(), .kind = kindName(kind)};
+		return Event{.type = EventType::Gone, .id = id.hex(), .kind = kind};
 	};
 	for (const Id &id : forgotten.images)
 		if (!validator_.holds(Tree::Images, id.hex()) && !committed.images.find(id))
@@ -342,13 +321,13 @@ std::vector<PendingItem> Reconciler::pending() const
 	std::vector<PendingItem> out;
 	out.reserve(reported_.size());
 	for (const auto &[key, reason] : reported_)
-		out.push_back({kindName(key.first), key.second, reason});
+		out.push_back({key.first, key.second, reason});
 	for (Tree tree : {Tree::Overlay, Tree::Layers, Tree::Images}) {
 		ItemKind kind = tree == Tree::Overlay ? ItemKind::Overlay : tree == Tree::Layers ? ItemKind::Layer : ItemKind::Image;
 		std::string reason = validator_.shelvedReason(tree);
 		for (const auto &entry : validator_.shelved(tree))
 			if (std::string id = entry.first.hex(); !shelvedAndReported(tree, id))
-				out.push_back({kindName(kind), std::move(id), reason});
+				out.push_back({kind, std::move(id), reason});
 	}
 	return out;
 }
@@ -365,7 +344,7 @@ void Reconciler::notePending(ItemKind kind, const std::string &id, const std::st
 	if (!inserted && it->second == reason)
 		return; // told already
 	it->second = reason;
-	events.push_back({.type = EventType::Pending, .id = id, .kind = kindName(kind), .reason = reason});
+	events.push_back({.type = EventType::Pending, .id = id, .kind = kind, .reason = reason});
 }
 
 void Reconciler::reportPending(const Touched &touched, const std::set<Id> &removedLayers,

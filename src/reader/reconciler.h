@@ -60,13 +60,6 @@ public:
 	std::vector<Event> adopt(std::vector<ReadResult> results, EventRecords *deferred = nullptr);
 	// A rescan of some trees (all by default): changed identities only.
 	std::vector<Event> rescan(Validator::TreeSet trees = Validator::kAllTrees);
-	// One id of one tree, as after an event.
-	std::vector<Event> refresh(Tree tree, const std::string &id);
-	// Several at once (a drained batch of events), reconciled together.
-	std::vector<Event> refresh(const std::vector<std::pair<Tree, std::string>> &items);
-	// Like refresh, but reads only ids whose identity changed (stats only otherwise).
-	// Commits that failed before are tried again either way.
-	std::vector<Event> recheck(const std::vector<std::pair<Tree, std::string>> &items);
 
 	const Validator &validator() const { return validator_; }
 	// Pending items, shelved ones included.

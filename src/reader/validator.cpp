@@ -64,32 +64,6 @@ void insertAll(IdSet &into, const Dependants &ids)
 
 } // namespace
 
-const char *treeName(Tree tree)
-{
-	switch (tree) {
-	case Tree::Overlay:
-		return "overlay/RO";
-	case Tree::Layers:
-		return "overlay-layers/RO";
-	case Tree::Images:
-		return "overlay-images";
-	}
-	return "?";
-}
-
-const char *kindName(ItemKind kind)
-{
-	switch (kind) {
-	case ItemKind::Overlay:
-		return "overlay";
-	case ItemKind::Layer:
-		return "layer";
-	case ItemKind::Image:
-		return "image";
-	}
-	return "?";
-}
-
 void Touched::merge(const Touched &other)
 {
 	overlays.insert(other.overlays);
@@ -484,11 +458,6 @@ std::vector<std::string> Validator::ids(Tree tree) const
 	for (const auto &entry : shelved(tree))
 		out.push_back(entry.first.hex());
 	return out;
-}
-
-Touched Validator::recheck(Tree tree, const std::string &id)
-{
-	return readNow(plan(tree, false, {}, {id}), nullptr);
 }
 
 Touched Validator::refresh(Tree tree, const std::string &id)

@@ -4,12 +4,13 @@
 // event re-reads one id; verdicts are recomputed for the changed ids and what
 // depends on them. Loop-bound: one thread uses it. It reads no file itself: it plans
 // a ReadRequest, readTree() (tree_reader.h) reads on any thread, and adopt() takes
-// the result; rescan(), refresh() and recheck() do the three in one go.
+// the result; rescan() and refresh() do the three in one go.
 #pragma once
 
 #include "dependency_index.h"
 #include "id_set.h"
 #include "item_files.h"
+#include "tree.h"
 #include "unique_fd.h"
 
 #include <layerwatch/result.h>
@@ -27,13 +28,6 @@
 
 namespace lw {
 
-enum class Tree { Overlay, Layers, Images };
-// The tree of a layer's other half (overlay/RO <-> overlay-layers/RO).
-inline Tree otherHalf(Tree layerTree)
-{
-	return layerTree == Tree::Overlay ? Tree::Layers : Tree::Overlay;
-}
-
 // What one item's folder said, whichever tree it is in.
 using ItemFiles = std::variant<OverlayFiles, LayerFiles, ImageFiles>;
 inline const ItemState &stateOf(const ItemFiles &files)
@@ -44,10 +38,6 @@ inline ItemState &stateOf(ItemFiles &files)
 {
 	return std::visit([](ItemState &s) -> ItemState & { return s; }, files);
 }
-enum class ItemKind { Overlay, Layer, Image };
-
-const char *treeName(Tree tree);     // "overlay/RO", ...
-const char *kindName(ItemKind kind); // "overlay", "layer", "image"
 
 struct Verdict {
 	Verdict() = default;
@@ -104,10 +94,8 @@ public:
 	static constexpr TreeSet kAllTrees = {true, true, true};
 	Touched rescan(std::vector<Error> *errors = nullptr, TreeSet trees = kAllTrees);
 
-	// Re-reads one id of one tree, as after an event on it.
+	// Re-reads one id of one tree, as after an event on it (tests; the engine plans).
 	Touched refresh(Tree tree, const std::string &id);
-	// Re-reads it only if its identity changed since it was read (stats only).
-	Touched recheck(Tree tree, const std::string &id);
 
 	// An overlay's verdict is its files' problem, if any: made when asked.
 	std::optional<Verdict> overlayVerdict(const Id &id) const;

@@ -29,7 +29,7 @@ struct Heard {
 	lw::test::TempDir tmp;
 	std::string root = tmp / "s";
 	std::vector<std::pair<Tree, std::string>> changed;
-	std::vector<std::pair<Tree, StaleReason>> stale;
+	std::vector<std::pair<Tree, ResyncReason>> stale;
 	std::unique_ptr<FanotifySource> source;
 
 	Heard()
@@ -39,7 +39,7 @@ struct Heard {
 		lw::test::makeDirs(tmp / "outside");
 		source = lw::test::unwrap(FanotifySource::open(
 			root, {[this](Tree t, const std::string &id) { changed.emplace_back(t, id); },
-			       [this](Tree t, StaleReason r) { stale.emplace_back(t, r); }}));
+			       [this](Tree t, ResyncReason r) { stale.emplace_back(t, r); }}));
 	}
 	bool heard(Tree tree, const std::string &id) const
 	{
@@ -142,7 +142,7 @@ TEST_CASE("an item folder deleted is told and forgotten; a tree moved away is lo
 
 	REQUIRE(::rename(h.images("").c_str(), (h.root + "/images-elsewhere").c_str()) == 0);
 	REQUIRE(h.waitFor([&] { return !h.stale.empty(); }));
-	CHECK(h.stale.front() == std::make_pair(Tree::Images, StaleReason::WatchLost));
+	CHECK(h.stale.front() == std::make_pair(Tree::Images, ResyncReason::WatchLost));
 	CHECK_FALSE(h.source->treeWatched(Tree::Images));
 	// Events in the moved folder are no longer the store's.
 	h.changed.clear();
@@ -295,7 +295,7 @@ TEST_CASE("fanotify by name, a tree whose handle cannot be had: that tree is res
 		{.root = root, .mode = WatchMode::Fanotify, .intervalMs = 100, .log = logged.sink()}, log.sink()));
 	lw::test::unwrap(w->start());
 	REQUIRE(log.waitForEvent(EventType::Ready));
-	CHECK(w->stats().rescanned == std::array<bool, 3>{false, false, true});
+	CHECK(w->stats().rescanned.values == std::array<bool, 3>{false, false, true});
 	CHECK(logged.has("overlay-images: file handle of"));
 	CHECK(logged.has("rescanning it every 100 ms instead"));
 	auto image = lw::test::unwrap(writer.publishImage({.topLayer = base, .names = {"app:1"}}));

@@ -307,7 +307,7 @@ TEST_CASE("poll mode finds changes by rescanning alone")
 	Running run(root, {.mode = WatchMode::Poll, .intervalMs = 100});
 	auto stats = run.watcher->stats();
 	CHECK(stats.watches == 0);
-	CHECK(stats.rescanned == std::array<bool, 3>{true, true, true});
+	CHECK(stats.rescanned.values == std::array<bool, 3>{true, true, true});
 	std::string a = id4("aaaa");
 	w.layer(a, "");
 	REQUIRE(run.log.waitForEvent(EventType::LayerAdded, a, 0, 3s));
@@ -330,14 +330,14 @@ TEST_CASE("trees that appear after the start are rescanned, then watched")
 	std::string root = tmp / "s";
 	lw::test::makeDirs(root);
 	Running run(root, {.intervalMs = 200});
-	CHECK(run.watcher->stats().rescanned == std::array<bool, 3>{true, true, true});
+	CHECK(run.watcher->stats().rescanned.values == std::array<bool, 3>{true, true, true});
 	auto writer = lw::test::unwrap(StoreWriter::open(root, {.durable = false, .makeLinks = false}));
 	std::string first = id4("aaaa");
 	lw::test::unwrap(writer.addLayer({.id = first}));
 	REQUIRE(run.log.waitForEvent(EventType::LayerAdded, first, 0, 3s));
 	// Watched now (the timer tick that found the trees watched them first): the next
 	// layer comes through the kernel source.
-	CHECK(run.watcher->stats().rescanned == std::array<bool, 3>{false, false, false});
+	CHECK(run.watcher->stats().rescanned.values == std::array<bool, 3>{false, false, false});
 	std::string second = id4("bbbb");
 	lw::test::unwrap(writer.addLayer({.id = second}));
 	REQUIRE(run.log.waitForEvent(EventType::LayerAdded, second, 0, 3s));
@@ -386,7 +386,7 @@ void checkImagesFoundAgain(Running &run, StoreWriter &writer, const std::string 
 	lw::test::unwrap(writer.addLayer({.id = layer, .parent = base}));
 	auto second = lw::test::unwrap(writer.publishImage({.topLayer = layer, .names = {"second:1"}}));
 	REQUIRE(run.log.waitForEvent(EventType::ImageAdded, second, mark, 5s));
-	REQUIRE(lw::test::eventually([&] { return !run.watcher->stats().rescanned[2]; }, 5s));
+	REQUIRE(lw::test::eventually([&] { return !run.watcher->stats().rescanned[TreeId::Images]; }, 5s));
 	std::string layer3 = id4("cccc");
 	lw::test::unwrap(writer.addLayer({.id = layer3, .parent = base}));
 	auto third = lw::test::unwrap(writer.publishImage({.topLayer = layer3, .names = {"third:1"}}));
@@ -415,7 +415,7 @@ TEST_CASE("a tree moved away and made anew is watched again by path: a new image
 	REQUIRE(run.log.waitForEvent(EventType::ImageRemoved, first, mark));
 	REQUIRE(run.log.waitFor([&](const auto &all) {
 		for (std::size_t i = mark; i < all.size(); ++i)
-			if (all[i].event.type == EventType::Resync && all[i].event.tree == "overlay-images")
+			if (all[i].event.type == EventType::Resync && all[i].event.tree == TreeId::Images)
 				return true;
 		return false;
 	}));

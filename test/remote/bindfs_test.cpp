@@ -39,8 +39,8 @@ TEST_CASE("changes written underneath a FUSE mount are found by rescanning")
 		Watcher::create({.root = reader, .intervalMs = kIntervalMs, .verifyPeriodMs = kIntervalMs}, log.sink()));
 	lw::test::unwrap(watcher->start());
 	REQUIRE(log.waitForEvent(EventType::Ready));
-	CHECK(watcher->stats().remote == std::array<bool, 3>{true, true, true});
-	CHECK(watcher->stats().rescanned == std::array<bool, 3>{true, true, true});
+	CHECK(watcher->stats().remote.values == std::array<bool, 3>{true, true, true});
+	CHECK(watcher->stats().rescanned.values == std::array<bool, 3>{true, true, true});
 
 	auto timed = [&](EventType type, const std::string &id, std::size_t from) {
 		auto start = std::chrono::steady_clock::now();

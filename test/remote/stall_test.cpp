@@ -202,7 +202,7 @@ TEST_CASE("a share unmounted for a moment is not an empty share")
 	share.mounts[2]->unmount(); // overlay-images: a bare, empty mountpoint now
 	REQUIRE(log.waitFor([](const auto &all) {
 		return std::any_of(all.begin(), all.end(), [](const EventLog::Entry &e) {
-			return e.event.type == EventType::Error && e.event.tree == "overlay-images" && e.event.code == ESTALE;
+			return e.event.type == EventType::Error && e.event.tree == TreeId::Images && e.event.code == ESTALE;
 		});
 	}, 5s));
 	CHECK(watcher->snapshot().image(share.image));

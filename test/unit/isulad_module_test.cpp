@@ -193,7 +193,7 @@ TEST_CASE("hooks: a removal cancels an addition not made yet, and is made all th
 	REQUIRE(lw::test::eventually([&] { return b.inCall(); }, 5s));
 	std::string image = lw::test::makeId();
 	b.caller->onEvent(b.imageEvent(EventType::ImageAdded, image, base));
-	b.caller->onEvent(Event{.type = EventType::Gone, .id = image, .kind = "image"});
+	b.caller->onEvent(Event{.type = EventType::Gone, .id = image, .kind = ItemKind::Image});
 	b.recorder.hangFor = 0;
 	REQUIRE(lw::test::eventually([&] { return b.caller->queued() == 0; }, 5s));
 	// The image was never appended; its removal still went (iSulad may have had it
@@ -351,7 +351,7 @@ TEST_CASE("gone: an item never committed that leaves the share is told, images f
 		std::vector<std::string> told;
 		for (const auto &e : r.rescan())
 			if (e.type != EventType::Pending)
-				told.push_back(std::string(eventName(e.type)) + " " + (e.kind.empty() ? "" : e.kind + " ") + e.id);
+				told.push_back(std::string(eventName(e.type)) + " " + (*eventKindName(e) ? std::string(eventKindName(e)) + " " : "") + e.id);
 		std::vector<std::string> want = {"image_removed " + readyImage};
 		if (tellGone)
 			want.insert(want.end(), {"gone image " + pendingImage, "gone layer " + child, "gone layer " + torn});

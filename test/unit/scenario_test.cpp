@@ -331,12 +331,12 @@ private:
 			// expect pending KIND NAME REASON...
 			std::string actual = "(not pending)";
 			for (const auto &p : reconciler_->pending())
-				if (p.kind == words[2] && p.id == id(words[3]))
+				if (name(p.kind) == words[2] && p.id == id(words[3]))
 					actual = p.reason;
 			CHECK(actual == subst(restAfter(line, 4)));
 		} else if (what == "notpending") {
 			for (const auto &p : reconciler_->pending())
-				CHECK_MESSAGE(p.id != id(words[2]), p.kind << " " << words[2] << ": " << p.reason);
+				CHECK_MESSAGE(p.id != id(words[2]), name(p.kind) << " " << words[2] << ": " << p.reason);
 		} else if (what == "pendingevents") {
 			// expect pendingevents N: in the last scan's events
 			CHECK(std::count_if(events_.begin(), events_.end(),

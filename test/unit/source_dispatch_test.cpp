@@ -22,11 +22,11 @@ namespace {
 
 struct Told {
 	std::multiset<std::pair<Tree, std::string>> changed;
-	std::multiset<std::pair<Tree, StaleReason>> stale;
+	std::multiset<std::pair<Tree, ResyncReason>> stale;
 	SourceOutput output()
 	{
 		return {[this](Tree t, const std::string &id) { changed.emplace(t, id); },
-			[this](Tree t, StaleReason r) { stale.emplace(t, r); }};
+			[this](Tree t, ResyncReason r) { stale.emplace(t, r); }};
 	}
 };
 
@@ -133,7 +133,7 @@ TEST_CASE("inotify: a tree folder moved away makes the tree stale (watch lost) a
 	Watched w("inotify");
 	lw::test::unwrap(w.source->watchTree(Tree::Images));
 	REQUIRE(::rename((w.root + "/overlay-images").c_str(), (w.root + "/moved").c_str()) == 0);
-	CHECK(w.drainUntil([&] { return w.told.stale.count({Tree::Images, StaleReason::WatchLost}) > 0; }));
+	CHECK(w.drainUntil([&] { return w.told.stale.count({Tree::Images, ResyncReason::WatchLost}) > 0; }));
 	CHECK_FALSE(w.source->treeWatched(Tree::Images));
 }
 
@@ -160,7 +160,7 @@ TEST_CASE("the shared drain: records until EAGAIN, a corrupt read makes every tr
 	REQUIRE(::write(writeEnd.get(), "ax", 2) == 2);
 	CHECK(drainRecords(readEnd.get(), 100, told.output(), parse) == 1);
 	CHECK(told.stale.size() == 3);
-	CHECK(told.stale.count({Tree::Images, StaleReason::ShortRead}) == 1);
+	CHECK(told.stale.count({Tree::Images, ResyncReason::ShortRead}) == 1);
 
 	CHECK(drainRecords(-1, 100, told.output(), parse) == -EBADF);
 }
