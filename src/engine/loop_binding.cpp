@@ -20,7 +20,7 @@ Result<void> LoopBinding::attach(uv_loop_t *loop)
 {
 	{
 		std::lock_guard lock(mutex_);
-		if (state_ == State::Refused)
+		if (stopAsked_)
 			return makeError(ECANCELED, "watcher stopped before it started");
 		if (state_ != State::Idle)
 			return makeError(EALREADY, "watcher already started");
@@ -43,7 +43,7 @@ Result<void> LoopBinding::start(const char *threadName)
 {
 	{
 		std::lock_guard lock(mutex_);
-		if (state_ == State::Refused)
+		if (stopAsked_)
 			return makeError(ECANCELED, "watcher stopped before it started");
 		if (state_ != State::Idle || ownsLoop_)
 			return makeError(EALREADY, "watcher already started");
@@ -81,8 +81,7 @@ Result<void> LoopBinding::start(const char *threadName)
 		uv_loop_close(&ownLoop_);
 		ownsLoop_ = false;
 		std::lock_guard lock(mutex_);
-		if (state_ != State::Refused) // (a stop before the thread attached stays)
-			state_ = State::Idle;
+		state_ = State::Idle;
 	}
 	return r;
 }
@@ -90,9 +89,8 @@ Result<void> LoopBinding::start(const char *threadName)
 void LoopBinding::stop()
 {
 	std::lock_guard lock(mutex_);
-	if (state_ == State::Idle)
-		state_ = State::Refused;
-	else if (state_ == State::Running)
+	stopAsked_ = true;
+	if (state_ == State::Running)
 		uv_async_send(&stopAsync_);
 }
 

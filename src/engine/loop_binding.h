@@ -36,7 +36,6 @@ public:
 
 	enum class State {
 		Idle,           // on no loop: attach() or start() may come
-		Refused,        // stopped before it started: attach() and start() are refused
 		Running,        // on a loop; stop() wakes it
 		Stopping,       // every handle closing
 		TellingStopped, // the last one closed; Engine::closed runs
@@ -52,8 +51,8 @@ public:
 	Result<void> attach(uv_loop_t *loop);
 	// On a loop and a thread of its own (named threadName), until every handle closed.
 	Result<void> start(const char *threadName);
-	// Any thread, any moment: handles close on the loop; before a start, the start is
-	// refused.
+	// Any thread, any moment: handles close on the loop, and any start from now on
+	// is refused (one that was failing as it came too).
 	void stop();
 	// With start(): waits for the thread to end (not from the thread itself), and
 	// closes its loop.
@@ -89,6 +88,7 @@ private:
 	Engine engine_;
 	mutable std::mutex mutex_;
 	State state_ = State::Idle;    // guarded by mutex_
+	bool stopAsked_ = false;       // guarded by mutex_: a start from now on is refused
 	bool orphaned_ = false;        // guarded by mutex_: the owner let go; the binding frees
 	uv_loop_t *loop_ = nullptr;
 	uv_async_t stopAsync_{};

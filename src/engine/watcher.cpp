@@ -49,6 +49,10 @@ void Watcher::Impl::dispatch()
 {
 	if (stopping() || !classified)
 		return;
+	// How far the reads in flight got, before a stall is judged.
+	for (Tree t : kTrees)
+		if (auto &moved = progress[static_cast<int>(t)]; moved && policy.busy(t))
+			policy.progressed(t, static_cast<std::uint64_t>(moved->load()));
 	auto step = policy.step(nowMs(), [this] { return pendingLooks(); });
 	if (!step.stalls.empty()) {
 		std::vector<Event> events;
@@ -263,16 +267,14 @@ void Watcher::Impl::armDueTimer()
 
 void Watcher::Impl::onDueTimer(uv_timer_t *handle)
 {
-	Impl *self = of(handle->data);
-	for (Tree t : kTrees)
-		if (auto &moved = self->progress[static_cast<int>(t)]; moved && self->policy.busy(t))
-			self->policy.progressed(t, static_cast<std::uint64_t>(moved->load()));
-	self->dispatch();
+	of(handle->data)->dispatch();
 }
 
 Result<void> Watcher::Impl::open(uv_loop_t *loop)
 {
 	startupLinks.started();
+	// A start after one that failed: its reads were let go; these are new.
+	cancel = std::make_shared<std::atomic<bool>>(false);
 	int r = made(&doneAsync, uv_async_init(loop, &doneAsync, &Impl::onDoneAsync));
 	for (uv_timer_t *t : {&tickTimer, &safetyTimer, &dueTimer, &scratchTimer})
 		if (r == 0)

@@ -19,13 +19,15 @@ std::atomic<int> enginesAlive{0};
 struct TimerEngine {
 	uv_timer_t timer{}, late{};
 	std::atomic<int> opened{0}, stoppings{0}, closings{0}, freedByBinding{0};
-	bool failOpen = false, adoptWhileStopping = false;
+	bool failOpen = false, stopInOpen = false, adoptWhileStopping = false;
 	std::function<void(TimerEngine &)> inClosed;
 	LoopBinding binding{{
 		.open = [this](uv_loop_t *loop) -> Result<void> {
 			++opened;
 			if (int r = binding.adopt(&timer, uv_timer_init(loop, &timer)); r < 0)
 				return makeError(-r, "timer");
+			if (stopInOpen)
+				binding.stop(); // as another thread's stop() would come, mid-start
 			if (failOpen)
 				return makeError(EIO, "open failed after its timer");
 			return {};
@@ -179,6 +181,19 @@ TEST_CASE("a start that fails half way: what was made closes, the error is retur
 		CHECK(e->closings == 2);
 		delete e;
 	}
+}
+
+TEST_CASE("a stop that comes while a start fails is kept: the next start is refused")
+{
+	auto *e = new TimerEngine;
+	e->failOpen = true;
+	e->stopInOpen = true;
+	CHECK(e->binding.start("lw-test").error().code == EIO);
+	e->failOpen = e->stopInOpen = false;
+	CHECK(e->binding.start("lw-test").error().code == ECANCELED);
+	CHECK(e->opened == 1);
+	CHECK(e->binding.release());
+	delete e;
 }
 
 TEST_CASE("a handle made as the stop comes (in Engine::stopping) closes with the others: the last word waits for it")
