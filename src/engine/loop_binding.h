@@ -2,7 +2,8 @@
 // host's loop or running one on a thread of its own, the handles made on it (each
 // closed once, through one path), a stop asked from any thread, and who frees the
 // engine when its owner lets go while handles are still open (destroyed from a
-// callback, or from another thread while the loop runs). One state under one mutex.
+// callback, or from another thread while the loop runs). One state, and whether a
+// stop was asked, under one mutex.
 // Unit tests drive it with an engine of a timer (test/unit/loop_binding_test).
 #pragma once
 
