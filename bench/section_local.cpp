@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -134,9 +135,17 @@ void foreignEvents(const std::string &work, bool quick, Report &report)
 		::_exit(0);
 	}
 	::waitpid(pid, nullptr, 0);
-	// Until the queue is drained: the count stops moving.
-	for (std::uint64_t last = 0; (*watcher)->stats().kernelEvents != last;) {
-		last = (*watcher)->stats().kernelEvents;
+	// Until the queue is drained: every file's close heard (one event each at least),
+	// then the count still for a moment. Not "until nothing moves": the mark hears the
+	// whole filesystem, and a host that writes somewhere every 100 ms kept that loop
+	// going for good (a full run hung here). At most a minute, and 2 s of settling.
+	auto deadline = Clock::now() + 60s;
+	auto heard = [&] { return (*watcher)->stats().kernelEvents - before.kernelEvents; };
+	while (heard() < static_cast<std::uint64_t>(files) && Clock::now() < deadline)
+		std::this_thread::sleep_for(10ms);
+	auto settled = std::min(deadline, Clock::now() + 2s);
+	for (std::uint64_t last = 0; heard() != last && Clock::now() < settled;) {
+		last = heard();
 		std::this_thread::sleep_for(100ms);
 	}
 	double cpuMs = processCpuMs() - cpu;
