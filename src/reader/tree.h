@@ -1,4 +1,4 @@
-// The engine's words for trees and item kinds: the public TreeId and ItemKind
+// The engine's words for trees: the public TreeId and ItemKind
 // (<layerwatch/vocabulary.h>), their names, and a layer's other half. What the kernel
 // sources need of the validator's vocabulary, without the validator.
 #pragma once
@@ -10,7 +10,6 @@ namespace lw {
 using Tree = TreeId;
 
 inline const char *treeName(Tree tree) { return name(tree); }         // "overlay/RO", ...
-inline const char *kindName(ItemKind kind) { return name(kind); }     // "overlay", "layer", "image"
 
 // The tree of a layer's other half (overlay/RO <-> overlay-layers/RO).
 inline Tree otherHalf(Tree layerTree)
