@@ -36,6 +36,11 @@ std::string jsonLine(const lw::Event &e)
 		out.key("pending");
 		w.Uint64(e.pendingCount);
 		out.field("backend", e.backend);
+		out.key("stalled");
+		w.StartArray();
+		for (lw::TreeId tree : e.stalled)
+			w.String(lw::name(tree));
+		w.EndArray();
 		break;
 	case lw::EventType::LayerAdded:
 	case lw::EventType::LayerRemoved:
@@ -93,6 +98,8 @@ std::string textLine(const lw::Event &e)
 	switch (e.type) {
 	case lw::EventType::Ready:
 		what = fmt::format("{} images, {} layers, {} pending", e.imageCount, e.layerCount, e.pendingCount);
+		for (lw::TreeId tree : e.stalled)
+			what += fmt::format("; {} stalled (its items follow when it answers)", lw::name(tree));
 		break;
 	case lw::EventType::LayerAdded:
 	case lw::EventType::LayerRemoved:

@@ -7,6 +7,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace lw {
 
@@ -52,6 +53,9 @@ struct Event {
 	EventSource source = EventSource::Initial;
 	std::size_t imageCount = 0, layerCount = 0, pendingCount = 0; // Ready
 	std::string backend; // Ready: "inotify", "fanotify" or "poll"
+	// Ready: the trees whose server had not answered the load by its stall deadline;
+	// their items follow when it answers.
+	std::vector<TreeId> stalled;
 };
 
 // An event's typed fields as `watch --json` and the C API spell them, "" where its

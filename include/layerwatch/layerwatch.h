@@ -103,6 +103,9 @@ typedef struct {
 	const char *tree;   /* resync */
 	const char *message; /* error */
 	size_t images, layers, pending; /* ready */
+	/* Added after the first layout (a host built before reads none of it): */
+	const char *const *stalled; /* ready: the trees still stalled ("overlay-images" ...) */
+	size_t stalled_len;
 } lw_event;
 
 /* Both run on the loop thread. */

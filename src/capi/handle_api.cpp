@@ -102,6 +102,9 @@ void deliverC(const lw_options &options, const lw::Event &e)
 	if (e.image)
 		for (const auto &n : e.image->names)
 			names.push_back(n.c_str());
+	std::vector<const char *> stalled;
+	for (lw::TreeId tree : e.stalled)
+		stalled.push_back(lw::name(tree));
 	lw_event c = {};
 	c.type = cType(e.type);
 	c.name = lw::eventName(e.type);
@@ -118,6 +121,8 @@ void deliverC(const lw_options &options, const lw::Event &e)
 	c.images = e.imageCount;
 	c.layers = e.layerCount;
 	c.pending = e.pendingCount;
+	c.stalled = stalled.data();
+	c.stalled_len = stalled.size();
 	options.on_event(&c, options.user);
 }
 

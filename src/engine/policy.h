@@ -140,6 +140,7 @@ public:
 	{
 		return lane(tree).treeError ? lane(tree).treeError : lane(tree).stallTold ? ETIMEDOUT : 0;
 	}
+	bool stalled(Tree tree) const { return lane(tree).stallTold; }
 	std::size_t stalledCount() const;
 	std::size_t troubleCount() const;
 	// Items of one tree in trouble now, and the errno one of them last failed with (0:

@@ -50,6 +50,13 @@ struct BatchRead {
 BatchRead readBatch(int rootFd, const std::vector<ReadRequest> &requests, bool removeDanglingLinks,
 		    const CancelFlag &cancel);
 
+// The first load's plan in the parts read apart, each on its own worker: a layer's two
+// halves (overlay, layers: read together, see readOtherHalves) and the images. A
+// server that stalls on one part holds back neither the other nor `ready` past its
+// stall deadline. Only a plan with a tree not loaded yet is split; a later plan reads
+// its trees together, images first, so that an image seen has its layers seen too.
+std::vector<ReadPlan> splitForLoad(ReadPlan plan, const std::array<bool, 3> &treeLoaded);
+
 // What a read said of its tree, for the policy's bookkeeping. The outcome's views
 // are of r's ids: r must outlive it.
 TreeOutcome outcomeOf(const ReadResult &r);

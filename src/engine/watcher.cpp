@@ -53,60 +53,21 @@ void Watcher::Impl::dispatch()
 	for (Tree t : kTrees)
 		if (auto &moved = progress[static_cast<int>(t)]; moved && policy.busy(t))
 			policy.progressed(t, static_cast<std::uint64_t>(moved->load()));
+	// A load's part that came back and waits for the part it stands on is not stalled.
+	for (const auto &part : loadParts)
+		for (const auto &asked : part.plan->trees)
+			policy.progressed(asked.first, nowMs());
 	auto step = policy.step(nowMs(), [this] { return pendingLooks(); });
 	if (!step.stalls.empty()) {
 		std::vector<Event> events;
 		tellTrouble(step.stalls, events);
 		deliver(events, EventSource::Rescan);
+		if (!loaded)
+			adoptLoad(); // a stalled part lets the others go ahead
 	}
-	ReadPlan &plan = step.plan;
-	if (!plan.empty()) {
-		auto moved = std::make_shared<std::atomic<std::int64_t>>(0);
-		// What the reads of remote trees cost the server, for stats.
-		auto calls = std::make_shared<std::atomic<std::uint64_t>>(0);
-		std::array<TreeFacts, 3> facts;
-		for (Tree tree : kTrees) {
-			int t = static_cast<int>(tree);
-			facts[t] = {.remote = remote[t], .stamp = stamps[t], .fsMagic = fsMagic[t]};
-			if (plan.trees.count(tree))
-				progress[t] = moved;
-		}
-		auto batch = requestsFor(plan, reconciler->validator(), facts, options.remoteReads,
-					 [this](Tree tree) { return knownFor(tree); }, moved, calls);
-		coalesced += batch.readAlone;
-		bool remoteTick = batch.remoteLook && loaded;
-		bool initial = !loaded;
-		bool cleanLinks = initial && (options.commitLinks || options.removeDanglingLinks);
-		EventSource source = initial ? EventSource::Initial
-			: batch.anyList ? EventSource::Rescan
-			: this->source ? this->source->eventSource() : EventSource::Inotify;
-		auto started = std::chrono::steady_clock::now();
-		// (Shared, not copied: a load's plan names every id, a look after it every image.)
-		auto shared = std::make_shared<const ReadPlan>(std::move(plan));
-		auto work = [root = rootFd, cancel = cancel, requests = std::move(batch.requests), cleanLinks,
-			     plan = shared, source, started, calls, remoteTick, this]() -> Executor::Completion {
-			auto read = readBatch(root->get(), requests, cleanLinks, cancel);
-			return [this, plan = std::move(plan), read = std::move(read), source, started, calls,
-				remoteTick]() mutable {
-				remoteCalls += calls->load();
-				if (remoteTick)
-					remoteTickCalls = calls->load();
-				adoptRead(*plan, std::move(read.results), read.linkError, source, started);
-			};
-		};
-		if (auto posted = executor->post(std::move(work)); !posted) {
-			// No worker to be had (threads exhausted): the plan goes back whole, and
-			// is tried again after a wait. Told once until a read can be posted.
-			policy.notTaken(*shared, nowMs());
-			if (!postFailureTold)
-				tell({.type = EventType::Error, .message = posted.error().message + "; trying again",
-				      .code = posted.error().code});
-			postFailureTold = true;
-		} else if (postFailureTold) {
-			postFailureTold = false;
-			log(LogLevel::Info, "reads can be posted again");
-		}
-	}
+	// (A load's parts may go ahead of each other: see splitForLoad.)
+	for (auto &part : splitForLoad(std::move(step.plan), treeLoaded))
+		postRead(std::move(part));
 	if (step.pendingLooked) {
 		// Commits that failed (a link) are retried even when nothing was read again.
 		if (reconciler->hasRetries())
@@ -115,6 +76,116 @@ void Watcher::Impl::dispatch()
 			notePending(false); // the next look, after a longer wait
 	}
 	armDueTimer();
+}
+
+void Watcher::Impl::postRead(ReadPlan plan)
+{
+	bool initial = std::any_of(plan.trees.begin(), plan.trees.end(),
+				   [&](const auto &p) { return !treeLoaded[static_cast<int>(p.first)]; });
+	auto moved = std::make_shared<std::atomic<std::int64_t>>(0);
+	// What the reads of remote trees cost the server, for stats.
+	auto calls = std::make_shared<std::atomic<std::uint64_t>>(0);
+	std::array<TreeFacts, 3> facts;
+	for (Tree tree : kTrees) {
+		int t = static_cast<int>(tree);
+		facts[t] = {.remote = remote[t], .stamp = stamps[t], .fsMagic = fsMagic[t]};
+		if (plan.trees.count(tree))
+			progress[t] = moved;
+	}
+	auto batch = requestsFor(plan, reconciler->validator(), facts, options.remoteReads,
+				 [this](Tree tree) { return knownFor(tree); }, moved, calls);
+	coalesced += batch.readAlone;
+	bool remoteTick = batch.remoteLook && !initial;
+	// (Local links: with the part that reads the layers.)
+	bool cleanLinks = initial && plan.trees.count(Tree::Overlay) &&
+			  (options.commitLinks || options.removeDanglingLinks);
+	EventSource source = initial ? EventSource::Initial
+		: batch.anyList ? EventSource::Rescan
+		: this->source ? this->source->eventSource() : EventSource::Inotify;
+	auto started = std::chrono::steady_clock::now();
+	// (Shared, not copied: a load's plan names every id, a look after it every image.)
+	auto shared = std::make_shared<const ReadPlan>(std::move(plan));
+	auto work = [root = rootFd, cancel = cancel, requests = std::move(batch.requests), cleanLinks,
+		     plan = shared, source, started, calls, remoteTick, initial, this]() -> Executor::Completion {
+		auto read = readBatch(root->get(), requests, cleanLinks, cancel);
+		return [this, plan = std::move(plan), read = std::move(read), source, started, calls, remoteTick,
+			initial]() mutable {
+			remoteCalls += calls->load();
+			if (remoteTick)
+				remoteTickCalls = calls->load();
+			if (initial) {
+				for (const auto &asked : plan->trees)
+					progress[static_cast<int>(asked.first)].reset();
+				loadParts.push_back({std::move(plan), std::move(read), source, started});
+				adoptLoad();
+			} else {
+				adoptRead(*plan, std::move(read.results), read.linkError, source, started);
+			}
+			dispatch();
+		};
+	};
+	if (auto posted = executor->post(std::move(work)); !posted) {
+		// No worker to be had (threads exhausted): the plan goes back whole, and
+		// is tried again after a wait. Told once until a read can be posted.
+		policy.notTaken(*shared, nowMs());
+		if (!postFailureTold)
+			tell({.type = EventType::Error, .message = posted.error().message + "; trying again",
+			      .code = posted.error().code});
+		postFailureTold = true;
+	} else if (postFailureTold) {
+		postFailureTold = false;
+		log(LogLevel::Info, "reads can be posted again");
+	}
+}
+
+void Watcher::Impl::adoptLoad()
+{
+	// The halves, then the images: a part waits for the one it stands on, unless that
+	// one is stalled.
+	static constexpr std::array<std::array<Tree, 2>, 2> kParts = {{{Tree::Overlay, Tree::Layers}, {Tree::Images, Tree::Images}}};
+	for (const auto &trees : kParts) {
+		auto covers = [&](const LoadPart &p) { return p.plan->trees.count(trees[0]) || p.plan->trees.count(trees[1]); };
+		for (auto held = std::find_if(loadParts.begin(), loadParts.end(), covers); held != loadParts.end();
+		     held = std::find_if(loadParts.begin(), loadParts.end(), covers)) {
+			LoadPart part = std::move(*held);
+			loadParts.erase(held);
+			for (const auto &asked : part.plan->trees)
+				treeLoaded[static_cast<int>(asked.first)] = true;
+			adoptRead(*part.plan, std::move(part.read.results), part.read.linkError,
+				  loaded ? EventSource::Rescan : part.source, part.started);
+			if (treeLoaded[static_cast<int>(Tree::Overlay)] && treeLoaded[static_cast<int>(Tree::Layers)])
+				settleStartupLinks();
+		}
+		if (std::any_of(trees.begin(), trees.end(),
+				[&](Tree t) { return !treeLoaded[static_cast<int>(t)] && !policy.stalled(t); }))
+			return;
+	}
+	if (!loaded)
+		finishLoad();
+}
+
+void Watcher::Impl::settleStartupLinks()
+{
+	if (!options.commitLinks || linksSettled)
+		return;
+	linksSettled = true;
+	if (auto settled = startupLinks.afterLoad(rootFd->get(), store.snapshot(), reconciler->pending()); !settled)
+		tell({.type = EventType::Error, .message = "start-up link cleanup: " + settled.error().message,
+		      .code = settled.error().code},
+		     EventSource::Initial);
+}
+
+void Watcher::Impl::finishLoad()
+{
+	loaded = true;
+	releaseScratch();
+	auto snap = store.snapshot();
+	Event ready{.type = EventType::Ready, .imageCount = snap.imageCount(), .layerCount = snap.layerCount(),
+		    .pendingCount = reconciler->pendingCount(), .backend = backendName()};
+	for (Tree t : kTrees)
+		if (!treeLoaded[static_cast<int>(t)])
+			ready.stalled.push_back(t);
+	tell(std::move(ready), EventSource::Initial);
 }
 
 void Watcher::Impl::adoptRead(const ReadPlan &plan, std::vector<ReadResult> results, const std::optional<Error> &linkError,
@@ -157,21 +228,6 @@ void Watcher::Impl::adoptRead(const ReadPlan &plan, std::vector<ReadResult> resu
 	records.shift(events.size());
 	adopted.insert(adopted.begin(), std::make_move_iterator(events.begin()), std::make_move_iterator(events.end()));
 	reconcile(std::move(adopted), source, records);
-	if (!loaded) {
-		loaded = true;
-		auto snap = store.snapshot();
-		if (options.commitLinks)
-			if (auto settled = startupLinks.afterLoad(rootFd->get(), snap, reconciler->pending()); !settled)
-				tell({.type = EventType::Error,
-				      .message = "start-up link cleanup: " + settled.error().message,
-				      .code = settled.error().code},
-				     EventSource::Initial);
-		releaseScratch();
-		tell({.type = EventType::Ready, .imageCount = snap.imageCount(), .layerCount = snap.layerCount(),
-		      .pendingCount = reconciler->pendingCount(), .backend = backendName()},
-		     EventSource::Initial);
-	}
-	dispatch();
 }
 
 void Watcher::Impl::releaseScratch()

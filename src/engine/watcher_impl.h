@@ -103,7 +103,19 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 	std::array<std::shared_ptr<std::atomic<std::int64_t>>, 3> progress{};
 	std::array<std::optional<ResyncReason>, 3> stale{};
 	std::array<bool, 3> watchLimitTold{}, watchFailTold{};
-	bool classified = false, loaded = false, noSourceTold = false, fanotifyFallbackTold = false;
+	bool classified = false, noSourceTold = false, fanotifyFallbackTold = false;
+	// The first load (splitForLoad): its parts back and waiting for the part they
+	// stand on, the trees whose first read was adopted, the start-up links settled
+	// (once the layers are known), and `ready` told (every tree loaded or stalled).
+	struct LoadPart {
+		std::shared_ptr<const ReadPlan> plan;
+		BatchRead read;
+		EventSource source;
+		std::chrono::steady_clock::time_point started;
+	};
+	std::vector<LoadPart> loadParts;
+	std::array<bool, 3> treeLoaded{};
+	bool linksSettled = false, loaded = false;
 	bool postFailureTold = false; // a read could not be posted (no worker thread)
 	// The generation file: one look in flight at most, and what the last one saw.
 	bool generationInFlight = false;
@@ -139,6 +151,16 @@ struct __attribute__((visibility("hidden"))) Watcher::Impl {
 	// ---- reading: the policy's plan, read on a worker, adopted here ----
 
 	void dispatch();
+
+	// A plan read on a worker: adopted when it comes back, or held while it is a
+	// load's part that must wait (adoptLoad).
+	void postRead(ReadPlan plan);
+
+	// The load's parts that may be adopted now, in order; `ready` once every tree is
+	// loaded or stalled (a stalled tree's items follow when it answers).
+	void adoptLoad();
+	void settleStartupLinks();
+	void finishLoad();
 
 	void adoptRead(const ReadPlan &plan, std::vector<ReadResult> results, const std::optional<Error> &linkError,
 		       EventSource source, std::chrono::steady_clock::time_point started);

@@ -157,7 +157,7 @@ TEST_CASE("with minute-long caches: added, removed, made anew under the same id 
 	lw::test::writeFile(folder + "/" + bigDataFileName("sha256:" + first), config);
 	lw::test::writeFile(folder + "/images.json", toJson(record));
 	lw::test::writeFile(folder + "/manifest", saved);
-	REQUIRE(log.waitFor([&](const auto &all) {
+	REQUIRE(log.waitFor([&](const auto &) {
 		auto snap = watcher->snapshot();
 		return snap.imageByName("first:again") && !snap.imageByName("first:latest");
 	}, std::chrono::milliseconds(kVerify) + 3s));

@@ -4,6 +4,7 @@
 #include "bindfs_mount.h"
 #include "child_process.h"
 #include "event_log.h"
+#include "netsim_mount.h"
 #include "test_support.h"
 
 #include <layerwatch/watcher.h>
@@ -187,6 +188,59 @@ TEST_CASE("layerwatch watch exits on SIGTERM while its server is stopped, during
 		CHECK(Clock::now() - sent < 1s * lw::test::kSlowdown);
 		share.thaw();
 	}
+}
+
+TEST_CASE("a tree whose server stalls from the start holds back neither the local trees nor ready")
+{
+	if (lw::test::netsimPath().empty())
+		lw::test::skipTest("netsim was not built (no libfuse3)");
+	// The layers on this host's disk; the images on a server that answers listings but
+	// no manifest read (a server stuck on the files' data, not its folders).
+	lw::test::TempDir tmp;
+	std::string root = tmp / "root", exported = tmp / "images-server";
+	std::string base = lw::test::makeId(), app = lw::test::makeId(), image;
+	{
+		auto writer = lw::test::unwrap(StoreWriter::open(root, {.durable = false, .makeLinks = false}));
+		lw::test::unwrap(writer.addLayer({.id = base}));
+		lw::test::unwrap(writer.addLayer({.id = app, .parent = base}));
+		image = lw::test::unwrap(writer.publishImage({.topLayer = app, .names = {"app:1"}}));
+	}
+	REQUIRE(::rename((root + "/overlay-images").c_str(), exported.c_str()) == 0);
+	lw::test::makeDirs(root + "/overlay-images");
+	lw::test::NetsimMount images(exported, root + "/overlay-images", {.delayUs = 0});
+	if (!images.mounted())
+		lw::test::skipTest("netsim could not mount (FUSE)");
+	images.control("stall manifest");
+
+	constexpr auto kStall = 1500ms;
+	EventLog log;
+	auto watcher = lw::test::unwrap(Watcher::create(
+		{.root = root, .intervalMs = 200, .stallMs = kStall.count(), .retryMs = 100}, log.sink()));
+	auto started = Clock::now();
+	lw::test::unwrap(watcher->start());
+	REQUIRE(log.waitForEvent(EventType::Ready, {}, 0, kStall + 3s * lw::test::kSlowdown));
+	auto readyAfter = Clock::now() - started;
+	MESSAGE("ready after " << std::chrono::duration<double, std::milli>(readyAfter).count() << " ms");
+	CHECK(readyAfter < kStall + 1s * lw::test::kSlowdown);
+	auto all = log.entries();
+	long ready = EventLog::find(all, EventType::Ready, {});
+	CHECK(all[ready].event.stalled == std::vector<TreeId>{TreeId::Images});
+	CHECK(all[ready].event.layerCount == 2);
+	// The local trees were read and told before it, and only the stalled tree is
+	// said to be stalled.
+	CHECK(EventLog::find(all, EventType::LayerAdded, app) >= 0);
+	CHECK(EventLog::find(all, EventType::LayerAdded, app) < ready);
+	for (const auto &e : all)
+		if (e.event.type == EventType::Error && e.event.code == ETIMEDOUT)
+			CHECK(e.event.tree == TreeId::Images);
+	CHECK(watcher->snapshot().imageCount() == 0);
+
+	// The server answers: the image follows.
+	images.control("clear");
+	REQUIRE(log.waitForEvent(EventType::ImageAdded, image, 0, 5s * lw::test::kSlowdown));
+	CHECK(removals(log.entries()) == 0);
+	watcher->stop();
+	watcher->join();
 }
 
 TEST_CASE("a share unmounted for a moment is not an empty share")

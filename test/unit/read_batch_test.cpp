@@ -79,3 +79,25 @@ TEST_CASE("a result as the policy's outcome: items in trouble apart, gone ones r
 	CHECK(o.troubled.at("bad").first == EIO);
 	CHECK(coveredItems(ReadPlan{}, {r}) == 3);
 }
+
+TEST_CASE("a load's plan is read in two parts, the halves and the images; a later plan whole")
+{
+	ReadPlan plan;
+	for (Tree tree : {Tree::Overlay, Tree::Layers, Tree::Images})
+		plan.trees.emplace(tree, reading({"a"}));
+	auto parts = splitForLoad(plan, {});
+	REQUIRE(parts.size() == 2);
+	CHECK(parts[0].trees.count(Tree::Overlay) == 1);
+	CHECK(parts[0].trees.count(Tree::Layers) == 1);
+	CHECK(parts[0].trees.count(Tree::Images) == 0);
+	REQUIRE(parts[1].trees.size() == 1);
+	CHECK(parts[1].trees.at(Tree::Images).read == std::set<std::string>{"a"});
+
+	// Loaded: one read, images first, so that an image seen has its layers seen too.
+	CHECK(splitForLoad(plan, {true, true, true}).size() == 1);
+	// The images alone, or nothing: nothing to split.
+	ReadPlan images;
+	images.trees.emplace(Tree::Images, reading({"a"}));
+	CHECK(splitForLoad(images, {}).size() == 1);
+	CHECK(splitForLoad(ReadPlan{}, {}).empty());
+}
