@@ -134,6 +134,7 @@ Result<std::unique_ptr<FanotifySource>> FanotifySource::open(std::string root, S
 	std::unique_ptr<FanotifySource> source(new FanotifySource(std::move(root), std::move(output), fd));
 	if (auto marked = source->markFilesystem(source->root_); !marked)
 		return marked.error();
+	source->quietLinkFolders();
 	return source;
 }
 
@@ -172,6 +173,20 @@ Result<std::string> FanotifySource::markFilesystem(const std::string &path)
 	}
 	markedFsids_.push_back(fsid);
 	return fsid;
+}
+
+void FanotifySource::quietLinkFolders()
+{
+#ifdef FAN_MARK_IGNORE
+	static constexpr const char *kFolders[] = {"overlay", "overlay-layers", "overlay/l"};
+	// Entries that are not folders (links): a tree folder made or moved there is
+	// still heard.
+	constexpr std::uint64_t kEntries = FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO;
+	for (int i = 0; i < 3; ++i)
+		if (!linkFolderQuiet_[i])
+			linkFolderQuiet_[i] = sys::fanotifyMark(fd_.get(), FAN_MARK_ADD | FAN_MARK_IGNORE_SURV, kEntries,
+								AT_FDCWD, (root_ + "/" + kFolders[i]).c_str()) == 0;
+#endif
 }
 
 Result<std::string> FanotifySource::keyOf(const std::string &path, const std::string &fsid, int expectMountId,
@@ -295,6 +310,7 @@ void FanotifySource::dispatch(const FanotifyRecord &r)
 	if (r.fd >= 0)
 		::close(r.fd); // not asked for (handles, not fds): never kept
 	if (r.mask & FAN_Q_OVERFLOW) {
+		quietLinkFolders();
 		for (Tree t : {Tree::Overlay, Tree::Layers, Tree::Images})
 			output_.stale(t, ResyncReason::Overflow);
 		return;

@@ -87,6 +87,14 @@ private:
 	// folder is on another mount than expectMountId (-1: fsid is path's own).
 	Result<std::string> keyOf(const std::string &path, const std::string &fsid, int expectMountId,
 				  int *mountId = nullptr);
+	// This host's own links (overlay/<id>, overlay-layers/<id>, overlay/l/<link>) are
+	// made on the filesystem the mark hears whole: a load of 10 000 layers makes 30 000
+	// of them, more than the kernel's queue holds (16 384), and it overflowed on every
+	// start. No one here needs those folders' entries (a tree's own events name its
+	// folder; a tree moved away is heard on the tree): an ignore mark on each folder
+	// there is (Linux 6.0, FAN_MARK_IGNORE), tried again for those still missing on
+	// each overflow (l/ is made with the first link).
+	void quietLinkFolders();
 	void dispatch(const FanotifyRecord &record);
 	void dispatchToItems(const FanotifyRecord &record);
 	void forgetItem(Tree tree, const Id &id);
@@ -115,6 +123,7 @@ private:
 	int treeMounts_[3] = {-1, -1, -1};
 	std::vector<std::string> markedFsids_;
 	std::size_t itemCounts_[3] = {};
+	bool linkFolderQuiet_[3] = {}; // overlay, overlay-layers, overlay/l
 };
 
 } // namespace lw

@@ -99,10 +99,13 @@ struct SmallQueueWatch {
 	std::string base = lw::test::makeId();
 	std::unique_ptr<lw::test::ChildProcess> child;
 
-	explicit SmallQueueWatch(bool layersRemote = false)
+	// moreLayers: made before it starts, for its load to link.
+	explicit SmallQueueWatch(bool layersRemote = false, int moreLayers = 0)
 		: writer(lw::test::unwrap(StoreWriter::open(root, {.durable = false, .makeLinks = false})))
 	{
 		lw::test::unwrap(writer.addLayer({.id = base}));
+		for (int i = 0; i < moreLayers; ++i)
+			lw::test::unwrap(writer.addLayer({.id = lw::test::makeId(), .parent = base}));
 		if (layersRemote)
 			remoteLayers = mountLayers();
 		SysctlOverride queue(queueKnob(), "32");
@@ -194,6 +197,30 @@ TEST_CASE("an overflow resyncs only the trees the kernel source watches, never a
 	CHECK(burst.added == burst.published);
 	CHECK(burst.overflowed.count("overlay-images") >= 1);
 	CHECK(burst.overflowed.count("overlay-layers/RO") == 0); // remote: rescanned by its ticks alone
+	REQUIRE(::kill(w.child->pid(), SIGTERM) == 0);
+	CHECK(w.child->wait(10s) == 0);
+}
+
+TEST_CASE("the links this host makes for its load do not overflow a 32-event queue")
+{
+	// 100 layers: 300 links made at once on the store's filesystem, which fanotify hears
+	// whole. Any overflow they caused is told before the image published after ready.
+	SmallQueueWatch w(false, 100);
+	std::string sentinel = w.publish(0, "after:1");
+	std::string line;
+	int overflows = 0;
+	bool added = false;
+	while (!added && w.child->readLine(line, 10s)) {
+		rapidjson::Document doc;
+		doc.Parse(line.c_str());
+		REQUIRE_FALSE(doc.HasParseError());
+		std::string event = doc["event"].GetString();
+		overflows += event == "resync" && std::string(doc["reason"].GetString()) == "overflow";
+		added = event == "image_added" && doc["id"].GetString() == sentinel;
+	}
+	REQUIRE(added);
+	CHECK(overflows == 0);
+	CHECK(lw::test::readLinkAt(w.root + "/overlay/" + w.base) == "RO/" + w.base);
 	REQUIRE(::kill(w.child->pid(), SIGTERM) == 0);
 	CHECK(w.child->wait(10s) == 0);
 }
