@@ -9,11 +9,15 @@
 #include <fmt/format.h>
 
 #include <fcntl.h>
+#include <dirent.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
+#include <thread>
+#include <vector>
 #include <filesystem>
 #include <stdexcept>
 #include <string_view>
@@ -184,6 +188,86 @@ std::size_t crawl(const std::string &root)
 		}
 	}
 	return n;
+}
+
+// ---- the floor of a network load (section 6) ----
+
+namespace {
+
+void lookAt(int dirFd, const char *name)
+{
+	struct statx sx;
+	(void)::statx(dirFd, name, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &sx);
+}
+
+void readWhole(int dirFd, const char *name)
+{
+	int fd = ::openat(dirFd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	char buffer[65536];
+	while (::read(fd, buffer, sizeof buffer) > 0) {
+	}
+	::close(fd);
+}
+
+} // namespace
+
+std::size_t readinessCrawl(const std::string &root, unsigned threads)
+{
+	struct Item {
+		int tree;
+		std::string id;
+	};
+	static constexpr const char *kTrees[] = {"overlay/RO", "overlay-layers/RO", "overlay-images"};
+	std::vector<Item> items;
+	std::vector<int> treeFds;
+	for (int t = 0; t < 3; ++t) {
+		std::string path = root + "/" + kTrees[t];
+		treeFds.push_back(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+		for (const auto &entry : std::filesystem::directory_iterator(path))
+			if (std::string id = entry.path().filename().string(); isValidId(id))
+				items.push_back({t, std::move(id)});
+	}
+	std::atomic<std::size_t> next{0};
+	auto work = [&] {
+		for (std::size_t i; (i = next++) < items.size();) {
+			const Item &item = items[i];
+			int treeFd = treeFds[static_cast<std::size_t>(item.tree)];
+			lookAt(treeFd, item.id.c_str());
+			int fd = ::openat(treeFd, item.id.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (fd < 0)
+				continue;
+			if (item.tree == 0) {
+				readWhole(fd, "link");
+				readWhole(fd, "lower");
+				lookAt(fd, "diff");
+			} else if (item.tree == 1) {
+				readWhole(fd, "layer.json");
+			} else {
+				readWhole(fd, "images.json");
+				readWhole(fd, "manifest");
+				DIR *dir = ::fdopendir(::dup(fd));
+				while (dir)
+					if (struct dirent *e = ::readdir(dir); !e)
+						break;
+					else if (e->d_name[0] != '.' && std::string_view(e->d_name) != "images.json" &&
+						 std::string_view(e->d_name) != "manifest")
+						lookAt(fd, e->d_name);
+				if (dir)
+					::closedir(dir);
+			}
+			::close(fd);
+		}
+	};
+	std::vector<std::thread> pool;
+	for (unsigned t = 0; t < threads; ++t)
+		pool.emplace_back(work);
+	for (auto &thread : pool)
+		thread.join();
+	for (int fd : treeFds)
+		::close(fd);
+	return items.size();
 }
 
 } // namespace lw::bench

@@ -89,4 +89,12 @@ std::size_t seedPass(int rootFd);
 // What the validator needs, stats only: every tree listed, every entry stat'ed.
 std::size_t crawl(const std::string &root);
 
+// The floor of a load over a network share (section 6): what the readiness rules need
+// from the server and nothing else, threads at a time, with no bookkeeping. Every tree
+// listed; each overlay's folder looked at, its link and lower read and its diff looked
+// at; each layer's folder looked at and layer.json read; each image's folder looked at
+// and listed, images.json and manifest read and every other file looked at. Returns
+// how many items it went through.
+std::size_t readinessCrawl(const std::string &root, unsigned threads);
+
 } // namespace lw::bench

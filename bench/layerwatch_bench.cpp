@@ -10,8 +10,12 @@
 //   hundredk  2c 100k images under fanotify (full runs only, or --only hundredk)
 //   remote    4 remote detection over bindfs at several intervals, and CPU per idle tick
 //   storm     5 images written as fast as possible until the store matches a full scan
-//   netsim    6 remote over a simulated network (netsim): load, idle tick and detection,
-//               against the seed's pass on the same mount
+//   netsim    6 remote over a simulated network (netsim): the load against a plain
+//               32-thread crawl at 200 µs and at 0 µs, the 10 s after ready, idle ticks,
+//               the seed's pass, detection; and the load's time on a real NFS client
+//               as a model
+//   fleet     6b server operations for 10 to 10 000 readers at 1 s, 5 s and 30 s, from
+//               one host's idle ticks, checked against 8 readers measured on one export
 // usage: layerwatch_bench [--quick] [--only SECTION] --out DIR [--work DIR]
 // Writes DIR/results.json, DIR/BENCHMARKS.md and DIR/*.dat (for the plot).
 // Each section is a file, bench/section_*.cpp (sections.h); the baselines they share
@@ -50,6 +54,7 @@ constexpr Section kSections[] = {
 	{"remote", runRemote, false},
 	{"storm", runStorm, false},
 	{"netsim", runNetsim, false},
+	{"fleet", runFleet, false},
 };
 
 int usage()

@@ -65,4 +65,8 @@ void runStorm(const Context &context);
 
 void runNetsim(const Context &context);
 
+// ---- 6b. the fleet: many readers on one server (section_fleet.cpp) ----
+
+void runFleet(const Context &context);
+
 } // namespace lw::bench
