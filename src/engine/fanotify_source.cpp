@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -182,10 +183,15 @@ void FanotifySource::quietLinkFolders()
 	// Entries that are not folders (links): a tree folder made or moved there is
 	// still heard.
 	constexpr std::uint64_t kEntries = FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO;
-	for (int i = 0; i < 3; ++i)
-		if (!linkFolderQuiet_[i])
-			linkFolderQuiet_[i] = sys::fanotifyMark(fd_.get(), FAN_MARK_ADD | FAN_MARK_IGNORE_SURV, kEntries,
-								AT_FDCWD, (root_ + "/" + kFolders[i]).c_str()) == 0;
+	for (int i = 0; i < 3; ++i) {
+		std::string path = root_ + "/" + kFolders[i];
+		struct stat st;
+		if (sys::fstatAt(AT_FDCWD, path.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode) ||
+		    linkFolderMarked_[i] == st.st_ino)
+			continue;
+		if (sys::fanotifyMark(fd_.get(), FAN_MARK_ADD | FAN_MARK_IGNORE_SURV, kEntries, AT_FDCWD, path.c_str()) == 0)
+			linkFolderMarked_[i] = st.st_ino;
+	}
 #endif
 }
 

@@ -92,8 +92,9 @@ private:
 	// of them, more than the kernel's queue holds (16 384), and it overflowed on every
 	// start. No one here needs those folders' entries (a tree's own events name its
 	// folder; a tree moved away is heard on the tree): an ignore mark on each folder
-	// there is (Linux 6.0, FAN_MARK_IGNORE), tried again for those still missing on
-	// each overflow (l/ is made with the first link).
+	// there is (Linux 6.0, FAN_MARK_IGNORE), tried again on each overflow for those
+	// still missing (l/ is made with the first link) or made anew (a mark goes with
+	// its inode).
 	void quietLinkFolders();
 	void dispatch(const FanotifyRecord &record);
 	void dispatchToItems(const FanotifyRecord &record);
@@ -123,7 +124,9 @@ private:
 	int treeMounts_[3] = {-1, -1, -1};
 	std::vector<std::string> markedFsids_;
 	std::size_t itemCounts_[3] = {};
-	bool linkFolderQuiet_[3] = {}; // overlay, overlay-layers, overlay/l
+	// The inode each link folder's ignore mark is on (0: none): overlay,
+	// overlay-layers, overlay/l.
+	std::uint64_t linkFolderMarked_[3] = {};
 };
 
 } // namespace lw

@@ -182,8 +182,9 @@ void Watcher::Impl::finishLoad()
 	auto snap = store.snapshot();
 	Event ready{.type = EventType::Ready, .imageCount = snap.imageCount(), .layerCount = snap.layerCount(),
 		    .pendingCount = reconciler->pendingCount(), .backend = backendName()};
+	// Not loaded yet, or loaded and stalled since (a look after the halves' load).
 	for (Tree t : kTrees)
-		if (!treeLoaded[static_cast<int>(t)])
+		if (!treeLoaded[static_cast<int>(t)] || policy.stalled(t))
 			ready.stalled.push_back(t);
 	tell(std::move(ready), EventSource::Initial);
 }

@@ -81,13 +81,8 @@ Result<void> writeFileAtomic(int dirfd, std::string_view name, std::string_view 
 
 Result<void> symlinkAtomic(int dirfd, std::string_view name, std::string_view target, bool replace)
 {
-	std::string t(target), n(name);
-	if (!replace) {
-		if (int r = sys::symlinkAt(t.c_str(), dirfd, n.c_str()); r < 0)
-			return errnoError(-r, name);
-		return {};
-	}
 	std::string tmp = temporaryName("tmp", name);
+	std::string t(target), n(name);
 	if (int r = sys::symlinkAt(t.c_str(), dirfd, tmp.c_str()); r < 0)
 		return errnoError(-r, name);
 	if (int r = sys::renameAt(dirfd, tmp.c_str(), dirfd, n.c_str(), replace ? 0 : RENAME_NOREPLACE); r < 0) {

@@ -15,10 +15,8 @@ namespace lw::fs {
 Result<void> writeFileAtomic(int dirfd, std::string_view name, std::string_view content,
 			     bool durable);
 
-// Creates dirfd/name -> target, whole at once. With replace, an existing name is
-// replaced through a temporary name and rename(2), never leaving it empty; without,
-// symlink(2) itself (atomic, EEXIST when the name is taken: no temporary, and half the
-// directory's writes of a load's tens of thousands of links).
+// Creates dirfd/name -> target through a temporary name and rename(2). With
+// replace false the rename refuses to clobber (EEXIST).
 Result<void> symlinkAtomic(int dirfd, std::string_view name, std::string_view target, bool replace);
 
 // mkdir -p of relpath below dirfd (or of an absolute path); an existing directory is

@@ -497,11 +497,12 @@ TEST_CASE("the module's threads are named, and its errors say why")
 		FakeIsulad isulad(tmp / "s");
 		REQUIRE(isulad.waitFor([&] { return isulad.images.size() == 1; }, kHookDeadline));
 		// (Its memory is loaded at its start, before the watcher's first read: a worker
-		// made just now still has the name of the thread that made it, lw-loop.)
+		// made just now still has the name of the thread that made it, lw-loop, until
+		// it names itself; the load's two parts start two at once.)
 		std::multiset<std::string> names;
 		CHECK(lw::test::eventually([&] {
 			names = threadNames(isulad.pid());
-			return names.count("lw-read") >= 1;
+			return names.count("lw-read") >= 1 && names.count("lw-loop") == 1;
 		}, kHookDeadline));
 		std::string all;
 		for (const auto &name : names)
