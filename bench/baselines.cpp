@@ -213,6 +213,34 @@ void readWhole(int dirFd, const char *name)
 
 } // namespace
 
+double linkFloorMs(const std::string &dir, std::size_t layers)
+{
+	std::vector<int> folders;
+	for (auto name : {"overlay", "overlay-layers", "l"}) {
+		std::filesystem::create_directories(dir + "/" + name);
+		folders.push_back(::open((dir + "/" + name).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+	}
+	auto t0 = Clock::now();
+	auto make = [](int folder, const std::string &name, const std::string &target) {
+		struct stat st;
+		if (::fstatat(folder, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0)
+			return;
+		std::string tmp = ".tmp-" + name;
+		if (::symlinkat(target.c_str(), folder, tmp.c_str()) == 0)
+			(void)::renameat2(folder, tmp.c_str(), folder, name.c_str(), RENAME_NOREPLACE);
+	};
+	for (std::size_t i = 0; i < layers; ++i) {
+		std::string id = fmt::format("{:064x}", i), link = fmt::format("{:026X}", i);
+		make(folders[0], id, "RO/" + id);
+		make(folders[1], id, "RO/" + id);
+		make(folders[2], link, "../" + id + "/diff");
+	}
+	double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+	for (int fd : folders)
+		::close(fd);
+	return ms;
+}
+
 std::size_t readinessCrawl(const std::string &root, unsigned threads)
 {
 	struct Item {

@@ -97,4 +97,14 @@ std::size_t crawl(const std::string &root);
 // how many items it went through.
 std::size_t readinessCrawl(const std::string &root, unsigned threads);
 
+// The floor of this host's links for a load of `layers` layers: three links a layer,
+// made one at a time (as the loop thread makes them) in three new folders under dir,
+// as a load makes overlay/<id>, overlay-layers/<id> and overlay/l/<link>, the way
+// DESIGN.md section 3 has it: if missing (a look at the name), a symlink to a
+// temporary name, then rename(2).
+// Returns the milliseconds they took. They are left in place: ext4 skips the inodes
+// deleted in the last minutes when it allocates, so deleting them would slow whatever
+// comes next on the disk (the load measured after it).
+double linkFloorMs(const std::string &dir, std::size_t layers);
+
 } // namespace lw::bench
