@@ -92,6 +92,9 @@ public:
 private:
 	Result<std::unique_ptr<lw::Watcher>> makeWatcher(const std::string &root);
 	void onEvent(unsigned generation, const lw::Event &e);
+	void print(const lw::Event &e);
+	// A root change: the old view told as removals (see reload).
+	void tellRemovals(const lw::Snapshot &old);
 	void stop();
 	void reload();
 	void report();
@@ -144,6 +147,17 @@ void WatchService::onEvent(unsigned generation, const lw::Event &e)
 			retired_.reset();
 		return;
 	}
+	print(e);
+	if (e.type == lw::EventType::Ready) {
+		ready_ = true;
+		lastStatus_ = status();
+		notify("READY=1\nSTATUS=" + lastStatus_);
+		tick();
+	}
+}
+
+void WatchService::print(const lw::Event &e)
+{
 	std::string line = s_.json ? jsonLine(e) : textLine(e);
 	// Text lines carry their priority when stdout is the journal; JSON lines stay
 	// exactly as the contract has them.
@@ -152,12 +166,26 @@ void WatchService::onEvent(unsigned generation, const lw::Event &e)
 	line += '\n';
 	writeAll(stdout, line);
 	std::fflush(stdout);
-	if (e.type == lw::EventType::Ready) {
-		ready_ = true;
-		lastStatus_ = status();
-		notify("READY=1\nSTATUS=" + lastStatus_);
-		tick();
-	}
+}
+
+void WatchService::tellRemovals(const lw::Snapshot &old)
+{
+	for (const auto &image : old.images())
+		print({.type = lw::EventType::ImageRemoved, .id = image->id, .image = image, .source = lw::EventSource::Stop});
+	// Layers children first, as the library removes them: by depth in the old view.
+	auto layers = old.layers();
+	auto depth = [&](const lw::LayerPtr &layer) {
+		std::size_t d = 0;
+		for (auto at = layer; at && !at->parent.empty() && d <= layers.size(); at = old.layer(at->parent))
+			++d;
+		return d;
+	};
+	std::vector<std::pair<std::size_t, lw::LayerPtr>> ordered;
+	for (const auto &layer : layers)
+		ordered.emplace_back(depth(layer), layer);
+	std::stable_sort(ordered.begin(), ordered.end(), [](const auto &a, const auto &b) { return a.first > b.first; });
+	for (const auto &[d, layer] : ordered)
+		print({.type = lw::EventType::LayerRemoved, .id = layer->id, .layer = layer, .source = lw::EventSource::Stop});
 }
 
 void WatchService::notify(const std::string &state)
@@ -237,6 +265,11 @@ void WatchService::reload()
 				       s_.options.root));
 	} else {
 		log_.line(5, printable("SIGHUP: the root is now " + root + " (was " + s_.options.root + "): a new view follows"));
+		// What the old view told goes first, as removals (source `stop`): a consumer
+		// that follows the lines holds exactly the new view at its ready, with no rule
+		// of its own for a reload. (The old watcher is silent from here: the removals
+		// are of what it told.)
+		tellRemovals(watcher_->snapshot());
 		retired_ = std::move(watcher_);
 		retired_->stop();
 		watcher_ = std::move(*next);

@@ -6,6 +6,8 @@
 
 #include <layerwatch/writer.h>
 
+#include <rapidjson/document.h>
+
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -14,6 +16,7 @@
 
 #include <cstddef>
 #include <cstring>
+#include <set>
 #include <thread>
 
 using namespace std::chrono_literals;
@@ -152,16 +155,41 @@ TEST_CASE("a notify socket nobody reads: events keep flowing, the drop is said o
 	CHECK(std::chrono::steady_clock::now() - started < 2s * lw::test::kSlowdown);
 }
 
+// A consumer of `watch --json` that holds what the lines told, and no rule of its own
+// for a reload.
+struct Follower {
+	std::set<std::string> images, layers;
+	int readies = 0;
+	void take(const std::string &line)
+	{
+		rapidjson::Document doc;
+		doc.Parse(line.c_str());
+		REQUIRE_FALSE(doc.HasParseError());
+		std::string event = doc["event"].GetString();
+		std::string id = doc.HasMember("id") ? doc["id"].GetString() : "";
+		if (event == "image_added")
+			images.insert(id);
+		else if (event == "image_removed")
+			CHECK(images.erase(id) == 1);
+		else if (event == "layer_added")
+			layers.insert(id);
+		else if (event == "layer_removed")
+			CHECK(layers.erase(id) == 1);
+		else if (event == "ready")
+			++readies;
+	}
+};
+
 TEST_CASE("SIGHUP re-reads --config: the same root, a broken file, then a new root and a new view")
 {
 	TempDir tmp;
 	std::string graphA = tmp / "a", graphB = tmp / "b";
 	lw::test::storeWithOneImage(graphA + "/storage");
-	lw::test::storeWithOneImage(graphB + "/storage");
+	std::string firstB = lw::test::storeWithOneImage(graphB + "/storage");
 	auto writerB = unwrap(lw::StoreWriter::open(graphB + "/storage", {.durable = false}));
 	std::string base = lw::test::makeId();
 	unwrap(writerB.addLayer({.id = base}));
-	unwrap(writerB.publishImage({.topLayer = base, .names = {"second:1"}}));
+	std::string secondB = unwrap(writerB.publishImage({.topLayer = base, .names = {"second:1"}}));
 	std::string config = tmp / "daemon.json";
 	auto configFor = [](const std::string &graph) {
 		return "{\"graph\": \"" + graph + "\", \"storage-enable-remote-layer\": true}";
@@ -186,8 +214,16 @@ TEST_CASE("SIGHUP re-reads --config: the same root, a broken file, then a new ro
 	writeFile(config, configFor(graphB));
 	REQUIRE(::kill(child.pid(), SIGHUP) == 0);
 	CHECK(notify.receive() == "RELOADING=1");
-	std::string ready;
-	REQUIRE(readUntil(child, "\"event\":\"ready\",\"images\":2", &ready));
+	// Every line from the start, as a consumer takes them: at the new view's ready it
+	// holds exactly B, A's items told as removals before any of B's.
+	Follower follower;
+	std::string line;
+	while (follower.readies < 2 && child.readLine(line, 10s))
+		follower.take(line);
+	REQUIRE(follower.readies == 2);
+	CHECK(line.find("\"images\":2") != std::string::npos);
+	CHECK(follower.images == std::set<std::string>{firstB, secondB});
+	CHECK(follower.layers.size() == 2);
 	CHECK(notify.receive() == "READY=1\nSTATUS=2 images, 2 layers, 0 pending");
 	CHECK(fileHas(err, "the root is now " + graphB + "/storage"));
 	// The new view follows B.
@@ -196,7 +232,7 @@ TEST_CASE("SIGHUP re-reads --config: the same root, a broken file, then a new ro
 
 	REQUIRE(::kill(child.pid(), SIGTERM) == 0);
 	// One stopped line: the replaced watcher stopped silently.
-	std::string rest, line;
+	std::string rest;
 	while (child.readLine(line, 5s))
 		rest += line + "\n";
 	CHECK(rest.find("\"event\":\"stopped\"") != std::string::npos);
