@@ -24,6 +24,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <optional>
 
 namespace lwcli {
 
@@ -45,6 +46,9 @@ constexpr const char *kHelp =
 	"  -m, --mode M          auto (default: fanotify where it may be had, else\n"
 	"                        inotify), inotify, fanotify (or exit 1 saying why), poll\n"
 	"  -i, --interval MS     rescan period of remote trees, in milliseconds\n"
+	"  --local-rescan MS     a slow safety rescan of local trees too, every MS (0,\n"
+	"                        the default: none; fanotify says nothing when a tree\n"
+	"                        that is a mount of its own is unmounted)\n"
 	"  --metrics-file P      write Prometheus text to P every interval (for\n"
 	"                        node_exporter's textfile collector: P ends in .prom)\n"
 	"  --trust-generation    skip idle rescans while the writer's generation file\n"
@@ -55,7 +59,8 @@ constexpr const char *kHelp =
 	"                        to stderr, with journal priorities under systemd)\n"
 	"\n"
 	"Signals: SIGINT, SIGTERM stop it (it prints \"stopped\" and exits 0); SIGHUP\n"
-	"re-reads --config (a new root starts a new view: a second \"ready\" follows);\n"
+	"re-reads --config (a new root: the old view is told removed, then the new\n"
+	"one follows, ending with a second \"ready\");\n"
 	"SIGUSR1 logs the counters and every pending item. Under systemd (Type=notify)\n"
 	"it sends READY=1 after the initial load, STATUS= with the counts, RELOADING=1\n"
 	"and STOPPING=1.\n";
@@ -382,26 +387,43 @@ int WatchService::run()
 
 } // namespace
 
+// A period in milliseconds, at most a day; 0 only where allowZero (off).
+static std::optional<std::uint32_t> parsePeriodMs(const std::string &text, bool allowZero)
+{
+	char *end = nullptr;
+	errno = 0;
+	unsigned long ms = std::strtoul(text.c_str(), &end, 10);
+	if (text.empty() || *end != '\0' || text[0] == '-' || errno != 0 || (ms == 0 && !allowZero) || ms > 86400000)
+		return std::nullopt;
+	return static_cast<std::uint32_t>(ms);
+}
+
 int runWatch(const Args &args)
 {
 	Settings s;
-	std::string mode, interval;
+	std::string mode, interval, localRescan;
 	auto options = rootOptions(s.choice);
 	options.insert(options.end(), {flag("--json", 'j', s.json), flag("--verbose", 'v', s.verbose),
 				       flag("--trust-generation", 0, s.options.trustGeneration),
 				       text("--mode", 'm', mode), text("--interval", 'i', interval),
+				       text("--local-rescan", 0, localRescan),
 				       text("--metrics-file", 0, s.metricsFile)});
 	if (auto done = parseArgs("watch", args, options, kHelp))
 		return *done;
 	if (!mode.empty() && !lw::parseWatchMode(mode, s.options.mode))
 		return usageError("watch", "--mode takes auto, inotify, fanotify or poll");
 	if (!interval.empty()) {
-		char *end = nullptr;
-		errno = 0;
-		unsigned long ms = std::strtoul(interval.c_str(), &end, 10);
-		if (*end != '\0' || interval[0] == '-' || errno != 0 || ms == 0 || ms > 86400000)
+		auto ms = parsePeriodMs(interval, false);
+		if (!ms)
 			return usageError("watch", "--interval takes milliseconds, 1 to 86400000");
-		s.options.intervalMs = static_cast<std::uint32_t>(ms);
+		s.options.intervalMs = *ms;
+	}
+	if (!localRescan.empty()) {
+		// (Below 100 ms a rescan of every local tree would be a busy loop, not a safety net.)
+		auto ms = parsePeriodMs(localRescan, true);
+		if (!ms || (*ms > 0 && *ms < 100))
+			return usageError("watch", "--local-rescan takes milliseconds: 0 (none) or 100 to 86400000");
+		s.options.localRescanMs = *ms;
 	}
 	// A folder with none of the three trees is a mistyped root (scan and images say so
 	// too), not a store to wait for: exit 1 with the likely root.

@@ -128,6 +128,7 @@ typedef struct {
 	uint32_t max_pending_items;   /* items with unusable files kept in full per tree: 10000 */
 	uint32_t remote_reads;        /* reads in flight on a network tree: 32 */
 	uint32_t verify_period_ms;    /* every ready remote image verified once per: 300000 */
+	uint32_t local_rescan_ms;     /* a slow safety rescan of local trees too, every: 0 (none) */
 } lw_options;
 
 typedef struct {

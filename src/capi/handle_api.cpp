@@ -142,6 +142,7 @@ const lw_options kDefaultOptions = [] {
 	o.max_pending_items = d.maxPendingItems;
 	o.remote_reads = d.remoteReads;
 	o.verify_period_ms = d.verifyPeriodMs;
+	o.local_rescan_ms = d.localRescanMs;
 	return o;
 }();
 constexpr std::size_t kFirstOptionsSize = offsetof(lw_options, user) + sizeof(void *);
@@ -200,6 +201,7 @@ int lw_create(const lw_options *given, lw_watcher **out)
 		o.maxPendingItems = options->max_pending_items;
 		o.remoteReads = options->remote_reads;
 		o.verifyPeriodMs = options->verify_period_ms;
+		o.localRescanMs = options->local_rescan_ms;
 		// Read as a plain int: a value out of the enum's range must not be loaded as one.
 		int mode;
 		static_assert(sizeof mode == sizeof options->mode);

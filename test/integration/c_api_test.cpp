@@ -75,6 +75,29 @@ TEST_CASE("the host daemon lists a published image on SIGUSR1 and stops cleanly 
 	CHECK(daemon.wait(10s) == 0);
 }
 
+TEST_CASE("lw_options.local_rescan_ms: a local store is listed again that often, none by default")
+{
+	lw::test::TempDir tmp;
+	std::string root = tmp / "s";
+	lw::test::storeWithOneImage(root);
+	lw_options options;
+	lw_options_init(&options);
+	CHECK(options.local_rescan_ms == 0);
+	options.root = root.c_str();
+	options.mode = LW_MODE_INOTIFY;
+	options.local_rescan_ms = 150;
+	lw_watcher *w = nullptr;
+	REQUIRE(lw_create(&options, &w) == 0);
+	REQUIRE(lw_start(w) == 0);
+	lw_stats stats;
+	stats.size = sizeof stats;
+	// The load is one listing of each tree; a rescan every 150 ms, several more.
+	CHECK(lw::test::eventually([&] { return lw_get_stats(w, &stats) == 0 && stats.rescans >= 4; }, 10s));
+	CHECK(lw_stop(w) == 0);
+	CHECK(lw_join(w) == 0);
+	lw_destroy(w);
+}
+
 TEST_CASE("lw_layer_get, lw_pending_list and lw_last_error tell a C host what the watcher knows")
 {
 	lw::test::TempDir tmp;

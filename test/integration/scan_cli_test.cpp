@@ -207,7 +207,8 @@ TEST_CASE("bad arguments: one line and exit 2; a missing root: exit 1")
 {
 	for (const char *args : {"", "scan", "scan --root", "scan --root /x --bogus", "nonsense", "demo --bogus",
 				 "watch", "watch --root /x --mode sideways", "watch --root /x --interval 0",
-				 "watch --root /x --interval 5s", "watch --root /x --config /y", "publish --root /x",
+				 "watch --root /x --interval 5s", "watch --root /x --local-rescan 50",
+				 "watch --root /x --local-rescan x", "watch --root /x --config /y", "publish --root /x",
 				 "publish --root /x --synthetic 0", "publish --root /x --synthetic 129",
 				 "publish --root /x --synthetic 2 --layer-dir /y", "publish --root /x --name",
 				 "rmi --root /x", "rmi --root /x a b", "rmi --bogus"}) {
