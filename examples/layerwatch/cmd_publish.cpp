@@ -184,10 +184,10 @@ int runPublish(const Args &args)
 	bool links = !noLinks;
 	unsigned long synthetic = 0;
 	if (!syntheticText.empty()) {
-		char *end = nullptr;
-		synthetic = std::strtoul(syntheticText.c_str(), &end, 10);
-		if (*end != '\0' || syntheticText[0] == '-' || synthetic < 1 || synthetic > lw::kMaxChainDepth)
+		auto n = parseWhole(syntheticText, 1, lw::kMaxChainDepth);
+		if (!n)
 			return usageError("publish", "--synthetic takes a number of layers, 1 to 128");
+		synthetic = *n;
 	}
 	if ((synthetic > 0) == !layerDirs.empty())
 		return usageError("publish", "give --synthetic N or --layer-dir DIR, one of the two");

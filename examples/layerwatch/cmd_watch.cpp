@@ -24,7 +24,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
-#include <optional>
 
 namespace lwcli {
 
@@ -387,17 +386,6 @@ int WatchService::run()
 
 } // namespace
 
-// A period in milliseconds, at most a day; 0 only where allowZero (off).
-static std::optional<std::uint32_t> parsePeriodMs(const std::string &text, bool allowZero)
-{
-	char *end = nullptr;
-	errno = 0;
-	unsigned long ms = std::strtoul(text.c_str(), &end, 10);
-	if (text.empty() || *end != '\0' || text[0] == '-' || errno != 0 || (ms == 0 && !allowZero) || ms > 86400000)
-		return std::nullopt;
-	return static_cast<std::uint32_t>(ms);
-}
-
 int runWatch(const Args &args)
 {
 	Settings s;
@@ -413,17 +401,17 @@ int runWatch(const Args &args)
 	if (!mode.empty() && !lw::parseWatchMode(mode, s.options.mode))
 		return usageError("watch", "--mode takes auto, inotify, fanotify or poll");
 	if (!interval.empty()) {
-		auto ms = parsePeriodMs(interval, false);
+		auto ms = parseWhole(interval, 1, 86400000);
 		if (!ms)
 			return usageError("watch", "--interval takes milliseconds, 1 to 86400000");
-		s.options.intervalMs = *ms;
+		s.options.intervalMs = static_cast<std::uint32_t>(*ms);
 	}
 	if (!localRescan.empty()) {
 		// (Below 100 ms a rescan of every local tree would be a busy loop, not a safety net.)
-		auto ms = parsePeriodMs(localRescan, true);
+		auto ms = parseWhole(localRescan, 0, 86400000);
 		if (!ms || (*ms > 0 && *ms < 100))
 			return usageError("watch", "--local-rescan takes milliseconds: 0 (none) or 100 to 86400000");
-		s.options.localRescanMs = *ms;
+		s.options.localRescanMs = static_cast<std::uint32_t>(*ms);
 	}
 	// A folder with none of the three trees is a mistyped root (scan and images say so
 	// too), not a store to wait for: exit 1 with the likely root.

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 
 namespace lwcli {
@@ -23,6 +24,16 @@ int usageError(const std::string &command, const std::string &message)
 	std::fprintf(stderr, "layerwatch %s: %s (see layerwatch %s --help)\n", command.c_str(), message.c_str(),
 		     command.c_str());
 	return 2;
+}
+
+std::optional<unsigned long> parseWhole(const std::string &text, unsigned long min, unsigned long max)
+{
+	char *end = nullptr;
+	errno = 0;
+	unsigned long value = std::strtoul(text.c_str(), &end, 10);
+	if (text.empty() || text[0] == '-' || *end != '\0' || errno != 0 || value < min || value > max)
+		return std::nullopt;
+	return value;
 }
 
 Option flag(std::string name, char letter, bool &on)

@@ -26,6 +26,10 @@ Option flag(std::string name, char letter, bool &on);
 // An option with a value, copied into `to`; an empty value is refused.
 Option text(std::string name, char letter, std::string &to);
 
+// A whole decimal number in [min, max] (no sign, nothing after it), as the numeric
+// options take it; nothing when it is not one.
+std::optional<unsigned long> parseWhole(const std::string &text, unsigned long min, unsigned long max);
+
 // Parses args as GNU tools do: "--opt value", "--opt=value", "-o value", "-ovalue",
 // flags bundled ("-jv"), "--" ends the options; -h/--help prints help and exits 0.
 // Arguments that are not options go to positional (at most maxPositional of them).

@@ -60,13 +60,17 @@ BatchRead readBatch(int rootFd, const std::vector<ReadRequest> &requests, bool r
 	return out;
 }
 
+bool partOfLoad(const ReadPlan &plan, const std::array<bool, 3> &treeLoaded)
+{
+	return std::any_of(plan.trees.begin(), plan.trees.end(),
+			   [&](const auto &p) { return !treeLoaded[static_cast<int>(p.first)]; });
+}
+
 std::vector<ReadPlan> splitForLoad(ReadPlan plan, const std::array<bool, 3> &treeLoaded)
 {
 	std::vector<ReadPlan> parts;
-	bool loading = std::any_of(plan.trees.begin(), plan.trees.end(),
-				   [&](const auto &p) { return !treeLoaded[static_cast<int>(p.first)]; });
 	auto images = plan.trees.find(Tree::Images);
-	if (loading && images != plan.trees.end() && plan.trees.size() > 1) {
+	if (partOfLoad(plan, treeLoaded) && images != plan.trees.end() && plan.trees.size() > 1) {
 		ReadPlan alone;
 		alone.trees.insert(plan.trees.extract(images));
 		parts.push_back(std::move(plan));

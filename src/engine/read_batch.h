@@ -57,6 +57,9 @@ BatchRead readBatch(int rootFd, const std::vector<ReadRequest> &requests, bool r
 // its trees together, images first, so that an image seen has its layers seen too.
 std::vector<ReadPlan> splitForLoad(ReadPlan plan, const std::array<bool, 3> &treeLoaded);
 
+// Whether plan reads a tree whose first read was not adopted yet: a part of the load.
+bool partOfLoad(const ReadPlan &plan, const std::array<bool, 3> &treeLoaded);
+
 // What a read said of its tree, for the policy's bookkeeping. The outcome's views
 // are of r's ids: r must outlive it.
 TreeOutcome outcomeOf(const ReadResult &r);

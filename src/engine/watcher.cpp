@@ -80,8 +80,7 @@ void Watcher::Impl::dispatch()
 
 void Watcher::Impl::postRead(ReadPlan plan)
 {
-	bool initial = std::any_of(plan.trees.begin(), plan.trees.end(),
-				   [&](const auto &p) { return !treeLoaded[static_cast<int>(p.first)]; });
+	bool initial = partOfLoad(plan, treeLoaded);
 	auto moved = std::make_shared<std::atomic<std::int64_t>>(0);
 	// What the reads of remote trees cost the server, for stats.
 	auto calls = std::make_shared<std::atomic<std::uint64_t>>(0);
